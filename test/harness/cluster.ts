@@ -142,6 +142,11 @@ export class Cluster {
     await apiserver?.stop();
   }
 
+  /** Pids of the child processes, for leak checks. */
+  childPids(): { etcd: number; apiserver?: number } {
+    return { etcd: this.etcd.pid, ...(this.apiserver ? { apiserver: this.apiserver.pid } : {}) };
+  }
+
   get apiServerRunning(): boolean {
     return this.apiserver !== undefined;
   }

@@ -98,6 +98,10 @@ export class Prometheus {
     return body.data;
   }
 
+  get pid(): number {
+    return this.process.pid;
+  }
+
   logTail(lines = 20): string {
     return this.process.tail(lines);
   }

@@ -7,8 +7,10 @@
 set -euo pipefail
 
 CACHE_DIR="${EDOT_TA_CACHE:-$HOME/.cache/edot-ta}"
-K8S_SRC_VERSION="1.20.5+really1.20.2-1.1"   # bookworm's kubernetes source package (pinned)
-APISERVER_BIN="$CACHE_DIR/kube-apiserver-${K8S_SRC_VERSION}"
+K8S_UPSTREAM_VERSION="1.20.5+really1.20.2"   # bookworm's kubernetes source package
+BUILD_RECIPE=1                                # bump when the build steps below change
+APISERVER_BIN="$CACHE_DIR/kube-apiserver-${K8S_UPSTREAM_VERSION}-r${BUILD_RECIPE}"
+APISERVER_LINK="$CACHE_DIR/kube-apiserver"   # what test/harness/cluster.ts starts
 mkdir -p "$CACHE_DIR"
 
 log() { printf '[edot-ta setup %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
@@ -38,6 +40,7 @@ if pgrep -x prometheus >/dev/null 2>&1 && [ -f /etc/init.d/prometheus ]; then
 fi
 
 if [ -x "$APISERVER_BIN" ]; then
+  ln -sfn "$APISERVER_BIN" "$APISERVER_LINK"
   log "kube-apiserver cached: $APISERVER_BIN"
   exit 0
 fi
@@ -57,10 +60,13 @@ orig="$(ls "$SRC_DIR"/kubernetes_*.orig.tar.* 2>/dev/null | head -n1 || true)"
 if [ -z "$orig" ]; then
   log "downloading the kubernetes source package (~34 MB)"
   $SUDO apt-get "${APT_OPTS[@]}" update -qq
-  (cd "$SRC_DIR" && $SUDO apt-get "${APT_OPTS[@]}" source --download-only "kubernetes=${K8S_SRC_VERSION}" -qq \
-     || $SUDO apt-get "${APT_OPTS[@]}" source --download-only kubernetes -qq)
+  (cd "$SRC_DIR" && $SUDO apt-get "${APT_OPTS[@]}" source --download-only kubernetes -qq)
   orig="$(ls "$SRC_DIR"/kubernetes_*.orig.tar.* | head -n1)"
 fi
+case "$(basename "$orig")" in
+  "kubernetes_${K8S_UPSTREAM_VERSION}.orig.tar."*) ;;
+  *) echo "unexpected kubernetes source version: $(basename "$orig") (want ${K8S_UPSTREAM_VERSION})" >&2; exit 1 ;;
+esac
 
 # --- unpack into a GOPATH layout
 GOPATH_DIR="$CACHE_DIR/gopath"
@@ -97,6 +103,7 @@ if ! wait "$build_pid"; then
 fi
 install -m 0755 "$TREE/_output/bin/kube-apiserver" "$APISERVER_BIN.tmp"
 mv "$APISERVER_BIN.tmp" "$APISERVER_BIN"
+ln -sfn "$APISERVER_BIN" "$APISERVER_LINK"
 log "built $APISERVER_BIN in $(( $(date +%s) - start )) s"
 # The build tree is ~2 GB; keep only the binary and the downloaded source.
 rm -rf "$GOPATH_DIR" "$CACHE_DIR/gocache"
