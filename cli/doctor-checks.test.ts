@@ -1,0 +1,114 @@
+import type { V1Lease, V1MicroTime, V1MutatingWebhookConfiguration, V1Pod } from '@kubernetes/client-node';
+import { describe, expect, it } from 'vitest';
+import { diagnose, formatFindings, type ClusterSnapshot } from './doctor-checks.js';
+
+const nowMs = Date.parse('2026-11-25T10:00:00.000Z');
+
+function healthyWebhook(): V1MutatingWebhookConfiguration {
+  return {
+    metadata: { name: 'edot-ta' },
+    webhooks: [
+      {
+        name: 'pods.edot-ta.io',
+        admissionReviewVersions: ['v1'],
+        sideEffects: 'None',
+        failurePolicy: 'Ignore',
+        namespaceSelector: { matchLabels: { 'edot-ta.io/inject': 'enabled' } },
+        clientConfig: { caBundle: 'LS0tLS1CRUdJTg==', service: { name: 'edot-ta-webhook', namespace: 'edot-ta-system' } },
+      },
+    ],
+  };
+}
+
+function injectedPod(name: string, ready = true): V1Pod {
+  return {
+    metadata: { name, namespace: 'observability', annotations: { 'edot-ta.io/status': '{"version":"0.1.0"}' } },
+    spec: { containers: [{ name: 'otc-container', image: 'docker.elastic.co/elastic-agent/elastic-agent:9.2.0' }] },
+    status: { phase: 'Running', containerStatuses: [{ name: 'edot-ta', ready, restartCount: ready ? 0 : 3, image: 'x', imageID: 'x' }] },
+  };
+}
+
+function lease(name: string, renewTime: string): V1Lease {
+  return {
+    metadata: { name, namespace: 'observability', labels: { 'edot-ta.io/group': 'daemon' } },
+    spec: { holderIdentity: 'uid', leaseDurationSeconds: 40, // Read back from the API server, MicroTime arrives as a string.
+    renewTime: renewTime as unknown as V1MicroTime },
+  };
+}
+
+function snapshot(overrides: Partial<ClusterSnapshot> = {}): ClusterSnapshot {
+  return {
+    webhookConfigName: 'edot-ta',
+    webhookConfig: healthyWebhook(),
+    webhookServiceReadyAddresses: 2,
+    optedInNamespaces: ['observability'],
+    collectorPods: [injectedPod('daemon-a')],
+    leases: [lease('edot-ta-daemon-a', '2026-11-25T09:59:55.000000Z')],
+    crds: { podmonitors: true, servicemonitors: true, opentelemetrycollectors: true },
+    access: [{ serviceAccount: 'observability/collector', verb: 'watch', resource: '/pods', allowed: true }],
+    nowMs,
+    ...overrides,
+  };
+}
+
+describe('doctor checks', () => {
+  it('reports only OK findings for a healthy installation', () => {
+    const findings = diagnose(snapshot());
+    expect(findings.filter((f) => f.level !== 'ok')).toEqual([]);
+    expect(findings.map((f) => f.check)).toEqual(['webhook', 'namespaces', 'pods', 'membership', 'crds', 'rbac']);
+  });
+
+  it('fails when the webhook configuration is missing or has no caBundle', () => {
+    expect(diagnose(snapshot({ webhookConfig: undefined }))[0]).toMatchObject({ level: 'fail', check: 'webhook' });
+    const noCa = healthyWebhook();
+    noCa.webhooks![0]!.clientConfig.caBundle = undefined;
+    expect(diagnose(snapshot({ webhookConfig: noCa })).find((f) => f.check === 'webhook')?.message).toContain('no caBundle');
+  });
+
+  it('warns when failurePolicy is Fail, since a webhook outage would block pods', () => {
+    const failing = healthyWebhook();
+    failing.webhooks![0]!.failurePolicy = 'Fail';
+    const finding = diagnose(snapshot({ webhookConfig: failing })).find((f) => f.check === 'webhook');
+    expect(finding).toMatchObject({ level: 'warn' });
+    expect(finding?.message).toContain('blocks pod creation');
+  });
+
+  it('fails when the webhook Service has no ready endpoints', () => {
+    const finding = diagnose(snapshot({ webhookServiceReadyAddresses: 0 })).find((f) => f.level === 'fail');
+    expect(finding?.message).toContain('no ready endpoints');
+  });
+
+  it('warns about collector pods created without injection and suggests a rollout restart', () => {
+    const plain = injectedPod('daemon-b');
+    delete plain.metadata!.annotations!['edot-ta.io/status'];
+    const finding = diagnose(snapshot({ collectorPods: [plain] })).find((f) => f.check === 'pods');
+    expect(finding).toMatchObject({ level: 'warn', message: 'collector pod observability/daemon-b was not injected' });
+    expect(finding?.hint).toContain('rollout restart');
+  });
+
+  it('skips pods that opted out', () => {
+    const optedOut = injectedPod('daemon-c');
+    optedOut.metadata!.annotations = { 'edot-ta.io/inject': 'false' };
+    expect(diagnose(snapshot({ collectorPods: [optedOut] })).filter((f) => f.check === 'pods')).toEqual([]);
+  });
+
+  it('points at the sidecar logs when the sidecar is not ready', () => {
+    const finding = diagnose(snapshot({ collectorPods: [injectedPod('daemon-d', false)] })).find((f) => f.check === 'pods');
+    expect(finding?.hint).toBe('kubectl logs daemon-d -n observability -c edot-ta');
+  });
+
+  it('separates live and stale members per group', () => {
+    const findings = diagnose(snapshot({ leases: [lease('edot-ta-a', '2026-11-25T09:59:50.000000Z'), lease('edot-ta-b', '2026-11-25T09:00:00.000000Z')] }));
+    expect(findings.find((f) => f.check === 'membership')).toMatchObject({ level: 'warn', message: 'group observability/daemon: 1 live, stale leases: edot-ta-b' });
+  });
+
+  it('names each missing permission of a sidecar service account', () => {
+    const findings = diagnose(snapshot({ access: [{ serviceAccount: 'observability/collector', verb: 'update', resource: 'coordination.k8s.io/leases', namespace: 'observability', allowed: false }] }));
+    expect(findings.find((f) => f.check === 'rbac')).toMatchObject({ level: 'fail', message: 'observability/collector cannot update coordination.k8s.io/leases in observability' });
+  });
+
+  it('formats findings as one line each with an indented hint', () => {
+    const text = formatFindings([{ level: 'fail', check: 'webhook', message: 'missing', hint: 'apply it' }]);
+    expect(text).toBe('FAIL [webhook] missing\n       → apply it');
+  });
+});

@@ -1,0 +1,156 @@
+// The decisions of `edot-ta doctor`: a pure function from a snapshot of the cluster to a list
+// of findings. Gathering the snapshot (API calls) lives in doctor.ts.
+import type { V1Lease, V1MutatingWebhookConfiguration, V1Pod } from '@kubernetes/client-node';
+
+export type FindingLevel = 'ok' | 'warn' | 'fail';
+
+export interface Finding {
+  level: FindingLevel;
+  check: string;
+  message: string;
+  hint?: string;
+}
+
+export interface AccessCheck {
+  serviceAccount: string; // namespace/name
+  verb: string;
+  resource: string; // group/resource, "" group for core
+  namespace?: string;
+  allowed: boolean;
+}
+
+export interface ClusterSnapshot {
+  webhookConfigName: string;
+  webhookConfig: V1MutatingWebhookConfiguration | undefined;
+  /** Ready addresses behind the webhook Service; undefined when the config uses a URL. */
+  webhookServiceReadyAddresses: number | undefined;
+  optedInNamespaces: string[];
+  /** Pods in opted-in namespaces that look like collectors (by image/labels/container name). */
+  collectorPods: V1Pod[];
+  leases: V1Lease[];
+  crds: Record<'podmonitors' | 'servicemonitors' | 'opentelemetrycollectors', boolean>;
+  access: AccessCheck[];
+  nowMs: number;
+}
+
+const statusAnnotation = 'edot-ta.io/status';
+const groupLabel = 'edot-ta.io/group';
+
+export function diagnose(snapshot: ClusterSnapshot): Finding[] {
+  return [
+    ...checkWebhookConfig(snapshot),
+    ...checkNamespaces(snapshot),
+    ...checkCollectorPods(snapshot),
+    ...checkLeases(snapshot),
+    ...checkCrds(snapshot),
+    ...checkAccess(snapshot),
+  ];
+}
+
+function checkWebhookConfig({ webhookConfig, webhookConfigName, webhookServiceReadyAddresses }: ClusterSnapshot): Finding[] {
+  const check = 'webhook';
+  if (!webhookConfig) {
+    return [{ level: 'fail', check, message: `MutatingWebhookConfiguration "${webhookConfigName}" not found`, hint: 'kubectl apply -f manifests/webhook.yaml' }];
+  }
+  const findings: Finding[] = [];
+  const hooks = webhookConfig.webhooks ?? [];
+  if (hooks.length === 0) findings.push({ level: 'fail', check, message: `${webhookConfigName} has no webhooks` });
+  for (const hook of hooks) {
+    const where = `${webhookConfigName}/${hook.name}`;
+    if (!hook.clientConfig.caBundle) {
+      findings.push({ level: 'fail', check, message: `${where} has no caBundle: the API server cannot trust the webhook`, hint: 'the webhook patches it at startup; check its logs, or run `edot-ta certs --secret ... --webhook-config ...`' });
+    }
+    if (hook.failurePolicy !== 'Ignore') {
+      findings.push({ level: 'warn', check, message: `${where} has failurePolicy ${hook.failurePolicy ?? 'Fail'}: a webhook outage blocks pod creation`, hint: 'set failurePolicy: Ignore' });
+    }
+    const selector = hook.namespaceSelector?.matchLabels?.['edot-ta.io/inject'];
+    if (selector !== 'enabled') {
+      findings.push({ level: 'warn', check, message: `${where} does not select namespaces by edot-ta.io/inject=enabled`, hint: 'without it every namespace is intercepted' });
+    }
+  }
+  if (webhookServiceReadyAddresses === 0) {
+    findings.push({ level: 'fail', check, message: 'the webhook Service has no ready endpoints: pods are created without injection', hint: 'kubectl -n edot-ta-system get pods,endpoints' });
+  }
+  if (findings.length === 0) findings.push({ level: 'ok', check, message: `${webhookConfigName}: ${hooks.length} webhook(s), caBundle set, failurePolicy Ignore` });
+  return findings;
+}
+
+function checkNamespaces({ optedInNamespaces }: ClusterSnapshot): Finding[] {
+  if (optedInNamespaces.length === 0) {
+    return [{ level: 'warn', check: 'namespaces', message: 'no namespace has the label edot-ta.io/inject=enabled', hint: 'kubectl label namespace <collector namespace> edot-ta.io/inject=enabled' }];
+  }
+  return [{ level: 'ok', check: 'namespaces', message: `opted in: ${optedInNamespaces.join(', ')}` }];
+}
+
+function checkCollectorPods({ collectorPods }: ClusterSnapshot): Finding[] {
+  const findings: Finding[] = [];
+  let injected = 0;
+  for (const pod of collectorPods) {
+    const name = `${pod.metadata?.namespace}/${pod.metadata?.name}`;
+    const annotations = pod.metadata?.annotations ?? {};
+    if (annotations['edot-ta.io/inject'] === 'false') continue;
+    const status = annotations[statusAnnotation];
+    if (!status) {
+      findings.push({ level: 'warn', check: 'pods', message: `collector pod ${name} was not injected`, hint: 'it was probably created before the namespace was labelled or while the webhook was down: kubectl rollout restart the DaemonSet' });
+      continue;
+    }
+    injected++;
+    const sidecar = [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])].find((c) => c.name === 'edot-ta');
+    if (sidecar && !sidecar.ready && pod.status?.phase === 'Running') {
+      findings.push({ level: 'warn', check: 'pods', message: `sidecar of ${name} is not ready (restarts: ${sidecar.restartCount})`, hint: `kubectl logs ${pod.metadata?.name} -n ${pod.metadata?.namespace} -c edot-ta` });
+    }
+  }
+  if (injected > 0 && findings.length === 0) {
+    findings.push({ level: 'ok', check: 'pods', message: `${injected} collector pod(s) injected` });
+  }
+  return findings;
+}
+
+function checkLeases({ leases, nowMs }: ClusterSnapshot): Finding[] {
+  const groups = new Map<string, { fresh: number; stale: string[] }>();
+  for (const lease of leases) {
+    const group = `${lease.metadata?.namespace}/${lease.metadata?.labels?.[groupLabel] ?? '?'}`;
+    const entry = groups.get(group) ?? { fresh: 0, stale: [] };
+    // A one-shot diagnostic may compare wall clocks (with the full duration as margin);
+    // the sidecars themselves never do.
+    const renewMs = Date.parse(String(lease.spec?.renewTime ?? ''));
+    const durationMs = (lease.spec?.leaseDurationSeconds ?? 40) * 1000;
+    if (Number.isFinite(renewMs) && nowMs - renewMs <= 2 * durationMs) entry.fresh++;
+    else entry.stale.push(lease.metadata?.name ?? '?');
+    groups.set(group, entry);
+  }
+  const findings: Finding[] = [];
+  for (const [group, { fresh, stale }] of groups) {
+    findings.push(
+      stale.length === 0
+        ? { level: 'ok', check: 'membership', message: `group ${group}: ${fresh} live member(s)` }
+        : { level: 'warn', check: 'membership', message: `group ${group}: ${fresh} live, stale leases: ${stale.join(', ')}`, hint: 'stale leases of deleted pods are swept by the sidecars; if they persist, check the sidecars\' RBAC for leases' },
+    );
+  }
+  return findings;
+}
+
+function checkCrds({ crds }: ClusterSnapshot): Finding[] {
+  const missing = (['podmonitors', 'servicemonitors'] as const).filter((name) => !crds[name]);
+  if (missing.length === 0) return [{ level: 'ok', check: 'crds', message: 'PodMonitor and ServiceMonitor CRDs installed' }];
+  return [{ level: 'warn', check: 'crds', message: `CRDs not installed: ${missing.join(', ')}: only static scrape_configs are used`, hint: 'install the prometheus-operator CRDs to use monitors' }];
+}
+
+function checkAccess({ access }: ClusterSnapshot): Finding[] {
+  const denied = access.filter((a) => !a.allowed);
+  if (access.length === 0) return [];
+  if (denied.length === 0) return [{ level: 'ok', check: 'rbac', message: `sidecar service accounts have the access they need (${access.length} checks)` }];
+  return denied.map((a) => ({
+    level: 'fail' as const,
+    check: 'rbac',
+    message: `${a.serviceAccount} cannot ${a.verb} ${a.resource}${a.namespace ? ` in ${a.namespace}` : ' cluster-wide'}`,
+    hint: 'bind the roles in manifests/sidecar-rbac.yaml to the collector\'s ServiceAccount',
+  }));
+}
+
+export function formatFindings(findings: Finding[]): string {
+  const mark: Record<FindingLevel, string> = { ok: 'OK  ', warn: 'WARN', fail: 'FAIL' };
+  return findings
+    .map((f) => `${mark[f.level]} [${f.check}] ${f.message}${f.hint ? `\n       → ${f.hint}` : ''}`)
+    .join('\n');
+}

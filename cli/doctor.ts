@@ -1,0 +1,120 @@
+// `edot-ta doctor`: reads the cluster and reports what stands between the user and working
+// target allocation (webhook config, opt-in labels, injected pods, live members, CRDs, RBAC).
+import * as k8s from '@kubernetes/client-node';
+import { parseFlags, UsageError } from './args.js';
+import { diagnose, formatFindings, type AccessCheck, type ClusterSnapshot } from './doctor-checks.js';
+
+const help = `Usage: edot-ta doctor [flags]
+
+Checks a cluster for common edot-ta problems. Exit code 1 when a check fails.
+
+Flags:
+  --kubeconfig FILE         kubeconfig (default: $KUBECONFIG, then in-cluster)
+  --webhook-config NAME     MutatingWebhookConfiguration name (default: edot-ta)
+  --output text|json        output format (default: text)`;
+
+export async function run(argv: string[]): Promise<number> {
+  let flags;
+  try {
+    flags = parseFlags(argv, {
+      kubeconfig: { type: 'string' },
+      'webhook-config': { type: 'string', default: 'edot-ta' },
+      output: { type: 'string', default: 'text' },
+      help: { type: 'boolean', short: 'h' },
+    }).values;
+  } catch (err) {
+    if (err instanceof UsageError) return console.error(`edot-ta doctor: ${err.message}\n\n${help}`), 2;
+    throw err;
+  }
+  if (flags.help) return console.log(help), 0;
+  const kc = new k8s.KubeConfig();
+  if (flags.kubeconfig) kc.loadFromFile(flags.kubeconfig);
+  else kc.loadFromDefault();
+  const snapshot = await gather(kc, flags['webhook-config'] ?? 'edot-ta');
+  const findings = diagnose(snapshot);
+  console.log(flags.output === 'json' ? JSON.stringify(findings, null, 2) : formatFindings(findings));
+  return findings.some((f) => f.level === 'fail') ? 1 : 0;
+}
+
+const collectorImage = /opentelemetry-collector|otelcol|elastic-agent|elastic-otel-collector/;
+
+function looksLikeCollector(pod: k8s.V1Pod): boolean {
+  const labels = pod.metadata?.labels ?? {};
+  if (labels['app.kubernetes.io/component'] === 'opentelemetry-collector') return true;
+  if (pod.metadata?.annotations?.['edot-ta.io/status']) return true;
+  return (pod.spec?.containers ?? []).some((c) => c.name === 'otc-container' || collectorImage.test(c.image ?? ''));
+}
+
+export async function gather(kc: k8s.KubeConfig, webhookConfigName: string): Promise<ClusterSnapshot> {
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  const admission = kc.makeApiClient(k8s.AdmissionregistrationV1Api);
+  const coordination = kc.makeApiClient(k8s.CoordinationV1Api);
+  const apiextensions = kc.makeApiClient(k8s.ApiextensionsV1Api);
+  const authorization = kc.makeApiClient(k8s.AuthorizationV1Api);
+
+  const webhookConfig = await admission
+    .readMutatingWebhookConfiguration({ name: webhookConfigName })
+    .catch(notFoundAs(undefined));
+  const service = webhookConfig?.webhooks?.[0]?.clientConfig.service;
+  const webhookServiceReadyAddresses = service
+    ? await core
+        .readNamespacedEndpoints({ name: service.name, namespace: service.namespace })
+        .then((ep) => (ep.subsets ?? []).reduce((n, s) => n + (s.addresses?.length ?? 0), 0))
+        .catch(notFoundAs(0))
+    : undefined;
+
+  const namespaces = await core.listNamespace({ labelSelector: 'edot-ta.io/inject=enabled' });
+  const optedInNamespaces = namespaces.items.map((ns) => ns.metadata?.name ?? '').filter(Boolean);
+  const collectorPods: k8s.V1Pod[] = [];
+  for (const namespace of optedInNamespaces) {
+    const pods = await core.listNamespacedPod({ namespace });
+    collectorPods.push(...pods.items.filter(looksLikeCollector));
+  }
+  const leases = (await coordination.listLeaseForAllNamespaces({ labelSelector: 'edot-ta.io/group' })).items;
+
+  const crdExists = (name: string) =>
+    apiextensions.readCustomResourceDefinition({ name }).then(() => true, notFoundAs(false));
+  const crds = {
+    podmonitors: await crdExists('podmonitors.monitoring.coreos.com'),
+    servicemonitors: await crdExists('servicemonitors.monitoring.coreos.com'),
+    opentelemetrycollectors: await crdExists('opentelemetrycollectors.opentelemetry.io'),
+  };
+
+  const serviceAccounts = new Set(
+    collectorPods
+      .filter((p) => p.metadata?.annotations?.['edot-ta.io/status'])
+      .map((p) => `${p.metadata?.namespace}/${p.spec?.serviceAccountName ?? 'default'}`),
+  );
+  const access: AccessCheck[] = [];
+  for (const sa of serviceAccounts) {
+    const [namespace = '', name = ''] = sa.split('/');
+    const wanted: Array<Omit<AccessCheck, 'allowed' | 'serviceAccount'>> = [
+      { verb: 'watch', resource: '/pods' },
+      { verb: 'watch', resource: '/endpoints' },
+      { verb: 'watch', resource: 'monitoring.coreos.com/podmonitors' },
+      { verb: 'update', resource: 'coordination.k8s.io/leases', namespace },
+      { verb: 'create', resource: '/events', namespace },
+    ];
+    for (const want of wanted) {
+      const [group = '', resource = ''] = want.resource.split('/');
+      const review = await authorization.createSubjectAccessReview({
+        body: {
+          spec: {
+            user: `system:serviceaccount:${namespace}:${name}`,
+            groups: ['system:serviceaccounts', `system:serviceaccounts:${namespace}`, 'system:authenticated'],
+            resourceAttributes: { verb: want.verb, group, resource, namespace: want.namespace },
+          },
+        },
+      });
+      access.push({ ...want, serviceAccount: sa, allowed: review.status?.allowed === true });
+    }
+  }
+  return { webhookConfigName, webhookConfig, webhookServiceReadyAddresses, optedInNamespaces, collectorPods, leases, crds, access, nowMs: Date.now() };
+}
+
+function notFoundAs<T>(value: T): (err: unknown) => T {
+  return (err) => {
+    if ((err as { code?: number }).code === 404) return value;
+    throw err;
+  };
+}
