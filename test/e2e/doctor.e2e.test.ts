@@ -1,0 +1,105 @@
+// `edot-ta doctor` against the real apiserver, and the sidecar RBAC in manifests/ proven by
+// the apiserver's own authorizer (SubjectAccessReview): before the bindings the doctor names
+// the missing permissions, after `kubectl apply` of manifests/sidecar-rbac.yaml it is satisfied.
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { promisify } from 'node:util';
+import * as k8s from '@kubernetes/client-node';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parseAllDocuments, stringify } from 'yaml';
+import type { Finding } from '../../cli/doctor-checks.js';
+import { clients, clusterEndpoints, createTestNamespace, kubectl } from '../harness/context.js';
+
+const execFileAsync = promisify(execFile);
+
+async function doctor(webhookConfig: string): Promise<{ code: number; findings: Finding[] }> {
+  const args = ['--import', 'tsx', 'cli/main.ts', 'doctor', '--kubeconfig', clusterEndpoints().kubeconfigPath, '--webhook-config', webhookConfig, '--output', 'json'];
+  try {
+    const { stdout } = await execFileAsync(process.execPath, args);
+    return { code: 0, findings: JSON.parse(stdout) as Finding[] };
+  } catch (err) {
+    const failed = err as { code: number; stdout: string; stderr: string };
+    if (!failed.stdout) throw new Error(`doctor crashed: ${failed.stderr}`);
+    return { code: failed.code, findings: JSON.parse(failed.stdout) as Finding[] };
+  }
+}
+
+describe('edot-ta doctor on a real cluster', () => {
+  const { core, admissionregistration, coordination } = clients();
+  const webhookConfig = `edot-ta-doctor-${Date.now()}`;
+  const cleanup: Array<() => Promise<unknown>> = [];
+  afterAll(async () => {
+    for (const step of cleanup.reverse()) await step().catch(() => {});
+  });
+
+  it('names what is missing, then passes once the webhook config and sidecar RBAC are installed', async () => {
+    const namespace = await createTestNamespace('doctor', { 'edot-ta.io/inject': 'enabled' });
+    await core.createNamespacedServiceAccount({ namespace, body: { metadata: { name: 'collector' } } });
+    await core.createNamespacedPod({
+      namespace,
+      body: {
+        metadata: { name: 'daemon-a', annotations: { 'edot-ta.io/status': '{"version":"test"}' } },
+        spec: {
+          serviceAccountName: 'collector',
+          nodeName: 'node-a',
+          containers: [{ name: 'otc-container', image: 'docker.elastic.co/elastic-agent/elastic-agent:9.2.0' }],
+        },
+      },
+    });
+
+    const before = await doctor(webhookConfig);
+    expect(before.code).toBe(1);
+    expect(before.findings).toContainEqual(expect.objectContaining({ level: 'fail', check: 'webhook', message: `MutatingWebhookConfiguration "${webhookConfig}" not found` }));
+    const rbacFailures = before.findings.filter((f) => f.check === 'rbac' && f.message.startsWith(`${namespace}/collector`));
+    expect(rbacFailures.map((f) => f.message)).toContain(`${namespace}/collector cannot update coordination.k8s.io/leases in ${namespace}`);
+    expect(rbacFailures.map((f) => f.message)).toContain(`${namespace}/collector cannot watch /pods cluster-wide`);
+
+    // Install: a webhook configuration (pointing nowhere; failurePolicy Ignore keeps pods flowing)…
+    await admissionregistration.createMutatingWebhookConfiguration({
+      body: {
+        metadata: { name: webhookConfig },
+        webhooks: [
+          {
+            name: 'pods.edot-ta.io',
+            admissionReviewVersions: ['v1'],
+            sideEffects: 'None',
+            failurePolicy: 'Ignore',
+            timeoutSeconds: 1,
+            namespaceSelector: { matchLabels: { 'edot-ta.io/inject': 'enabled', 'edot-ta.io/doctor-test': webhookConfig } },
+            clientConfig: { url: 'https://127.0.0.1:1/mutate', caBundle: Buffer.from('not a real CA').toString('base64') },
+            rules: [{ operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'] }],
+          },
+        ],
+      },
+    });
+    cleanup.push(() => admissionregistration.deleteMutatingWebhookConfiguration({ name: webhookConfig }));
+
+    // …and the sidecar RBAC from manifests/, bound to this test's ServiceAccount.
+    const docs = parseAllDocuments(readFileSync(new URL('../../manifests/sidecar-rbac.yaml', import.meta.url), 'utf8')).map((d) => d.toJS() as k8s.KubernetesObject & { subjects?: k8s.RbacV1Subject[] });
+    const rebound = docs.map((doc) => {
+      if (!doc.subjects) return doc;
+      const suffix = doc.kind === 'ClusterRoleBinding' ? `-${namespace}` : '';
+      return {
+        ...doc,
+        metadata: { ...doc.metadata, name: `${doc.metadata?.name}${suffix}`, ...(doc.kind === 'RoleBinding' ? { namespace } : {}) },
+        subjects: [{ kind: 'ServiceAccount', name: 'collector', namespace }],
+      };
+    });
+    await kubectl(['apply', '-f', '-'], { input: rebound.map((d) => stringify(d)).join('---\n') });
+    cleanup.push(() => kubectl(['delete', 'clusterrolebinding', `edot-ta-sidecar-discovery-${namespace}`]));
+
+    await coordination.createNamespacedLease({
+      namespace,
+      body: {
+        metadata: { name: 'edot-ta-daemon-a', labels: { 'edot-ta.io/group': 'daemon' } },
+        spec: { holderIdentity: 'uid-a', leaseDurationSeconds: 40, renewTime: new k8s.V1MicroTime() },
+      },
+    });
+
+    const after = await doctor(webhookConfig);
+    const mine = after.findings.filter((f) => f.check !== 'rbac' || f.message.includes(namespace));
+    expect(mine.find((f) => f.check === 'webhook')).toMatchObject({ level: 'ok' });
+    expect(after.findings.filter((f) => f.check === 'rbac' && f.message.startsWith(`${namespace}/`))).toEqual([]);
+    expect(after.findings).toContainEqual(expect.objectContaining({ level: 'ok', check: 'membership', message: `group ${namespace}/daemon: 1 live member(s)` }));
+  });
+});
