@@ -1,0 +1,201 @@
+// mutatePod: the pure pod mutation. A pod and settings in; a deep-copied, injected pod plus
+// admission warnings out. Never calls the API server; dryRun changes nothing (no side effects).
+import type { V1Pod, V1VolumeMount } from '@kubernetes/client-node';
+import { edotTaVersion } from '../cli/version.js';
+import { findCollectorContainer } from './collector-detect.js';
+import { parseCollectorArgs, renderedConfigPath, replaceTokens, rewrittenToken, type ConfigSource } from './config-args.js';
+import { podNameEnv, renderInitContainer, sidecarContainer } from './sidecar-containers.js';
+import { formatPodStatus } from './status.js';
+import {
+  annotations,
+  renderInitContainerName,
+  renderedConfigMountPath,
+  renderedConfigVolumeName,
+  sidecarContainerName,
+  type InjectSettings,
+  type PodInjectionStatus,
+  type PodMutationContext,
+  type PodMutationResult,
+} from './types.js';
+
+const serviceAccountMountPath = '/var/run/secrets/kubernetes.io/serviceaccount';
+
+export function mutatePod(pod: V1Pod, settings: InjectSettings, context: PodMutationContext = {}): PodMutationResult {
+  const copy = structuredClone(pod) as V1Pod;
+  const skip = (reason: string, warnings: string[] = []): PodMutationResult => ({ pod: copy, warnings, injected: false, reason });
+  const podAnnotations = copy.metadata?.annotations ?? {};
+  const spec = copy.spec;
+  if (!spec) return skip('pod has no spec');
+
+  const all = [...(spec.initContainers ?? []), ...spec.containers];
+  if (all.some((c) => c.name === sidecarContainerName || c.name === renderInitContainerName)) return skip('already injected');
+  if (podAnnotations[annotations.inject]?.toLowerCase() === 'false') return skip(`opted out by annotation ${annotations.inject}: "false"`);
+
+  const match = findCollectorContainer(copy, settings);
+  if (!match.found) return skip(match.reason);
+  const collector = match.container;
+  const warnings = [...match.warnings];
+
+  if ((spec.volumes ?? []).some((v) => v.name === renderedConfigVolumeName)) return skip(`pod already has a volume named ${renderedConfigVolumeName}`);
+  if ((collector.volumeMounts ?? []).some((m) => m.mountPath === renderedConfigMountPath || m.mountPath.startsWith(renderedConfigMountPath + '/'))) {
+    return skip(`container ${collector.name} already mounts something at ${renderedConfigMountPath}`);
+  }
+
+  const port = sidecarPort(podAnnotations[annotations.port], settings.sidecarPort, warnings);
+  const clash = all.flatMap((c) => (c.ports ?? []).map((p) => ({ c: c.name, p }))).find(({ p }) => p.containerPort === port || p.hostPort === port);
+  if (clash) warnings.push(`edot-ta: port ${port} is also declared by container ${clash.c}; set annotation ${annotations.port} to a free port`);
+
+  // --config sources: rewrite the file ones whose file the render step can read (a mounted volume).
+  const parsed = parseCollectorArgs(collector.command, collector.args);
+  const rewrites: Array<{ source: ConfigSource; path: string; out: string; mount: V1VolumeMount }> = [];
+  for (const source of parsed.configs) {
+    if (source.path === undefined) {
+      if (source.scheme === 'yaml') {
+        if (/prometheus/.test(source.value)) warnings.push(`edot-ta: --config yaml:... mentions prometheus; inline yaml: sources are not rewritten`);
+      } else warnings.push(`edot-ta: --config ${source.value.split(':')[0]}: source is not a file and is not rewritten; a prometheus receiver in it keeps scraping by itself`);
+      continue;
+    }
+    const absolute = resolvePath(source.path, collector.workingDir);
+    if (absolute === undefined) {
+      warnings.push(`edot-ta: --config ${source.path} is not an absolute path (or uses $(VAR) expansion); left unchanged`);
+      continue;
+    }
+    const mount = mountHolding(collector.volumeMounts ?? [], absolute);
+    if (!mount) {
+      warnings.push(`edot-ta: --config ${absolute} is not on a mounted volume (baked into the image?); the render step cannot read it, left unchanged`);
+      continue;
+    }
+    rewrites.push({ source, path: absolute, mount, out: renderedConfigPath(renderedConfigMountPath, rewrites.length, absolute) });
+  }
+  for (const set of parsed.sets) {
+    if (/prometheus/.test(set.value)) warnings.push(`edot-ta: --set ${set.value.split('=')[0]} changes a prometheus receiver after the render step; check that it does not undo target_allocator`);
+  }
+  if (rewrites.length === 0) return skip(`container ${collector.name} has no --config file on a mounted volume to render`, warnings);
+
+  const group = groupName(copy, context);
+  const prometheusCR = prometheusCRFor(podAnnotations[annotations.prometheusCR], settings.defaultPrometheusCR, warnings);
+
+  // The collector: --config → rendered files, the rendered-config mount, POD_NAME for collector_id.
+  const replaced = replaceTokens(
+    collector.command,
+    collector.args,
+    rewrites.map((r) => ({ array: r.source.array, index: r.source.index, token: rewrittenToken(r.source, r.out) })),
+  );
+  if (replaced.command) collector.command = replaced.command;
+  if (replaced.args) collector.args = replaced.args;
+  collector.volumeMounts = [...(collector.volumeMounts ?? []), { name: renderedConfigVolumeName, mountPath: renderedConfigMountPath, readOnly: true }];
+  if (!(collector.env ?? []).some((e) => e.name === 'POD_NAME')) collector.env = [...(collector.env ?? []), podNameEnv()];
+
+  const sourceMounts = uniqueByMountPath(rewrites.map((r) => r.mount));
+  const render = renderInitContainer(settings, port, {
+    inputs: rewrites.map((r) => ({ in: r.path, out: r.out })),
+    sourceMounts,
+    env: collector.env,
+    envFrom: collector.envFrom,
+    workingDir: collector.workingDir,
+  });
+  const sidecar = sidecarContainer(settings, {
+    port,
+    group,
+    prometheusCR,
+    serviceAccountMount: (collector.volumeMounts ?? []).find((m) => m.mountPath === serviceAccountMountPath),
+  });
+
+  spec.volumes = [...(spec.volumes ?? []), { name: renderedConfigVolumeName, emptyDir: {} }];
+  if (settings.nativeSidecars) {
+    spec.initContainers = [...(spec.initContainers ?? []), render, sidecar];
+  } else {
+    spec.initContainers = [...(spec.initContainers ?? []), render];
+    spec.containers = [sidecar, ...spec.containers];
+  }
+
+  const status: PodInjectionStatus = {
+    version: edotTaVersion(),
+    sidecarImage: settings.sidecarImage,
+    sidecarPort: port,
+    nativeSidecar: settings.nativeSidecars,
+    group,
+    collectorContainer: collector.name,
+    initContainers: settings.nativeSidecars ? [renderInitContainerName, sidecarContainerName] : [renderInitContainerName],
+    containers: settings.nativeSidecars ? [] : [sidecarContainerName],
+    volumes: [renderedConfigVolumeName],
+    configs: rewrites.map((r) => ({ from: r.source.value, to: r.out })),
+    argsChanged: true,
+    warnings,
+  };
+  copy.metadata = copy.metadata ?? {};
+  copy.metadata.annotations = { ...podAnnotations, [annotations.status]: formatPodStatus(status) };
+  // The sidecar is the first container without native sidecars; keep `kubectl logs/exec` on the collector.
+  if (!settings.nativeSidecars && !podAnnotations['kubectl.kubernetes.io/default-container']) {
+    copy.metadata.annotations['kubectl.kubernetes.io/default-container'] = collector.name;
+  }
+  return { pod: copy, warnings, injected: true };
+}
+
+function sidecarPort(annotation: string | undefined, fallback: number, warnings: string[]): number {
+  if (annotation === undefined) return fallback;
+  const port = Number(annotation);
+  if (Number.isInteger(port) && port >= 1 && port <= 65535) return port;
+  warnings.push(`edot-ta: annotation ${annotations.port}="${annotation}" is not a port number; using ${fallback}`);
+  return fallback;
+}
+
+function prometheusCRFor(annotation: string | undefined, fallback: string, warnings: string[]): string | undefined {
+  if (annotation !== undefined) {
+    try {
+      const parsed: unknown = JSON.parse(annotation);
+      if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) return JSON.stringify(parsed);
+    } catch {
+      // fall through to the warning
+    }
+    warnings.push(`edot-ta: annotation ${annotations.prometheusCR} is not a JSON object; using the webhook default`);
+  }
+  return fallback === '' ? undefined : fallback;
+}
+
+function resolvePath(path: string, workingDir: string | undefined): string | undefined {
+  if (path.includes('$(')) return undefined;
+  if (path.startsWith('/')) return path;
+  if (workingDir?.startsWith('/')) return `${workingDir.replace(/\/$/, '')}/${path.replace(/^\.\//, '')}`;
+  return undefined;
+}
+
+/** The mount with the longest mountPath that contains the file. */
+function mountHolding(mounts: V1VolumeMount[], path: string): V1VolumeMount | undefined {
+  let best: V1VolumeMount | undefined;
+  for (const mount of mounts) {
+    const root = mount.mountPath.replace(/\/$/, '');
+    if ((path === root || path.startsWith(root + '/')) && (!best || root.length > best.mountPath.replace(/\/$/, '').length)) best = mount;
+  }
+  return best;
+}
+
+function uniqueByMountPath(mounts: V1VolumeMount[]): V1VolumeMount[] {
+  const seen = new Map<string, V1VolumeMount>();
+  for (const mount of mounts) if (!seen.has(mount.mountPath)) seen.set(mount.mountPath, { ...mount });
+  return [...seen.values()];
+}
+
+/** A valid label value (the sidecar labels its Lease with edot-ta.io/group=<group>). */
+function labelValue(text: string): string {
+  const cleaned = text.replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 63).replace(/^[^A-Za-z0-9]+|[^A-Za-z0-9]+$/g, '');
+  return cleaned || 'default';
+}
+
+/** The collector group: the workload that owns the pod (all its pods share one group). */
+export function groupName(pod: V1Pod, context: PodMutationContext = {}): string {
+  if (context.workload) return labelValue(context.workload.name);
+  const owner = (pod.metadata?.ownerReferences ?? []).find((ref) => ref.controller) ?? pod.metadata?.ownerReferences?.[0];
+  if (owner) {
+    if (owner.kind === 'ReplicaSet') {
+      const hash = pod.metadata?.labels?.['pod-template-hash'];
+      const name = hash && owner.name.endsWith(`-${hash}`) ? owner.name.slice(0, -hash.length - 1) : owner.name.replace(/-[a-z0-9]{1,10}$/, '');
+      return labelValue(name);
+    }
+    return labelValue(owner.name);
+  }
+  const instance = pod.metadata?.labels?.['app.kubernetes.io/instance'];
+  if (instance) return labelValue(instance);
+  if (pod.metadata?.generateName) return labelValue(pod.metadata.generateName);
+  return labelValue(pod.metadata?.name ?? 'default');
+}
