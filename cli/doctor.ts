@@ -1,6 +1,8 @@
 // `edot-ta doctor`: reads the cluster and reports what stands between the user and working
 // target allocation (webhook config, opt-in labels, injected pods, live members, CRDs, RBAC).
 import * as k8s from '@kubernetes/client-node';
+import { findCollectorContainer } from '../webhook/collector-detect.js';
+import { defaultInjectSettings } from '../webhook/settings.js';
 import { parseFlags, UsageError } from './args.js';
 import { diagnose, formatFindings, type AccessCheck, type ClusterSnapshot } from './doctor-checks.js';
 
@@ -36,13 +38,10 @@ export async function run(argv: string[]): Promise<number> {
   return findings.some((f) => f.level === 'fail') ? 1 : 0;
 }
 
-const collectorImage = /opentelemetry-collector|otelcol|elastic-agent|elastic-otel-collector/;
-
+// The webhook's own recognition rules (default settings), plus anything it already injected.
 function looksLikeCollector(pod: k8s.V1Pod): boolean {
-  const labels = pod.metadata?.labels ?? {};
-  if (labels['app.kubernetes.io/component'] === 'opentelemetry-collector') return true;
   if (pod.metadata?.annotations?.['edot-ta.io/status']) return true;
-  return (pod.spec?.containers ?? []).some((c) => c.name === 'otc-container' || collectorImage.test(c.image ?? ''));
+  return findCollectorContainer(pod, defaultInjectSettings()).found;
 }
 
 export async function gather(kc: k8s.KubeConfig, webhookConfigName: string): Promise<ClusterSnapshot> {
