@@ -51,7 +51,8 @@ export function labelsMatch(labels: Record<string, string> | undefined, selector
 /** elastic-agent runs the collector only in otel mode: ELASTIC_AGENT_OTEL=true (entrypoint runs `elastic-agent otel "$@"`) or an explicit `otel` subcommand. */
 export function elasticAgentInOtelMode(container: V1Container): boolean {
   const otelEnv = container.env?.find((env) => env.name === 'ELASTIC_AGENT_OTEL');
-  if (otelEnv?.value?.toLowerCase() === 'true') return true;
+  // kube-stack values write it as '"true"' (quotes inside the string): accept either.
+  if (otelEnv?.value?.replace(/^["']|["']$/g, '').toLowerCase() === 'true') return true;
   return [...(container.command ?? []), ...(container.args ?? [])].includes('otel');
 }
 

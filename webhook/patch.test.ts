@@ -1,0 +1,27 @@
+import { describe, expect, it } from 'vitest';
+import { applyPatch, diffPatch } from './patch.js';
+
+describe('diffPatch', () => {
+  it('is empty for equal objects and ignores undefined fields', () => {
+    expect(diffPatch({ a: 1, b: [1, 2] }, { a: 1, b: [1, 2], c: undefined })).toEqual([]);
+  });
+
+  it('produces RFC 6902 operations, escaping "/" in annotation keys as ~1', () => {
+    const original = { metadata: { annotations: { x: '1' } }, spec: { containers: [{ name: 'c' }] } };
+    const mutated = { metadata: { annotations: { x: '1', 'edot-ta.io/status': '{}' } }, spec: { containers: [{ name: 'edot-ta' }, { name: 'c' }] } };
+    const patch = diffPatch(original, mutated);
+    expect(patch).toContainEqual({ op: 'add', path: '/metadata/annotations/edot-ta.io~1status', value: '{}' });
+    expect(patch.every((op) => op.op !== 'test')).toBe(true);
+    expect(applyPatch(original, patch)).toEqual(mutated);
+    expect(original.spec.containers).toHaveLength(1); // applyPatch works on a copy
+  });
+
+  it('adds a missing map (e.g. a pod without annotations)', () => {
+    const patch = diffPatch({ metadata: { name: 'p' } }, { metadata: { name: 'p', annotations: { a: 'b' } } });
+    expect(patch).toEqual([{ op: 'add', path: '/metadata/annotations', value: { a: 'b' } }]);
+  });
+
+  it('refuses non-objects', () => {
+    expect(() => diffPatch('a', {})).toThrow(TypeError);
+  });
+});
