@@ -1,0 +1,99 @@
+// `edot-ta sidecar render`: the init container `edot-ta-render`. Reads the collector's original
+// configs, writes the rewritten ones into the emptyDir, and the moved scrape configs for the
+// sidecar. It never fails the pod over a config: anything it cannot handle is copied unchanged.
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { parseFlags, UsageError } from '../cli/args.js';
+import { createLogger } from '../cli/log.js';
+import { formatScrapeConfigs, renderConfigs, type RenderInput } from './render.js';
+
+const usage = `Usage: edot-ta sidecar render --in FILE --out FILE [--in FILE --out FILE ...]
+         [--scrape-configs-out FILE] [--endpoint http://127.0.0.1:27390]
+         [--interval 30s] [--refresh-interval 10s] [--collector-id '\${env:POD_NAME}']
+
+Rewrites collector configs so their prometheus receiver gets targets from the local edot-ta
+sidecar (target_allocator), and writes the moved static scrape_configs to --scrape-configs-out.
+\${env:...} inside moved scrape configs is expanded from this process's environment.`;
+
+const flagOptions = {
+  in: { type: 'string', multiple: true },
+  out: { type: 'string', multiple: true },
+  'scrape-configs-out': { type: 'string' },
+  endpoint: { type: 'string', default: 'http://127.0.0.1:27390' },
+  interval: { type: 'string', default: '30s' },
+  'refresh-interval': { type: 'string', default: '10s' },
+  'collector-id': { type: 'string', default: '${env:POD_NAME}' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+export async function run(argv: string[]): Promise<number> {
+  const log = createLogger({ component: 'render' });
+  let values;
+  try {
+    ({ values } = parseFlags(argv, flagOptions));
+    const ins = values.in ?? [];
+    const outs = values.out ?? [];
+    if (values.help) {
+      console.log(usage);
+      return 0;
+    }
+    if (ins.length === 0 || ins.length !== outs.length) throw new UsageError(`want one --out per --in (got ${ins.length} --in, ${outs.length} --out)`);
+    for (const flag of ['interval', 'refresh-interval'] as const) {
+      if (!/^([0-9]+(ms|s|m|h))+$/.test(values[flag])) throw new UsageError(`--${flag}: want a duration like 30s, got "${values[flag]}"`);
+    }
+  } catch (err) {
+    if (err instanceof UsageError) {
+      console.error(`edot-ta sidecar render: ${err.message}\n\n${usage}`);
+      return 2;
+    }
+    throw err;
+  }
+  const ins = values.in!;
+  const outs = values.out!;
+
+  const inputs: RenderInput[] = [];
+  const unreadable = new Set<number>();
+  ins.forEach((path, index) => {
+    try {
+      inputs.push({ name: path, text: readFileSync(path, 'utf8') });
+    } catch (err) {
+      // Nothing to copy: the collector will report the missing file itself; say why here.
+      log.error('cannot read collector config; no rendered copy written', { file: path, error: err instanceof Error ? err.message : String(err) });
+      unreadable.add(index);
+    }
+  });
+
+  const result = renderConfigs(inputs, {
+    endpoint: values.endpoint,
+    interval: values.interval,
+    refreshInterval: values['refresh-interval'],
+    collectorId: values['collector-id'],
+    env: process.env,
+  });
+  for (const message of result.messages) log.info(message);
+
+  let written = 0;
+  ins.forEach((path, index) => {
+    if (unreadable.has(index)) return;
+    const rendered = result.configs[written++]!;
+    const out = outs[index]!;
+    try {
+      mkdirSync(dirname(out), { recursive: true });
+      writeFileSync(out, rendered.text);
+      log.info(rendered.changed ? 'wrote rendered config' : 'copied config unchanged', { from: path, to: out });
+    } catch (err) {
+      log.error('cannot write rendered config', { to: out, error: err instanceof Error ? err.message : String(err) });
+    }
+  });
+  const scrapeConfigsOut = values['scrape-configs-out'];
+  if (scrapeConfigsOut) {
+    try {
+      mkdirSync(dirname(scrapeConfigsOut), { recursive: true });
+      writeFileSync(scrapeConfigsOut, formatScrapeConfigs(result.scrapeConfigs));
+      log.info('wrote scrape configs for the sidecar', { to: scrapeConfigsOut, jobs: result.scrapeConfigs.map((job) => job.job_name) });
+    } catch (err) {
+      log.error('cannot write scrape configs', { to: scrapeConfigsOut, error: err instanceof Error ? err.message : String(err) });
+    }
+  }
+  return 0;
+}

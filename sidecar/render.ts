@@ -1,0 +1,225 @@
+// The render step: rewrite collector configs so one prometheus receiver gets its jobs from the
+// local sidecar (target_allocator protocol), and hand its static scrape_configs to the sidecar.
+// Pure: config texts in, config texts + scrape configs + messages out. Uses the yaml Document
+// API so comments, quoting and `${env:...}` references in everything else survive as written.
+// Never throws on bad input: a file it cannot handle passes through byte for byte.
+import { isMap, isScalar, isSeq, parseDocument, stringify, YAMLMap, type Document } from 'yaml';
+import { durationMs, expandTree } from './render-expand.js';
+
+export interface RenderOptions {
+  /** http://127.0.0.1:<port> of the sidecar. */
+  endpoint: string;
+  /** target_allocator.interval (how often the receiver polls /scrape_configs). */
+  interval: string;
+  /** target_allocator.http_sd_config.refresh_interval (how often it polls each job's targets). */
+  refreshInterval: string;
+  /** target_allocator.collector_id; the sidecar serves targets to its own POD_NAME. */
+  collectorId?: string;
+  /** Environment for `${env:...}` inside moved scrape configs (the collector's env in the render container). */
+  env?: Record<string, string | undefined>;
+}
+
+export interface RenderInput {
+  /** For messages (the file path). */
+  name: string;
+  text: string;
+}
+
+export interface RenderedConfig {
+  name: string;
+  text: string;
+  changed: boolean;
+}
+
+export type ScrapeConfig = Record<string, unknown> & { job_name: string };
+
+export interface RenderResult {
+  configs: RenderedConfig[];
+  scrapeConfigs: ScrapeConfig[];
+  /** The receiver that now talks to the sidecar, if any. */
+  receiver?: string;
+  messages: string[];
+}
+
+const prometheusReceiverId = /^prometheus(\/.+)?$/;
+
+interface Parsed {
+  input: RenderInput;
+  doc?: Document.Parsed;
+}
+
+export function renderConfigs(inputs: RenderInput[], options: RenderOptions): RenderResult {
+  const messages: string[] = [];
+  const parsed: Parsed[] = inputs.map((input) => {
+    const doc = parseDocument(input.text, { prettyErrors: false });
+    if (doc.errors.length > 0) {
+      messages.push(`${input.name}: cannot parse as YAML (${doc.errors[0]!.message.split('\n')[0]}); passed through unchanged, its prometheus receivers (if any) keep scraping by themselves`);
+      return { input };
+    }
+    if (doc.contents !== null && !isMap(doc.contents)) {
+      messages.push(`${input.name}: not a YAML mapping; passed through unchanged`);
+      return { input };
+    }
+    return { input, doc };
+  });
+
+  const primary = choosePrimaryReceiver(parsed, messages);
+  if (!primary) {
+    messages.push('no prometheus receiver (prometheus or prometheus/<name>) found; configs passed through unchanged');
+    return { configs: inputs.map((i) => ({ name: i.name, text: i.text, changed: false })), scrapeConfigs: [], messages };
+  }
+
+  // Lists are replaced, not merged, when the collector merges several --config files: the last
+  // file that sets the primary receiver's scrape_configs wins, exactly as in the collector.
+  let moved: { from: string; jobs: unknown[]; global?: Record<string, unknown> } | undefined;
+  const configs: RenderedConfig[] = parsed.map(({ input, doc }) => {
+    const receiver = doc && receiverNode(doc, primary);
+    if (!doc || receiver === undefined) return { name: input.name, text: input.text, changed: false };
+    try {
+      const taken = rewriteReceiver(doc, primary, options, input.name, messages);
+      if (taken) {
+        if (moved) messages.push(`${input.name}: ${primary} scrape_configs replace the ones from ${moved.from} (later --config files win)`);
+        moved = { from: input.name, ...taken };
+      }
+      return { name: input.name, text: doc.toString({ lineWidth: 0 }), changed: true };
+    } catch (err) {
+      messages.push(`${input.name}: cannot rewrite (${err instanceof Error ? err.message : String(err)}); passed through unchanged`);
+      return { name: input.name, text: input.text, changed: false };
+    }
+  });
+
+  const scrapeConfigs = moved ? prepareScrapeConfigs(moved.jobs, moved.global, primary, options.env ?? {}, messages) : [];
+  messages.push(`${primary} now gets its targets from ${options.endpoint}; ${scrapeConfigs.length} static scrape config(s) moved to the sidecar`);
+  return { configs, scrapeConfigs, receiver: primary, messages };
+}
+
+/** `{scrape_configs: [...]}` as YAML, the file the sidecar reads with --scrape-configs. */
+export function formatScrapeConfigs(scrapeConfigs: ScrapeConfig[]): string {
+  return stringify({ scrape_configs: scrapeConfigs }, { lineWidth: 0 });
+}
+
+function receiversMap(doc: Document.Parsed): YAMLMap | undefined {
+  const receivers = doc.get('receivers', true);
+  return isMap(receivers) ? receivers : undefined;
+}
+
+function receiverIds(doc: Document.Parsed): string[] {
+  return (receiversMap(doc)?.items ?? []).map((pair) => (isScalar(pair.key) ? String(pair.key.value) : String(pair.key))).filter((id) => prometheusReceiverId.test(id));
+}
+
+function receiverNode(doc: Document.Parsed, id: string): unknown {
+  const receivers = receiversMap(doc);
+  return receivers?.has(id) ? (receivers.get(id, true) ?? null) : undefined;
+}
+
+/** Receivers used by metrics pipelines (`metrics`, `metrics/<name>`), in pipeline order. */
+function metricsPipelineReceivers(doc: Document.Parsed): string[] {
+  const pipelines = doc.getIn(['service', 'pipelines'], true);
+  if (!isMap(pipelines)) return [];
+  const used: string[] = [];
+  for (const pair of pipelines.items) {
+    const name = isScalar(pair.key) ? String(pair.key.value) : String(pair.key);
+    if (name !== 'metrics' && !name.startsWith('metrics/')) continue;
+    const receivers = isMap(pair.value) ? pair.value.get('receivers', true) : undefined;
+    if (isSeq(receivers)) for (const item of receivers.items) if (isScalar(item)) used.push(String(item.value));
+  }
+  return used;
+}
+
+/**
+ * One receiver talks to the sidecar. Every receiver polling the same sidecar would get every job
+ * and scrape it once per receiver, so other prometheus receivers keep their own scrape_configs.
+ * Choice: `prometheus` if a metrics pipeline uses it, else the first used one, else the first one.
+ */
+function choosePrimaryReceiver(parsed: Parsed[], messages: string[]): string | undefined {
+  const docs = parsed.flatMap((p) => (p.doc ? [p.doc] : []));
+  const all = [...new Set(docs.flatMap(receiverIds))];
+  if (all.length === 0) return undefined;
+  const used = new Set(docs.flatMap(metricsPipelineReceivers));
+  const usedReceivers = all.filter((id) => used.has(id));
+  const primary = usedReceivers.includes('prometheus') ? 'prometheus' : (usedReceivers[0] ?? all[0]!);
+  if (!used.has(primary)) messages.push(`${primary} is not used by any metrics pipeline: its targets will not be scraped until a metrics pipeline lists it`);
+  for (const other of all.filter((id) => id !== primary)) {
+    messages.push(`${other} keeps its own scrape_configs and scrapes them itself on every collector (only one receiver per collector can use the sidecar without scraping jobs twice); move its jobs into ${primary} to share them`);
+  }
+  return primary;
+}
+
+function rewriteReceiver(doc: Document.Parsed, id: string, options: RenderOptions, file: string, messages: string[]): { jobs: unknown[]; global?: Record<string, unknown> } | undefined {
+  const receivers = receiversMap(doc)!;
+  const existingReceiver: unknown = receivers.get(id, true);
+  const receiverMap: YAMLMap = isMap(existingReceiver) ? existingReceiver : new YAMLMap();
+  if (receiverMap !== existingReceiver) receivers.set(id, receiverMap);
+  const existingConfig: unknown = receiverMap.get('config', true);
+  const configMap: YAMLMap = isMap(existingConfig) ? existingConfig : new YAMLMap();
+  if (configMap !== existingConfig) receiverMap.set('config', configMap);
+  let taken: { jobs: unknown[]; global?: Record<string, unknown> } | undefined;
+  const scrapeConfigs = configMap.get('scrape_configs', true);
+  if (scrapeConfigs !== undefined) {
+    const jobs: unknown = isSeq(scrapeConfigs) ? scrapeConfigs.toJS(doc) : isScalar(scrapeConfigs) && scrapeConfigs.value === null ? [] : scrapeConfigs;
+    const global = configMap.get('global', true);
+    taken = { jobs: Array.isArray(jobs) ? jobs : [], global: isMap(global) ? (global.toJS(doc) as Record<string, unknown>) : undefined };
+    if (!Array.isArray(jobs)) messages.push(`${file}: ${id} config.scrape_configs is not a list; ignored`);
+    configMap.delete('scrape_configs');
+  }
+  if (configMap.has('scrape_config_files')) messages.push(`${file}: ${id} config.scrape_config_files stay with the collector (the sidecar cannot read them); those jobs are scraped by every collector`);
+  const existing = receiverMap.get('target_allocator', true);
+  if (existing !== undefined) {
+    const endpoint = isMap(existing) ? existing.get('endpoint') : undefined;
+    messages.push(`${file}: ${id} had a target_allocator${endpoint ? ` (endpoint ${String(endpoint)})` : ''}; replaced by the local sidecar`);
+  }
+  receiverMap.set(
+    'target_allocator',
+    doc.createNode({
+      endpoint: options.endpoint,
+      interval: options.interval,
+      collector_id: options.collectorId ?? '${env:POD_NAME}',
+      http_sd_config: { refresh_interval: options.refreshInterval },
+    }),
+  );
+  return taken;
+}
+
+function prepareScrapeConfigs(
+  jobs: unknown[],
+  global: Record<string, unknown> | undefined,
+  receiver: string,
+  env: Record<string, string | undefined>,
+  messages: string[],
+): ScrapeConfig[] {
+  const result: ScrapeConfig[] = [];
+  const names = new Set<string>();
+  jobs.forEach((raw, index) => {
+    if (!raw || typeof raw !== 'object' || Array.isArray(raw)) {
+      messages.push(`${receiver} scrape_configs[${index}] is not a mapping; skipped`);
+      return;
+    }
+    const expanded = expandTree(raw, env);
+    const job = expanded.value as Record<string, unknown>;
+    const jobName = typeof job.job_name === 'string' && job.job_name !== '' ? job.job_name : undefined;
+    if (!jobName) {
+      messages.push(`${receiver} scrape_configs[${index}] has no job_name; skipped`);
+      return;
+    }
+    for (const ref of new Set(expanded.unresolved)) messages.push(`job ${jobName}: ${ref} is not resolvable in the render step; left as written`);
+    let name = jobName;
+    for (let n = 2; names.has(name); n++) name = n === 2 ? `${receiver}/${jobName}` : `${receiver}/${jobName}/${n}`;
+    if (name !== jobName) messages.push(`job name ${jobName} is used twice; the second is served as ${name}`);
+    names.add(name);
+    result.push(withGlobalDefaults({ ...job, job_name: name }, global));
+  });
+  return result;
+}
+
+/** Prometheus fills scrape_interval/scrape_timeout from `global`; the sidecar only sees the job, so inline them. */
+function withGlobalDefaults(job: ScrapeConfig, global: Record<string, unknown> | undefined): ScrapeConfig {
+  if (!global) return job;
+  const out: ScrapeConfig = { ...job };
+  if (out.scrape_interval === undefined && typeof global.scrape_interval === 'string') out.scrape_interval = global.scrape_interval;
+  if (out.scrape_timeout === undefined && typeof global.scrape_timeout === 'string') {
+    const interval = durationMs(out.scrape_interval);
+    const timeout = durationMs(global.scrape_timeout);
+    out.scrape_timeout = interval !== undefined && timeout !== undefined && timeout > interval ? out.scrape_interval : global.scrape_timeout;
+  }
+  return out;
+}
