@@ -1,0 +1,119 @@
+// mutateCollectorCR: the pure OpenTelemetryCollector mutation (opentelemetry.io v1alpha1 with a
+// YAML string config, v1beta1 with an object config), for CREATE and UPDATE. It makes the CR
+// work with edot-ta instead of the central Target Allocator and explains what it could not fix.
+import { Document, parseDocument } from 'yaml';
+import { edotTaVersion } from '../cli/version.js';
+import { repairPrometheusReceivers } from './cr-config.js';
+import { formatCRStatus } from './status.js';
+import { annotations, type CRMutationContext, type CRMutationResult, type CRSettings, type CollectorCR } from './types.js';
+
+export const collectorCRGroup = 'opentelemetry.io';
+export const collectorCRVersions = ['v1alpha1', 'v1beta1'] as const;
+
+export class CollectorCRParseError extends Error {}
+
+/** Parses an admission object into a CollectorCR, or throws CollectorCRParseError naming the problem. */
+export function parseCollectorCR(raw: unknown): CollectorCR {
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new CollectorCRParseError('object is not a JSON object');
+  const cr = raw as Record<string, unknown>;
+  const apiVersion = cr.apiVersion;
+  if (apiVersion !== `${collectorCRGroup}/v1alpha1` && apiVersion !== `${collectorCRGroup}/v1beta1`) {
+    throw new CollectorCRParseError(`apiVersion ${JSON.stringify(apiVersion)} is not opentelemetry.io/v1alpha1 or opentelemetry.io/v1beta1`);
+  }
+  if (cr.kind !== 'OpenTelemetryCollector') throw new CollectorCRParseError(`kind ${JSON.stringify(cr.kind)} is not OpenTelemetryCollector`);
+  const metadata = cr.metadata ?? {};
+  if (typeof metadata !== 'object' || Array.isArray(metadata)) throw new CollectorCRParseError('metadata is not an object');
+  const spec = cr.spec ?? {};
+  if (typeof spec !== 'object' || Array.isArray(spec)) throw new CollectorCRParseError('spec is not an object');
+  return { ...cr, apiVersion, kind: 'OpenTelemetryCollector', metadata, spec } as CollectorCR;
+}
+
+export function mutateCollectorCR(cr: CollectorCR, settings: CRSettings, context: CRMutationContext): CRMutationResult {
+  const object = structuredClone(cr);
+  const spec = object.spec;
+  const changes: string[] = [];
+  const warnings: string[] = [];
+  const name = object.metadata.name ?? '<name>';
+  const namespace = object.metadata.namespace;
+
+  // The config first: if it cannot be read, change nothing at all (never guess).
+  const taWasEnabled = spec.targetAllocator?.enabled === true;
+  const config = repairConfig(object, taWasEnabled, changes, warnings);
+  if (config === 'unparsable') return { object: structuredClone(cr), warnings };
+
+  // mode: immutable in the operator; the TA trap is a CR created without mode (→ deployment).
+  if (context.operation === 'CREATE') {
+    if (!spec.mode) {
+      spec.mode = settings.defaultMode;
+      changes.push(`set spec.mode to ${settings.defaultMode} (it was left out; the operator would default to deployment)`);
+    }
+  } else {
+    const oldMode = context.oldObject?.spec?.mode || 'deployment';
+    if (!spec.mode) {
+      spec.mode = oldMode;
+      changes.push(`kept spec.mode ${oldMode} (left out of the update; it cannot change)`);
+    } else if (spec.mode !== oldMode) {
+      const target = `opentelemetrycollector ${name}${namespace ? ` -n ${namespace}` : ''}`;
+      warnings.push(
+        `edot-ta: spec.mode cannot change after creation (the operator rejects it): this update asks for "${spec.mode}" but ${name} runs as "${oldMode}", so edot-ta kept "${oldMode}" and let the rest of the update through. ` +
+          `To switch to "${spec.mode}", recreate the collector: kubectl delete ${target} && kubectl apply -f <your file> (a short gap in collection), or apply it under a new name and delete the old one afterwards.`,
+      );
+      spec.mode = oldMode;
+    }
+  }
+
+  // The central Target Allocator is replaced by the per-pod sidecars; its selectors travel to the pods.
+  const ta = spec.targetAllocator;
+  if (ta?.enabled === true) {
+    ta.enabled = false;
+    changes.push('turned off spec.targetAllocator (the edot-ta sidecar in each collector pod takes its place)');
+  }
+  if (ta?.prometheusCR && typeof ta.prometheusCR === 'object') {
+    const value = JSON.stringify(ta.prometheusCR);
+    if (spec.podAnnotations?.[annotations.prometheusCR] !== value) {
+      spec.podAnnotations = { ...(spec.podAnnotations ?? {}), [annotations.prometheusCR]: value };
+      changes.push(`copied targetAllocator.prometheusCR to spec.podAnnotations["${annotations.prometheusCR}"] for the sidecars`);
+    }
+  }
+
+  // Nothing to do (e.g. a reinvocation on our own output): keep the status of the pass that acted.
+  if (changes.length === 0 && warnings.length === 0) return { object, warnings };
+  object.metadata.annotations = {
+    ...(object.metadata.annotations ?? {}),
+    [annotations.status]: formatCRStatus({ version: edotTaVersion(), changes, warnings }),
+  };
+  return { object, warnings };
+}
+
+/** Repairs spec.config in place; 'unparsable' means the caller must leave the whole CR alone. */
+function repairConfig(object: CollectorCR, taWasEnabled: boolean, changes: string[], warnings: string[]): 'ok' | 'unparsable' {
+  const spec = object.spec;
+  const version = object.apiVersion.split('/')[1];
+  if (spec.config === undefined || spec.config === null) {
+    if (taWasEnabled) warnings.push('edot-ta: spec.config is empty; nothing for the target allocator sidecar to serve');
+    return 'ok';
+  }
+  if (typeof spec.config === 'string') {
+    if (version === 'v1beta1') warnings.push('edot-ta: v1beta1 spec.config is a string (expected an object); treated as YAML');
+    const doc = parseDocument(spec.config, { prettyErrors: false });
+    if (doc.errors.length > 0) {
+      warnings.push(`edot-ta: spec.config is not valid YAML (${doc.errors[0]!.message.split('\n')[0]}); the collector is left unchanged and edot-ta cannot wire its prometheus receiver`);
+      return 'unparsable';
+    }
+    const repair = repairPrometheusReceivers(doc, taWasEnabled);
+    changes.push(...repair.changes);
+    warnings.push(...repair.warnings);
+    if (repair.changes.length > 0) spec.config = doc.toString({ lineWidth: 0 });
+    return 'ok';
+  }
+  if (typeof spec.config !== 'object' || Array.isArray(spec.config)) {
+    warnings.push('edot-ta: spec.config is neither a YAML string nor an object; the collector is left unchanged');
+    return 'unparsable';
+  }
+  const doc = new Document(spec.config);
+  const repair = repairPrometheusReceivers(doc, taWasEnabled);
+  changes.push(...repair.changes);
+  warnings.push(...repair.warnings);
+  if (repair.changes.length > 0) spec.config = doc.toJS() as Record<string, unknown>;
+  return 'ok';
+}
