@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import { IdentityError, parsePrometheusCR, readIdentity } from './identity.js';
+
+const env = { POD_NAME: 'daemon-abc', POD_UID: 'uid-1', POD_NAMESPACE: 'otel', NODE_NAME: 'node-a', EDOT_TA_GROUP: 'otel/daemon' };
+
+describe('readIdentity', () => {
+  it('reads the pod identity and leaves monitors off without EDOT_TA_PROMETHEUS_CR', () => {
+    const identity = readIdentity(env);
+    expect(identity).toMatchObject({ podName: 'daemon-abc', podUid: 'uid-1', podNamespace: 'otel', nodeName: 'node-a', group: 'otel/daemon' });
+    expect(identity.prometheusCR.enabled).toBe(false);
+  });
+
+  it('names every missing variable in one clear error', () => {
+    expect(() => readIdentity({ ...env, POD_UID: '', NODE_NAME: undefined })).toThrow(/missing environment variables POD_UID, NODE_NAME/);
+    expect(() => readIdentity({})).toThrow(IdentityError);
+  });
+});
+
+describe('parsePrometheusCR', () => {
+  it('keeps a nil selector (selects nothing) apart from {} (selects everything)', () => {
+    const settings = parsePrometheusCR(JSON.stringify({ enabled: true, podMonitorSelector: {}, serviceMonitorSelector: null }));
+    expect(settings.podMonitorSelector).toEqual({});
+    expect(settings.serviceMonitorSelector).toBeUndefined();
+    expect(settings.scrapeInterval).toBe('30s');
+  });
+
+  it('reads selectors, namespaces and the scrape interval', () => {
+    const settings = parsePrometheusCR(
+      JSON.stringify({
+        enabled: true,
+        scrapeInterval: '15s',
+        podMonitorSelector: { matchLabels: { team: 'mesh' } },
+        podMonitorNamespaceSelector: { matchExpressions: [{ key: 'istio-injection', operator: 'Exists' }] },
+        allowNamespaces: ['istio-system'],
+        denyNamespaces: ['kube-system'],
+      }),
+    );
+    expect(settings).toMatchObject({
+      enabled: true,
+      scrapeInterval: '15s',
+      podMonitorSelector: { matchLabels: { team: 'mesh' } },
+      podMonitorNamespaceSelector: { matchExpressions: [{ key: 'istio-injection', operator: 'Exists', values: [] }] },
+      allowNamespaces: ['istio-system'],
+      denyNamespaces: ['kube-system'],
+    });
+  });
+
+  it('rejects malformed settings naming the field', () => {
+    expect(() => parsePrometheusCR('{not json')).toThrow(/EDOT_TA_PROMETHEUS_CR is not valid JSON/);
+    expect(() => parsePrometheusCR('{"enabled":"yes"}')).toThrow(/EDOT_TA_PROMETHEUS_CR.enabled/);
+    expect(() => parsePrometheusCR('{"scrapeInterval":"soon"}')).toThrow(/scrapeInterval/);
+    expect(() => parsePrometheusCR('{"podMonitorSelector":{"matchExpressions":[{"key":"a","operator":"Like"}]}}')).toThrow(/operator "Like"/);
+  });
+});
