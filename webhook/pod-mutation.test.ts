@@ -129,6 +129,20 @@ describe('mutatePod on the operator-rendered EDOT daemon pod', () => {
     expect(applyPatch(original, patch)).toEqual(JSON.parse(JSON.stringify(pod)));
   });
 
+  it('returns a pod that shares no object between its parts (safe to mutate further, no YAML aliases)', () => {
+    const seen = new Set<object>();
+    const shared: string[] = [];
+    const walk = (node: unknown, path: string) => {
+      if (!node || typeof node !== 'object') return;
+      if (seen.has(node)) shared.push(path);
+      seen.add(node);
+      for (const [key, value] of Object.entries(node)) walk(value, `${path}/${key}`);
+    };
+    walk(pod, '');
+    walk(mutatePod(original, settings()).pod, '#2'); // a second result shares nothing with the first either
+    expect(shared).toEqual([]);
+  });
+
   it('is idempotent: a second pass changes nothing', () => {
     const again = mutatePod(pod, settings());
     expect(again.injected).toBe(false);

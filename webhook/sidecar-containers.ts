@@ -92,13 +92,14 @@ export function renderInitContainer(settings: InjectSettings, port: number, step
       '--refresh-interval',
       settings.httpSdRefreshInterval,
     ],
-    resources: settings.sidecarResources,
+    resources: structuredClone(settings.sidecarResources),
     securityContext: restrictedSecurityContext(settings),
-    volumeMounts: [...step.sourceMounts.map((mount) => ({ ...mount, readOnly: true })), renderedMount],
+    volumeMounts: [...step.sourceMounts.map((mount) => ({ ...mount, readOnly: true })), { ...renderedMount }],
   };
   if (settings.imagePullPolicy) container.imagePullPolicy = settings.imagePullPolicy;
-  if (step.env && step.env.length > 0) container.env = step.env;
-  if (step.envFrom && step.envFrom.length > 0) container.envFrom = step.envFrom;
+  // Copies: the returned pod must not share objects between containers (patches, YAML aliases).
+  if (step.env && step.env.length > 0) container.env = structuredClone(step.env);
+  if (step.envFrom && step.envFrom.length > 0) container.envFrom = structuredClone(step.envFrom);
   if (step.workingDir) container.workingDir = step.workingDir;
   return container;
 }
@@ -122,9 +123,9 @@ export function sidecarContainer(settings: InjectSettings, facts: SidecarFacts):
     image: settings.sidecarImage,
     command: [...settings.sidecarCommand, 'sidecar', 'serve', '--listen', `127.0.0.1:${facts.port}`, '--scrape-configs', scrapeConfigsPath],
     env,
-    resources: settings.sidecarResources,
+    resources: structuredClone(settings.sidecarResources),
     securityContext: restrictedSecurityContext(settings),
-    volumeMounts: [{ ...renderedMount, readOnly: true }, ...(facts.serviceAccountMount ? [facts.serviceAccountMount] : [])],
+    volumeMounts: [{ ...renderedMount, readOnly: true }, ...(facts.serviceAccountMount ? [{ ...facts.serviceAccountMount }] : [])],
   };
   if (settings.imagePullPolicy) container.imagePullPolicy = settings.imagePullPolicy;
   if (settings.nativeSidecars) {
