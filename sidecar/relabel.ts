@@ -1,0 +1,223 @@
+// Prometheus relabeling (model/relabel): compile snake_case relabel configs into rules, then
+// apply them to a label set. A small total function: same input, same output, input untouched.
+import { createHash } from 'node:crypto';
+import { RE2JS } from 're2js';
+import type { Labels } from './discovery/types.js';
+import { compileAnchored, expandTemplate, parseTemplate, templateHasReference, type AnchoredRegex, type Template } from './relabel-regex.js';
+
+export type { Labels } from './discovery/types.js';
+
+export const relabelActions = [
+  'replace', 'keep', 'drop', 'keepequal', 'dropequal', 'hashmod',
+  'labelmap', 'labeldrop', 'labelkeep', 'lowercase', 'uppercase',
+] as const;
+export type RelabelAction = (typeof relabelActions)[number];
+
+export interface RelabelRule {
+  action: RelabelAction;
+  sourceLabels: string[];
+  separator: string;
+  targetLabel: string;
+  regex: AnchoredRegex;
+  replacement: string;
+  modulus: bigint;
+  /** Parsed forms of target_label and replacement (Go Expand templates). */
+  targetTemplate: Template;
+  replacementTemplate: Template;
+}
+
+export interface RelabelOptions {
+  /**
+   * `.` matches `\n` (regex anchored as `^(?s:…)$`): Prometheus ≥ 3 and the collector's
+   * prometheus receiver built on it. false: Prometheus 2.x (`^(?:…)$`). Default true.
+   */
+  dotMatchesNewline?: boolean;
+}
+
+export class RelabelConfigError extends Error {
+  constructor(
+    readonly index: number,
+    readonly field: string,
+    detail: string,
+  ) {
+    super(`relabel_configs[${index}].${field}: ${detail}`);
+    this.name = 'RelabelConfigError';
+  }
+}
+
+const knownFields = new Set(['source_labels', 'separator', 'target_label', 'regex', 'modulus', 'replacement', 'action']);
+const labelNamePattern = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+// Prometheus's relabelTarget: a label name that may contain $var / ${var} references.
+const relabelTarget = RE2JS.compile('^(?:(?:[a-zA-Z_]|\\$(?:\\{\\w+\\}|\\w+))+\\w*)+$');
+
+export function isValidLabelName(name: string): boolean {
+  return labelNamePattern.test(name);
+}
+
+/** Parses and validates a list of relabel configs as Prometheus's config loader does. */
+export function compileRelabelConfigs(raw: unknown, options: RelabelOptions = {}): RelabelRule[] {
+  if (raw === undefined || raw === null) return [];
+  if (!Array.isArray(raw)) throw new RelabelConfigError(0, '', 'relabel configs must be a list');
+  return raw.map((entry, index) => compileRule(entry, index, options.dotMatchesNewline ?? true));
+}
+
+function compileRule(raw: unknown, index: number, dotMatchesNewline: boolean): RelabelRule {
+  const fail = (field: string, detail: string): never => {
+    throw new RelabelConfigError(index, field, detail);
+  };
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return fail('', 'must be a mapping');
+  const config = raw as Record<string, unknown>;
+  for (const field of Object.keys(config)) if (!knownFields.has(field)) fail(field, 'unknown field');
+  const optionalString = (field: string): string | undefined => {
+    const value = config[field];
+    if (value === undefined || value === null) return undefined;
+    if (typeof value !== 'string') return fail(field, `must be a string, got ${typeof value}`);
+    return value;
+  };
+
+  const actionText = optionalString('action');
+  const action = (actionText ?? 'replace').toLowerCase() as RelabelAction;
+  if (!relabelActions.includes(action)) fail('action', `unknown relabel action "${actionText}"`);
+
+  let sourceLabels: string[] = [];
+  const rawSources = config.source_labels;
+  if (rawSources !== undefined && rawSources !== null) {
+    if (!Array.isArray(rawSources)) fail('source_labels', 'must be a list of label names');
+    sourceLabels = (rawSources as unknown[]).map((name) => {
+      if (typeof name !== 'string' || !isValidLabelName(name)) fail('source_labels', `"${String(name)}" is not a valid label name`);
+      return name as string;
+    });
+  }
+  const separator = optionalString('separator') ?? ';';
+  const targetLabel = optionalString('target_label') ?? '';
+  const replacement = optionalString('replacement') ?? '$1';
+  const regexText = optionalString('regex');
+  let modulus = 0n;
+  if (config.modulus !== undefined && config.modulus !== null) {
+    const m = config.modulus;
+    if (typeof m === 'bigint' && m >= 0n) modulus = m;
+    else if (typeof m === 'number' && Number.isSafeInteger(m) && m >= 0) modulus = BigInt(m);
+    else fail('modulus', 'must be a non-negative integer');
+  }
+  let regex: AnchoredRegex;
+  try {
+    regex = compileAnchored(regexText ?? '(.*)', dotMatchesNewline);
+  } catch (err) {
+    return fail('regex', `invalid regex ${JSON.stringify(regexText)}: ${(err as Error).message}`);
+  }
+
+  // Validation, in the order of Prometheus's Config.Validate.
+  if (action === 'hashmod' && modulus === 0n) fail('modulus', 'relabel configuration for hashmod requires non-zero modulus');
+  const needsTarget = ['replace', 'hashmod', 'lowercase', 'uppercase', 'keepequal', 'dropequal'];
+  if (needsTarget.includes(action) && targetLabel === '') fail('target_label', `relabel configuration for ${action} action requires 'target_label' value`);
+  const invalidTarget = () => fail('target_label', `"${targetLabel}" is invalid 'target_label' for ${action} action`);
+  if (action === 'replace' && !targetLabel.includes('$') && !isValidLabelName(targetLabel)) invalidTarget();
+  if (action === 'replace' && targetLabel.includes('$') && !relabelTarget.matches(targetLabel)) invalidTarget();
+  const simpleTarget = ['lowercase', 'uppercase', 'keepequal', 'dropequal'].includes(action);
+  if (simpleTarget && !isValidLabelName(targetLabel)) invalidTarget();
+  if (simpleTarget && replacement !== '$1') fail('replacement', `'replacement' can not be set for ${action} action`);
+  if (action === 'labelmap' && !relabelTarget.matches(replacement)) fail('replacement', `"${replacement}" is invalid 'replacement' for ${action} action`);
+  if (action === 'hashmod' && !isValidLabelName(targetLabel)) invalidTarget();
+  if (action === 'keepequal' || action === 'dropequal') {
+    // Prometheus compares the regex by identity: any regex given at all is rejected.
+    if (regexText !== undefined || modulus !== 0n || separator !== ';') {
+      fail(regexText !== undefined ? 'regex' : modulus !== 0n ? 'modulus' : 'separator', `${action} action requires only 'source_labels' and \`target_label\`, and no other fields`);
+    }
+  }
+  if (action === 'labeldrop' || action === 'labelkeep') {
+    const extra = rawSources !== undefined && rawSources !== null ? 'source_labels'
+      : targetLabel !== '' ? 'target_label' : modulus !== 0n ? 'modulus' : separator !== ';' ? 'separator' : replacement !== '$1' ? 'replacement' : undefined;
+    if (extra) fail(extra, `${action} action requires only 'regex', and no other fields`);
+  }
+  return {
+    action, sourceLabels, separator, targetLabel, regex, replacement, modulus,
+    targetTemplate: parseTemplate(targetLabel),
+    replacementTemplate: parseTemplate(replacement),
+  };
+}
+
+/**
+ * Applies `rules` in order to a copy of `labels`. Returns the new label set, or null when a
+ * keep/drop rule dropped it. Setting a label to '' removes it, as in Prometheus.
+ */
+export function relabel(labels: Labels, rules: readonly RelabelRule[]): Labels | null {
+  const current = new Map(Object.entries(labels));
+  for (const rule of rules) if (!applyRule(rule, current)) return null;
+  return Object.fromEntries(current);
+}
+
+function set(labels: Map<string, string>, name: string, value: string): void {
+  if (value === '') labels.delete(name);
+  else labels.set(name, value);
+}
+
+/** Label names sorted by code point, as Prometheus iterates a label set. */
+function sortedSnapshot(labels: Map<string, string>): Array<[string, string]> {
+  return [...labels].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+function applyRule(rule: RelabelRule, labels: Map<string, string>): boolean {
+  const value = rule.sourceLabels.map((name) => labels.get(name) ?? '').join(rule.separator);
+  switch (rule.action) {
+    case 'drop':
+      return !rule.regex.test(value);
+    case 'keep':
+      return rule.regex.test(value);
+    case 'dropequal':
+      return (labels.get(rule.targetLabel) ?? '') !== value;
+    case 'keepequal':
+      return (labels.get(rule.targetLabel) ?? '') === value;
+    case 'replace': {
+      const groups = rule.regex.match(value);
+      if (!groups) return true; // no match: no replacement
+      const target = templateHasReference(rule.targetTemplate) ? expandTemplate(rule.targetTemplate, groups, rule.regex) : rule.targetLabel;
+      if (!isValidLabelName(target)) return true;
+      set(labels, target, expandTemplate(rule.replacementTemplate, groups, rule.regex));
+      return true;
+    }
+    case 'lowercase':
+      set(labels, rule.targetLabel, goCase(value, 'lower'));
+      return true;
+    case 'uppercase':
+      set(labels, rule.targetLabel, goCase(value, 'upper'));
+      return true;
+    case 'hashmod':
+      set(labels, rule.targetLabel, hashMod(value, rule.modulus));
+      return true;
+    case 'labelmap':
+      for (const [name, labelValue] of sortedSnapshot(labels)) {
+        const groups = rule.regex.match(name);
+        if (groups) set(labels, expandTemplate(rule.replacementTemplate, groups, rule.regex), labelValue);
+      }
+      return true;
+    case 'labeldrop':
+      for (const name of [...labels.keys()]) if (rule.regex.test(name)) labels.delete(name);
+      return true;
+    case 'labelkeep':
+      for (const name of [...labels.keys()]) if (!rule.regex.test(name)) labels.delete(name);
+      return true;
+  }
+}
+
+/** md5 of the value; the last 8 bytes as a big-endian uint64, modulo `modulus`. */
+export function hashMod(value: string, modulus: bigint): string {
+  const digest = createHash('md5').update(value, 'utf8').digest();
+  return (digest.readBigUInt64BE(8) % modulus).toString();
+}
+
+const asciiOnly = /^[\x00-\x7f]*$/;
+
+/** Go's strings.ToLower/ToUpper: per code point simple case mapping (no context, no expansion). */
+function goCase(value: string, to: 'lower' | 'upper'): string {
+  if (asciiOnly.test(value)) return to === 'lower' ? value.toLowerCase() : value.toUpperCase();
+  let out = '';
+  for (const ch of value) {
+    if (ch === '\u0130' && to === 'lower') {
+      out += 'i'; // Go maps İ to i; JavaScript's special casing would add a combining dot
+      continue;
+    }
+    const mapped = to === 'lower' ? ch.toLowerCase() : ch.toUpperCase();
+    out += [...mapped].length === 1 ? mapped : ch;
+  }
+  return out;
+}
