@@ -1,6 +1,6 @@
 import { X509Certificate } from 'node:crypto';
-import { createServer, type AddressInfo } from 'node:tls';
-import { connect } from 'node:tls';
+import type { AddressInfo } from 'node:net';
+import { connect, createServer } from 'node:tls';
 import { describe, expect, it } from 'vitest';
 import { certificateInfo, createCA, createServingCert, createWebhookCertificates, needsRenewal, randomSerialHex, signedBy, validateKeyPair } from './ca.js';
 

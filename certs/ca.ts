@@ -2,6 +2,7 @@
 // Pure (PEM in, PEM out); keys come from Node's crypto (OpenSSL) because node-forge's
 // JavaScript RSA keygen takes seconds, and node-forge only builds and signs the certificates.
 import { generateKeyPairSync, randomBytes, X509Certificate, createPrivateKey } from 'node:crypto';
+import { isIP } from 'node:net';
 import forge from 'node-forge';
 
 export interface PemPair {
@@ -87,7 +88,7 @@ export function createServingCert(ca: PemPair, request: ServingCertRequest): Pem
   const altNames = [
     ...dnsNames.map((value) => ({ type: 2, value })),
     ...(request.ips ?? []).map((ip) => {
-      if (forge.util.bytesFromIP(ip) === null) throw new Error(`--ip "${ip}" is not an IP address`);
+      if (isIP(ip) === 0) throw new Error(`--ip "${ip}" is not an IP address`);
       return { type: 7, ip };
     }),
   ];
