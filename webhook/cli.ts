@@ -1,0 +1,201 @@
+// `edot-ta webhook`: the mutating admission webhook over HTTPS. Wires flags, optional in-cluster
+// certificate bootstrap, the server, certificate hot reload and signal handling.
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import * as k8s from '@kubernetes/client-node';
+import { bootstrapCertificates, writeCertFiles, type BootstrapOptions } from '../certs/bootstrap.js';
+import { certificateInfo } from '../certs/ca.js';
+import { UsageError, parseFlags } from '../cli/args.js';
+import { createLogger, type Logger } from '../cli/log.js';
+import { createWebhookMetrics } from './metrics.js';
+import { createWebhookApp, startHttpsServer } from './server.js';
+import { injectSettingsFlagOptions, parseCRSettings, parseInjectSettings, resolveNativeSidecars } from './settings.js';
+import { loadCertPair, watchCertDir } from './tls-reload.js';
+
+export const webhookUsage = `Usage: edot-ta webhook [flags]
+
+Serves POST /mutate (AdmissionReview admission.k8s.io/v1), GET /healthz, /readyz, /metrics over HTTPS.
+Server:
+  --port N                 HTTPS port (default 8443)
+  --listen-address ADDR    address to bind (default 0.0.0.0)
+  --cert-dir DIR           tls.crt + tls.key, reloaded when they change (default /var/run/edot-ta/certs)
+In-cluster certificates (optional; otherwise mount a Secret, e.g. from cert-manager, at --cert-dir):
+  --bootstrap-secret NS/NAME  create/renew the CA + serving certificate in this Secret, write them to --cert-dir
+  --service NAME           webhook Service name (required with --bootstrap-secret)
+  --namespace NS           Service namespace (default: the Secret's namespace)
+  --webhook-config NAME    MutatingWebhookConfiguration to patch caBundle into
+  --ip IP                  extra IP SAN, repeatable
+  --cert-days N            serving certificate lifetime (default 365; renewed with a third left)
+  --ca-days N              CA lifetime (default 3650)
+Injection (env EDOT_TA_<FLAG> in upper snake case works too; flag wins):
+  --sidecar-image IMAGE    --sidecar-port N (27390)  --native-sidecars auto|true|false (auto)
+  --sidecar-command CMD    --sidecar-node BIN        --sidecar-image-pull-policy P
+  --sidecar-run-as-user N  --sidecar-cpu-request Q   --sidecar-memory-request Q
+  --sidecar-cpu-limit Q    --sidecar-memory-limit Q  --ready-timeout-seconds N (120)
+  --collector-image GLOB   --elastic-agent-image GLOB  --collector-selector SEL
+  --collector-container NAME  --ta-interval D (30s)  --sd-refresh-interval D (10s)
+  --default-prometheus-cr JSON  --default-mode daemonset|statefulset|deployment (daemonset)`;
+
+export const defaultCertDir = '/var/run/edot-ta/certs';
+const renewCheckIntervalMs = 60 * 60 * 1000;
+
+function days(flag: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 1 || parsed > 36500) throw new UsageError(`--${flag}: want a whole number of days (1..36500), got "${value}"`);
+  return parsed;
+}
+
+/** A kubeconfig is there: in-cluster, KUBECONFIG, or ~/.kube/config (else do not try the network). */
+function haveKubeConfig(): boolean {
+  return Boolean(process.env.KUBERNETES_SERVICE_HOST || process.env.KUBECONFIG || existsSync(join(homedir(), '.kube', 'config')));
+}
+
+async function serverVersion(kc: k8s.KubeConfig, logger: Logger): Promise<{ major: number; minor: number } | undefined> {
+  try {
+    const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timed out after 5s')), 5_000).unref());
+    const info = await Promise.race([kc.makeApiClient(k8s.VersionApi).getCode(), timeout]);
+    return { major: parseInt(info.major, 10), minor: parseInt(info.minor, 10) };
+  } catch (err) {
+    logger.warn('cannot read the API server version; --native-sidecars=auto falls back to a regular sidecar container', { error: err });
+    return undefined;
+  }
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const logger = createLogger({ component: 'webhook' });
+  let values;
+  try {
+    values = parseFlags(argv, {
+      ...injectSettingsFlagOptions,
+      port: { type: 'string' },
+      'listen-address': { type: 'string' },
+      'cert-dir': { type: 'string' },
+      'bootstrap-secret': { type: 'string' },
+      service: { type: 'string' },
+      namespace: { type: 'string' },
+      'webhook-config': { type: 'string' },
+      ip: { type: 'string', multiple: true },
+      'cert-days': { type: 'string' },
+      'ca-days': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    }).values;
+    if (values.help) {
+      console.log(webhookUsage);
+      return 0;
+    }
+  } catch (err) {
+    if (err instanceof UsageError) {
+      console.error(`edot-ta webhook: ${err.message}\n\n${webhookUsage}`);
+      return 2;
+    }
+    throw err;
+  }
+
+  let port: number;
+  let bootstrap: BootstrapOptions | undefined;
+  let inject;
+  let cr;
+  try {
+    inject = parseInjectSettings(values, process.env);
+    cr = parseCRSettings(values, process.env);
+    port = Number(values.port ?? '8443');
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port: want 0..65535, got "${values.port}"`);
+    if (values['bootstrap-secret'] !== undefined) {
+      const [secretNamespace, secretName, ...rest] = values['bootstrap-secret'].split('/');
+      if (!secretNamespace || !secretName || rest.length > 0) throw new UsageError(`--bootstrap-secret: want NAMESPACE/NAME, got "${values['bootstrap-secret']}"`);
+      if (!values.service) throw new UsageError('--service is required with --bootstrap-secret');
+      bootstrap = {
+        secretNamespace,
+        secretName,
+        service: values.service,
+        serviceNamespace: values.namespace ?? secretNamespace,
+        validityDays: days('cert-days', values['cert-days'], 365),
+        caValidityDays: days('ca-days', values['ca-days'], 3650),
+        ...(values.ip ? { ips: values.ip } : {}),
+        ...(values['webhook-config'] !== undefined ? { webhookConfig: values['webhook-config'] } : {}),
+      };
+    } else if (values.service !== undefined || values['webhook-config'] !== undefined) {
+      throw new UsageError('--service and --webhook-config need --bootstrap-secret');
+    }
+  } catch (err) {
+    if (err instanceof UsageError) {
+      console.error(`edot-ta webhook: ${err.message}`);
+      return 2;
+    }
+    throw err;
+  }
+  const certDir = values['cert-dir'] ?? defaultCertDir;
+  const hostname = values['listen-address'] ?? '0.0.0.0';
+
+  // The API server is asked only at start (version, certificates) and on the renewal timer: never while answering.
+  const needCluster = bootstrap !== undefined || (inject.nativeSidecarsMode === 'auto' && haveKubeConfig());
+  const kc = new k8s.KubeConfig();
+  if (needCluster) kc.loadFromDefault();
+  if (inject.nativeSidecarsMode === 'auto' && haveKubeConfig()) inject.nativeSidecars = resolveNativeSidecars('auto', await serverVersion(kc, logger));
+
+  let renewTimer: NodeJS.Timeout | undefined;
+  if (bootstrap) {
+    const options = bootstrap;
+    const clients = { core: kc.makeApiClient(k8s.CoreV1Api), admission: kc.makeApiClient(k8s.AdmissionregistrationV1Api) };
+    const settle = async () => {
+      const result = await bootstrapCertificates(clients, options, logger);
+      await writeCertFiles(certDir, { serving: result.certificates.serving, caBundlePem: result.certificates.caBundlePem });
+      return result;
+    };
+    try {
+      const result = await settle();
+      logger.info('certificates bootstrapped', { secret: `${options.secretNamespace}/${options.secretName}`, action: result.secretAction, caBundlePatched: result.caBundlePatched });
+    } catch (err) {
+      logger.error('certificate bootstrap failed', { error: err });
+      return 1;
+    }
+    // Renewal (ours or another replica's) lands in --cert-dir; the watcher below swaps it in.
+    renewTimer = setInterval(() => settle().catch((err: unknown) => logger.warn('certificate renewal check failed; will retry', { error: err })), renewCheckIntervalMs);
+    renewTimer.unref();
+  }
+
+  let pair;
+  try {
+    pair = await loadCertPair(certDir);
+  } catch (err) {
+    logger.error('no usable serving certificate in --cert-dir (tls.crt + tls.key)', { dir: certDir, error: err });
+    return 1;
+  }
+
+  const metrics = createWebhookMetrics();
+  let ready = false;
+  const app = createWebhookApp({ settings: { inject, cr }, metrics, logger, isReady: () => ready });
+  let server;
+  try {
+    server = await startHttpsServer(app, { port, hostname, ...pair });
+  } catch (err) {
+    logger.error('cannot listen', { address: hostname, port, error: err });
+    return 1;
+  }
+  const running = server;
+  const watcher = watchCertDir({ dir: certDir, current: pair, apply: (next) => running.setCertificate(next), logger, onResult: (result) => metrics.observeTlsReload(result) });
+  ready = true;
+  logger.info('listening', {
+    address: hostname,
+    port: running.port,
+    certDir,
+    serial: certificateInfo(pair.certPem).serialHex,
+    sidecarImage: inject.sidecarImage,
+    sidecarPort: inject.sidecarPort,
+    nativeSidecars: inject.nativeSidecars,
+    defaultMode: cr.defaultMode,
+  });
+
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
+  logger.info('shutting down', { signal });
+  ready = false;
+  clearInterval(renewTimer);
+  watcher.close();
+  await running.close();
+  return 0;
+}

@@ -1,0 +1,153 @@
+// The webhook's HTTP surface: a hono app (routes, body limit, one error handler) and the HTTPS
+// server it runs on (TLS 1.2+, timeouts chosen for the API server's webhook client).
+// Decisions live in admission.ts; this file only moves bytes and records metrics and logs.
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { SecureContextOptions } from 'node:tls';
+import { serve } from '@hono/node-server';
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import type { Logger } from '../cli/log.js';
+import { AdmissionReviewError, admissionResponse, defaultMutators, parseAdmissionReview, review, type AdmissionSettings, type Mutators } from './admission.js';
+import type { WebhookMetrics } from './metrics.js';
+
+/**
+ * An AdmissionReview carries the object (and on UPDATE the old object); etcd caps an object at
+ * ~1.5 MiB, so two of them plus the envelope fit in 4 MiB. Anything bigger is not a review.
+ */
+export const defaultMaxBodyBytes = 4 * 1024 * 1024;
+
+export const serverTimeouts = {
+  /** Headers must arrive quickly: the API server sends them at once; slow senders are not it. */
+  headersTimeoutMs: 10_000,
+  /** A whole request (body included): the API server gives up after timeoutSeconds (max 30 s) anyway. */
+  requestTimeoutMs: 30_000,
+  /**
+   * Idle keep-alive connections stay open longer than the API server's client keeps them
+   * (Go's IdleConnTimeout, 90 s): the client closes first, so it never sends a review on a
+   * connection the server is closing at that moment.
+   */
+  keepAliveTimeoutMs: 95_000,
+  /** A client that opens TLS and never finishes the handshake must not hold a socket (Node's default: 120 s). */
+  handshakeTimeoutMs: 10_000,
+} as const;
+
+export interface WebhookAppOptions {
+  settings: AdmissionSettings;
+  metrics: WebhookMetrics;
+  logger: Logger;
+  maxBodyBytes?: number;
+  /** /readyz: true once the serving certificate is loaded (and the server listens). */
+  isReady?: () => boolean;
+  mutators?: Mutators;
+}
+
+export function createWebhookApp(options: WebhookAppOptions): Hono {
+  const { settings, metrics, logger } = options;
+  const mutators = options.mutators ?? defaultMutators;
+  const app = new Hono();
+  const limit = bodyLimit({
+    maxSize: options.maxBodyBytes ?? defaultMaxBodyBytes,
+    onError: (c) => {
+      metrics.observeRejected('too_large');
+      return c.json({ error: `request body larger than ${options.maxBodyBytes ?? defaultMaxBodyBytes} bytes` }, 413);
+    },
+  });
+
+  app.post('/mutate', limit, async (c) => {
+    const started = process.hrtime.bigint();
+    const request = parseAdmissionReview(await c.req.text());
+    const { body, outcome } = review(request, settings, mutators);
+    const durationSeconds = Number(process.hrtime.bigint() - started) / 1e9;
+    metrics.observeReview(outcome, durationSeconds);
+    const fields = {
+      uid: request.uid,
+      kind: request.kind.kind,
+      operation: request.operation,
+      namespace: request.namespace,
+      name: request.name,
+      dryRun: request.dryRun,
+      result: outcome.result,
+      reason: outcome.reason,
+      patchBytes: outcome.patchBytes,
+      warnings: body.response.warnings?.length ?? 0,
+      durationMs: Math.round(durationSeconds * 1e6) / 1e3,
+    };
+    if (outcome.result === 'error') logger.warn('admitted unchanged after a mutation failure', fields);
+    else if (outcome.result === 'mutated') logger.info('mutated', fields);
+    else logger.debug('admitted unchanged', fields);
+    return c.json(body);
+  });
+
+  // Benchmark baseline: the same parse and an allowed answer, no mutation.
+  app.post('/baseline', limit, async (c) => {
+    const request = parseAdmissionReview(await c.req.text());
+    return c.json(admissionResponse(request.uid));
+  });
+
+  app.get('/healthz', (c) => c.text('ok'));
+  app.get('/readyz', (c) => ((options.isReady?.() ?? true) ? c.text('ok') : c.text('serving certificate not loaded yet', 503)));
+  app.get('/metrics', async (c) => c.body(await metrics.registry.metrics(), 200, { 'Content-Type': metrics.registry.contentType }));
+
+  app.notFound((c) => c.json({ error: `no route for ${c.req.method} ${c.req.path}; the webhook serves POST /mutate, GET /healthz, /readyz, /metrics` }, 404));
+  app.onError((err, c) => {
+    if (err instanceof AdmissionReviewError) {
+      metrics.observeRejected('bad_request');
+      logger.warn('rejected a request that is not an AdmissionReview', { path: c.req.path, error: err.message });
+      return c.json({ error: `not an admission.k8s.io/v1 AdmissionReview: ${err.message}` }, 400);
+    }
+    metrics.observeRejected('internal');
+    logger.error('request failed', { path: c.req.path, error: err });
+    // The API server treats a 500 as a failed call: with failurePolicy Ignore the pod is admitted.
+    return c.json({ error: `internal error: ${err.message}` }, 500);
+  });
+  return app;
+}
+
+export interface RunningServer {
+  server: HttpsServer;
+  port: number;
+  /** Replaces the serving certificate for new connections (hot reload). */
+  setCertificate(pair: { certPem: string; keyPem: string }): void;
+  /** Stops accepting, lets in-flight reviews finish, closes idle keep-alive connections. */
+  close(): Promise<void>;
+}
+
+export const tlsMinVersion = 'TLSv1.2' as const;
+
+export async function startHttpsServer(
+  app: Hono,
+  options: { port: number; hostname: string; certPem: string; keyPem: string },
+): Promise<RunningServer> {
+  const secure = (pair: { certPem: string; keyPem: string }): SecureContextOptions => ({ cert: pair.certPem, key: pair.keyPem, minVersion: tlsMinVersion });
+  const server = await new Promise<HttpsServer>((resolve, reject) => {
+    const created = serve({
+      fetch: app.fetch,
+      port: options.port,
+      hostname: options.hostname,
+      createServer: createHttpsServer,
+      serverOptions: {
+        ...secure(options),
+        headersTimeout: serverTimeouts.headersTimeoutMs,
+        requestTimeout: serverTimeouts.requestTimeoutMs,
+        keepAliveTimeout: serverTimeouts.keepAliveTimeoutMs,
+        handshakeTimeout: serverTimeouts.handshakeTimeoutMs,
+      },
+    }) as HttpsServer;
+    created.once('error', reject);
+    created.once('listening', () => {
+      created.off('error', reject);
+      resolve(created);
+    });
+  });
+  return {
+    server,
+    port: (server.address() as AddressInfo).port,
+    setCertificate: (pair) => server.setSecureContext(secure(pair)),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      }),
+  };
+}
