@@ -1,0 +1,190 @@
+// kubernetes_sd_configs as watch scopes and target groups: which informers a scrape config needs
+// (role, namespaces, selectors, plus the sidecar's own pod field selector), and how one object
+// event becomes the target groups Prometheus's kubernetes_sd would produce for it.
+import {
+  endpointsTargetGroup,
+  nodeTargetGroup,
+  podTargetGroup,
+  serviceTargetGroup,
+} from './discovery/kubernetes-sd.js';
+import { andSelectors, scopeKey, type WatchScope, type WatchedResource } from './kube/scope.js';
+import type { TargetGroup } from './discovery/types.js';
+
+export type SdRole = 'pod' | 'service' | 'endpoints' | 'node';
+
+export interface SdSpec {
+  role: SdRole;
+  /** One entry per watched namespace; `undefined` = all namespaces. */
+  namespaces: Array<string | undefined>;
+  /** Scopes by resource: what this config watches, per namespace. */
+  scopes: Map<WatchedResource, WatchScope[]>;
+}
+
+export interface WatchOptions {
+  /** Added to every pod watch (e.g. `spec.nodeName=<node>`: node-local discovery). */
+  podFieldSelector?: string;
+  /** Namespace of this sidecar, for `namespaces.own_namespace`. */
+  ownNamespace: string;
+}
+
+export class SdConfigError extends Error {}
+
+const resourcesByRole: Record<SdRole, WatchedResource[]> = {
+  pod: ['pods'],
+  service: ['services'],
+  endpoints: ['endpoints', 'services', 'pods'],
+  node: ['nodes'],
+};
+
+const resourceRole: Record<string, string> = { pods: 'pod', services: 'service', endpoints: 'endpoints', nodes: 'node' };
+
+/** Parses one `kubernetes_sd_configs` entry into the scopes it needs. */
+export function parseSdConfig(raw: unknown, options: WatchOptions): SdSpec {
+  if (typeof raw !== 'object' || raw === null) throw new SdConfigError('kubernetes_sd_configs entry must be an object');
+  const config = raw as Record<string, unknown>;
+  const role = config.role;
+  if (role !== 'pod' && role !== 'service' && role !== 'endpoints' && role !== 'node') {
+    throw new SdConfigError(`kubernetes_sd_configs role "${String(role)}" is not supported (pod, service, endpoints, node)`);
+  }
+  for (const unsupported of ['api_server', 'kubeconfig_file']) {
+    if (config[unsupported] !== undefined) throw new SdConfigError(`kubernetes_sd_configs.${unsupported} is not supported: the sidecar discovers in its own cluster`);
+  }
+  const ns = (config.namespaces ?? {}) as { names?: unknown; own_namespace?: unknown };
+  const names = Array.isArray(ns.names) ? ns.names.filter((n): n is string => typeof n === 'string') : [];
+  if (ns.own_namespace === true) names.push(options.ownNamespace);
+  const namespaces: Array<string | undefined> = role === 'node' || names.length === 0 ? [undefined] : [...new Set(names)];
+  const selectors = Array.isArray(config.selectors) ? (config.selectors as Array<{ role?: string; label?: string; field?: string }>) : [];
+  const scopes = new Map<WatchedResource, WatchScope[]>();
+  for (const resource of resourcesByRole[role]) {
+    const selector = selectors.find((s) => s.role === resourceRole[resource]);
+    const fieldSelector = andSelectors(selector?.field, resource === 'pods' ? options.podFieldSelector : undefined);
+    scopes.set(
+      resource,
+      namespaces.map((namespace) => ({ resource, namespace, labelSelector: selector?.label || undefined, fieldSelector })),
+    );
+  }
+  return { role, namespaces, scopes };
+}
+
+/** Read access to the informers' caches, by scope. */
+export interface ObjectStores {
+  get(scope: WatchScope, key: string): unknown;
+  values(scope: WatchScope): Iterable<unknown>;
+}
+
+/** The informer scope (of this spec) that an object of `resource` in `namespace` belongs to. */
+export function scopeFor(spec: SdSpec, resource: WatchedResource, namespace: string | undefined): WatchScope | undefined {
+  const scopes = spec.scopes.get(resource);
+  return scopes?.find((s) => s.namespace === undefined || s.namespace === namespace);
+}
+
+/**
+ * The group keys (informer keys of the role's main object) whose target groups change when an
+ * object of `resource` with `key` changes. For role endpoints, services and pods affect the
+ * endpoints of the same name / the endpoints that reference the pod.
+ */
+export function affectedGroupKeys(spec: SdSpec, resource: WatchedResource, key: string, stores: ObjectStores): string[] {
+  const main = resourcesByRole[spec.role][0];
+  if (resource === main) return [key];
+  if (spec.role !== 'endpoints') return [];
+  const [namespace] = key.split('/');
+  const endpointsScope = scopeFor(spec, 'endpoints', namespace);
+  if (!endpointsScope) return [];
+  if (resource === 'services') return stores.get(endpointsScope, key) === undefined ? [] : [key];
+  // A pod: the endpoints in its namespace that point at it.
+  const podName = key.slice((namespace ?? '').length + 1);
+  const keys: string[] = [];
+  for (const raw of stores.values(endpointsScope)) {
+    const ep = raw as { metadata?: { name?: string; namespace?: string }; subsets?: Array<{ addresses?: Address[]; notReadyAddresses?: Address[] }> };
+    if (ep.metadata?.namespace !== namespace) continue;
+    const refs = (ep.subsets ?? []).some((s) => [...(s.addresses ?? []), ...(s.notReadyAddresses ?? [])].some((a) => a.targetRef?.kind === 'Pod' && a.targetRef.name === podName));
+    if (refs) keys.push(`${namespace}/${ep.metadata?.name ?? ''}`);
+  }
+  return keys;
+}
+
+interface Address {
+  targetRef?: { kind?: string; name?: string; namespace?: string };
+}
+
+/** The target group for the role's main object `key`, or undefined when the object is gone. */
+export function groupFor(spec: SdSpec, key: string, stores: ObjectStores): TargetGroup | undefined {
+  const namespace = spec.role === 'node' ? undefined : key.split('/')[0];
+  const main = resourcesByRole[spec.role][0] as WatchedResource;
+  const scope = scopeFor(spec, main, namespace);
+  if (!scope) return undefined;
+  const object = stores.get(scope, key);
+  if (object === undefined) return undefined;
+  switch (spec.role) {
+    case 'pod':
+      return podTargetGroup(object as Parameters<typeof podTargetGroup>[0]);
+    case 'service':
+      return serviceTargetGroup(object as Parameters<typeof serviceTargetGroup>[0]);
+    case 'node':
+      return nodeTargetGroup(object as Parameters<typeof nodeTargetGroup>[0]);
+    case 'endpoints': {
+      const serviceScope = scopeFor(spec, 'services', namespace);
+      const podScope = scopeFor(spec, 'pods', namespace);
+      const service = serviceScope ? stores.get(serviceScope, key) : undefined;
+      const podLookup = (ns: string, name: string) => (podScope ? stores.get(podScope, `${ns}/${name}`) : undefined);
+      return endpointsTargetGroup(
+        object as Parameters<typeof endpointsTargetGroup>[0],
+        service as Parameters<typeof endpointsTargetGroup>[1],
+        podLookup as Parameters<typeof endpointsTargetGroup>[2],
+      );
+    }
+  }
+}
+
+/** Every scope key a spec uses (for informer reference counting). */
+export function specScopeKeys(spec: SdSpec): string[] {
+  return [...spec.scopes.values()].flat().map(scopeKey);
+}
+
+/**
+ * Keeps only what kubernetes_sd reads from a pod, so 100k cached pods stay small
+ * (managedFields, volumes, env, probes and most of status are dropped at the informer edge).
+ */
+export function trimPod(raw: unknown): unknown {
+  const pod = raw as {
+    metadata?: Record<string, unknown>;
+    spec?: { nodeName?: string; containers?: ContainerLike[]; initContainers?: ContainerLike[] };
+    status?: { phase?: string; podIP?: string; podIPs?: unknown; hostIP?: string; conditions?: Array<{ type?: string; status?: string }>; containerStatuses?: StatusLike[]; initContainerStatuses?: StatusLike[] };
+  };
+  const meta = pod.metadata ?? {};
+  const container = (c: ContainerLike) => ({ name: c.name, image: c.image, ports: c.ports });
+  const status = (s: StatusLike) => ({ name: s.name, containerID: s.containerID, ready: s.ready });
+  return {
+    metadata: {
+      name: meta.name,
+      namespace: meta.namespace,
+      uid: meta.uid,
+      resourceVersion: meta.resourceVersion,
+      labels: meta.labels,
+      annotations: meta.annotations,
+      ownerReferences: meta.ownerReferences,
+      deletionTimestamp: meta.deletionTimestamp,
+    },
+    spec: { nodeName: pod.spec?.nodeName, containers: pod.spec?.containers?.map(container), initContainers: pod.spec?.initContainers?.map(container) },
+    status: {
+      phase: pod.status?.phase,
+      podIP: pod.status?.podIP,
+      podIPs: pod.status?.podIPs,
+      hostIP: pod.status?.hostIP,
+      conditions: pod.status?.conditions?.filter((c) => c.type === 'Ready').map((c) => ({ type: c.type, status: c.status })),
+      containerStatuses: pod.status?.containerStatuses?.map(status),
+      initContainerStatuses: pod.status?.initContainerStatuses?.map(status),
+    },
+  };
+}
+
+interface ContainerLike {
+  name?: string;
+  image?: string;
+  ports?: unknown;
+}
+interface StatusLike {
+  name?: string;
+  containerID?: string;
+  ready?: boolean;
+}

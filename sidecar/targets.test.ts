@@ -1,0 +1,179 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { createLogger } from '../cli/log.js';
+import type { WatchScope, WatchedResource } from './kube/scope.js';
+import { parseSdConfig, trimPod, type ObjectStores } from './targets-sd.js';
+import { TargetEngine, type KeptTarget, type ScrapeConfig } from './targets.js';
+
+const logger = createLogger({}, () => {});
+const fixture = (name: string) => readFileSync(new URL(`../test/fixtures/sidecar/${name}`, import.meta.url), 'utf8');
+const envoyConfig = parse(fixture('envoy-stats-scrape-config.yaml')) as ScrapeConfig;
+const gatewayPod = parse(fixture('istio-gateway-pod.yaml')) as Record<string, unknown>;
+
+/** In-memory caches standing in for the informers: one map per resource, filtered by namespace. */
+class MemoryStores implements ObjectStores {
+  readonly byResource = new Map<WatchedResource, Map<string, unknown>>();
+  put(resource: WatchedResource, object: { metadata: { name: string; namespace?: string; labels?: Record<string, string> } }): string {
+    const key = object.metadata.namespace ? `${object.metadata.namespace}/${object.metadata.name}` : object.metadata.name;
+    const map = this.byResource.get(resource) ?? new Map<string, unknown>();
+    this.byResource.set(resource, map);
+    map.set(key, resource === 'pods' ? trimPod(object) : object);
+    return key;
+  }
+  remove(resource: WatchedResource, key: string): void {
+    this.byResource.get(resource)?.delete(key);
+  }
+  get(scope: WatchScope, key: string): unknown {
+    if (scope.namespace && !key.startsWith(`${scope.namespace}/`)) return undefined;
+    return this.byResource.get(scope.resource)?.get(key);
+  }
+  *values(scope: WatchScope): Iterable<unknown> {
+    for (const [key, value] of this.byResource.get(scope.resource) ?? []) if (!scope.namespace || key.startsWith(`${scope.namespace}/`)) yield value;
+  }
+}
+
+function gateway(name: string, ip: string, extra: { node?: string; labels?: Record<string, string>; phase?: string } = {}) {
+  const pod = structuredClone(gatewayPod) as { metadata: Record<string, unknown> & { name: string; namespace?: string; labels?: Record<string, string> }; spec: { nodeName?: string }; status?: unknown };
+  pod.metadata.name = name;
+  pod.metadata.namespace = 'istio-system';
+  pod.metadata.uid = `uid-${name}`;
+  pod.metadata.labels = { ...pod.metadata.labels, ...extra.labels };
+  pod.spec.nodeName = extra.node ?? 'node-a';
+  pod.status = { phase: extra.phase ?? 'Running', podIP: ip, podIPs: [{ ip }], hostIP: '10.0.0.1', conditions: [{ type: 'Ready', status: 'True' }] };
+  return pod;
+}
+
+function setup(configs: ScrapeConfig[] = [envoyConfig]) {
+  const stores = new MemoryStores();
+  const engine = new TargetEngine(stores, { ownNamespace: 'otel' }, logger);
+  const problems = engine.setScrapeConfigs(configs);
+  return { stores, engine, problems };
+}
+
+const answer = (engine: TargetEngine, job: string) => JSON.parse(engine.targetsAnswer(job)) as Array<{ targets: string[]; labels: Record<string, string> }>;
+const envoyJob = envoyConfig.job_name;
+
+describe('TargetEngine', () => {
+  it('serves static_configs targets with their raw labels, without the discovery sections in the config', () => {
+    const { engine } = setup([
+      {
+        job_name: 'static',
+        metrics_path: '/stats/prometheus',
+        static_configs: [{ targets: ['10.0.0.1:15090', '10.0.0.2:15090'], labels: { zone: 'a' } }],
+        relabel_configs: [{ action: 'drop', source_labels: ['__address__'], regex: '10\\.0\\.0\\.2:.*' }],
+      },
+    ]);
+    expect(answer(engine, 'static')).toEqual([{ targets: ['10.0.0.1:15090'], labels: { __address__: '10.0.0.1:15090', zone: 'a' } }]);
+    expect(engine.scrapeConfigs()).toEqual({ static: { job_name: 'static', metrics_path: '/stats/prometheus', relabel_configs: [{ action: 'drop', source_labels: ['__address__'], regex: '10\\.0\\.0\\.2:.*' }] } });
+    expect([...engine.allKeptTargets()].map((t) => t.key)).toEqual(['static|http|10.0.0.1:15090|/stats/prometheus']);
+    expect(engine.summary()).toMatchObject({ jobs: 1, kept: 1, dropped: 1 });
+  });
+
+  it('keeps only the istio-proxy metrics port of each pod, with kubernetes_sd labels and the pod node', () => {
+    const { stores, engine } = setup();
+    engine.onObjectChanged('pods', stores.put('pods', gateway('gw-0', '10.1.0.5', { node: 'node-b' })));
+    const served = answer(engine, envoyJob);
+    expect(served).toHaveLength(1);
+    expect(served[0]?.targets).toEqual(['10.1.0.5:15090']);
+    expect(served[0]?.labels).toMatchObject({
+      __address__: '10.1.0.5:15090',
+      __meta_kubernetes_namespace: 'istio-system',
+      __meta_kubernetes_pod_name: 'gw-0',
+      __meta_kubernetes_pod_container_name: 'istio-proxy',
+      __meta_kubernetes_pod_container_port_name: 'http-envoy-prom',
+      __meta_kubernetes_pod_node_name: 'node-b',
+    });
+    const [target] = [...engine.allKeptTargets()];
+    expect(target).toMatchObject({ job: envoyJob, key: `${envoyJob}|http|10.1.0.5:15090|/stats/prometheus`, nodeName: 'node-b' });
+    expect(engine.summary()).toMatchObject({ kept: 1, dropped: 3 }); // status-port, http2, https
+  });
+
+  it('updates one pod incrementally: a change, a completed pod and a deletion touch only that pod', () => {
+    const { stores, engine } = setup();
+    for (let i = 0; i < 5; i++) engine.onObjectChanged('pods', stores.put('pods', gateway(`gw-${i}`, `10.1.0.${i + 1}`)));
+    expect(answer(engine, envoyJob)).toHaveLength(5);
+    engine.onObjectChanged('pods', stores.put('pods', gateway('gw-2', '10.1.9.9')));
+    expect(answer(engine, envoyJob).map((t) => t.targets[0])).toContain('10.1.9.9:15090');
+    engine.onObjectChanged('pods', stores.put('pods', gateway('gw-3', '10.1.0.4', { phase: 'Succeeded' })));
+    expect(answer(engine, envoyJob)).toHaveLength(4);
+    stores.remove('pods', 'istio-system/gw-4');
+    engine.onObjectChanged('pods', 'istio-system/gw-4');
+    expect(answer(engine, envoyJob).map((t) => t.labels.__meta_kubernetes_pod_name).sort()).toEqual(['gw-0', 'gw-1', 'gw-2']);
+    expect(engine.summary().keptByJob[envoyJob]).toBe(3);
+  });
+
+  it('keeps unchanged jobs as they are, recomputes a changed one, and names an invalid one without dropping the others', () => {
+    const { stores, engine } = setup();
+    engine.onObjectChanged('pods', stores.put('pods', gateway('gw-0', '10.1.0.1')));
+    const first = engine.targetsAnswer(envoyJob);
+    const broken: ScrapeConfig = { job_name: 'broken', relabel_configs: [{ action: 'keep', source_labels: ['a'], regex: 'istio-(' }], static_configs: [{ targets: ['x:1'] }] };
+    const problems = engine.setScrapeConfigs([envoyConfig, broken]);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]?.job).toBe('broken');
+    expect(problems[0]?.message).toMatch(/relabel_configs\[0\]\.regex/);
+    expect(engine.jobNames()).toEqual([envoyJob]);
+    expect(engine.targetsAnswer(envoyJob)).toBe(first);
+    const changed = { ...envoyConfig, metrics_path: '/other' };
+    engine.setScrapeConfigs([changed]);
+    expect([...engine.allKeptTargets()][0]?.key).toBe(`${envoyJob}|http|10.1.0.1:15090|/other`);
+  });
+
+  it('serves only what the shard filter owns, and re-asks it when ownership changes', () => {
+    const { stores, engine } = setup();
+    engine.onObjectChanged('pods', stores.put('pods', gateway('gw-a', '10.1.0.1', { node: 'node-a' })));
+    engine.onObjectChanged('pods', stores.put('pods', gateway('gw-b', '10.1.0.2', { node: 'node-b' })));
+    let mine = 'node-a';
+    const seen: KeptTarget[] = [];
+    engine.setShardFilter({ owns: (t) => (seen.push(t), t.nodeName === mine) });
+    expect(answer(engine, envoyJob).map((t) => t.labels.__meta_kubernetes_pod_name)).toEqual(['gw-a']);
+    mine = 'node-b';
+    engine.ownershipChanged();
+    expect(answer(engine, envoyJob).map((t) => t.labels.__meta_kubernetes_pod_name)).toEqual(['gw-b']);
+    expect(seen.every((t) => t.job === envoyJob && t.key.includes('|/stats/prometheus'))).toBe(true);
+    expect(engine.summary().owned).toBe(1);
+  });
+
+  it('computes role endpoints targets and recomputes them when the service or a referenced pod changes', () => {
+    const config: ScrapeConfig = {
+      job_name: 'endpoints',
+      kubernetes_sd_configs: [{ role: 'endpoints', namespaces: { names: ['istio-system'] } }],
+      relabel_configs: [{ action: 'keep', source_labels: ['__meta_kubernetes_endpoint_port_name'], regex: 'http-envoy-prom' }],
+    };
+    const { stores, engine } = setup([config]);
+    const podKey = stores.put('pods', gateway('gw-0', '10.1.0.1'));
+    engine.onObjectChanged('pods', podKey);
+    const service = { metadata: { name: 'istio-ingressgateway', namespace: 'istio-system', labels: { app: 'gw' } }, spec: { ports: [{ name: 'http-envoy-prom', port: 15090 }] } };
+    engine.onObjectChanged('services', stores.put('services', service));
+    const endpoints = {
+      metadata: { name: 'istio-ingressgateway', namespace: 'istio-system' },
+      subsets: [{ addresses: [{ ip: '10.1.0.1', nodeName: 'node-a', targetRef: { kind: 'Pod', name: 'gw-0', namespace: 'istio-system' } }], ports: [{ name: 'http-envoy-prom', port: 15090, protocol: 'TCP' }] }],
+    };
+    engine.onObjectChanged('endpoints', stores.put('endpoints', endpoints));
+    expect(answer(engine, 'endpoints')[0]?.labels).toMatchObject({ __meta_kubernetes_service_label_app: 'gw', __meta_kubernetes_pod_name: 'gw-0' });
+    stores.put('services', { ...service, metadata: { ...service.metadata, labels: { app: 'gateway' } } });
+    engine.onObjectChanged('services', 'istio-system/istio-ingressgateway');
+    expect(answer(engine, 'endpoints')[0]?.labels.__meta_kubernetes_service_label_app).toBe('gateway');
+    stores.put('pods', gateway('gw-0', '10.1.0.1', { labels: { version: 'v2' } }));
+    engine.onObjectChanged('pods', podKey);
+    expect(answer(engine, 'endpoints')[0]?.labels.__meta_kubernetes_pod_label_version).toBe('v2');
+  });
+});
+
+describe('parseSdConfig', () => {
+  it('turns namespaces, selectors and the node-local pod field selector into watch scopes', () => {
+    const spec = parseSdConfig(
+      { role: 'endpoints', namespaces: { names: ['a', 'b'], own_namespace: true }, selectors: [{ role: 'pod', label: 'app=gw', field: 'status.phase=Running' }] },
+      { ownNamespace: 'otel', podFieldSelector: 'spec.nodeName=node-a' },
+    );
+    expect(spec.namespaces).toEqual(['a', 'b', 'otel']);
+    expect(spec.scopes.get('pods')?.[0]).toEqual({ resource: 'pods', namespace: 'a', labelSelector: 'app=gw', fieldSelector: 'status.phase=Running,spec.nodeName=node-a' });
+    expect(spec.scopes.get('services')?.map((s) => s.namespace)).toEqual(['a', 'b', 'otel']);
+    expect(spec.scopes.get('endpoints')?.[2]).toEqual({ resource: 'endpoints', namespace: 'otel', labelSelector: undefined, fieldSelector: undefined });
+  });
+
+  it('rejects roles and options it cannot honour', () => {
+    expect(() => parseSdConfig({ role: 'ingress' }, { ownNamespace: 'x' })).toThrow(/role "ingress" is not supported/);
+    expect(() => parseSdConfig({ role: 'pod', api_server: 'https://elsewhere' }, { ownNamespace: 'x' })).toThrow(/api_server/);
+  });
+});

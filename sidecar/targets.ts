@@ -1,0 +1,309 @@
+// The serve engine: scrape configs + discovered objects -> jobs and their kept targets.
+// Per job it keeps, per target group (one per discovered object or static_configs entry), the
+// targets relabeling kept and a compact record of those it dropped. An object event recomputes
+// only the groups it affects (one pod: one group), so updates stay cheap at 100k targets; the
+// per-job JSON answer is rebuilt lazily when asked for, at most once per change.
+import type { Logger } from '../cli/log.js';
+import { compileRelabelConfigs, relabel, type Labels, type RelabelRule } from './relabel.js';
+import type { TargetGroup } from './discovery/types.js';
+import type { WatchScope, WatchedResource } from './kube/scope.js';
+import { affectedGroupKeys, groupFor, parseSdConfig, type ObjectStores, type SdSpec, type WatchOptions } from './targets-sd.js';
+
+export type { Labels };
+
+/** A target that relabeling kept (the contract with sharding and the API). */
+export interface KeptTarget {
+  job: string;
+  /** job|scheme|address|metrics_path after relabeling: the target's identity. */
+  key: string;
+  /** Node of the pod (or node) behind the target, if any. */
+  nodeName?: string;
+  /** Raw discovered labels, served as-is (the receiver relabels them itself). */
+  labels: Labels;
+}
+
+/** Sharding's hook: which kept targets this sidecar serves to its collector. */
+export interface ShardFilter {
+  owns(target: KeptTarget): boolean;
+}
+
+export const ownsEverything: ShardFilter = { owns: () => true };
+
+export type ScrapeConfig = Record<string, unknown> & { job_name: string };
+
+export interface DroppedTarget {
+  address: string;
+  reason: string;
+}
+
+interface GroupResult {
+  kept: KeptTarget[];
+  dropped: DroppedTarget[];
+}
+
+interface Job {
+  name: string;
+  /** The config as given (canonical JSON used to tell whether it changed). */
+  fingerprint: string;
+  /** What /scrape_configs serves: the config without discovery sections. */
+  served: Record<string, unknown>;
+  rules: RelabelRule[];
+  defaults: Labels;
+  specs: SdSpec[];
+  staticGroups: TargetGroup[];
+  groups: Map<string, GroupResult>;
+  keptCount: number;
+  answer?: string;
+}
+
+export interface JobProblem {
+  job: string;
+  message: string;
+}
+
+const discoveryFields = ['static_configs', 'kubernetes_sd_configs'];
+
+export class TargetEngine {
+  private jobs = new Map<string, Job>();
+  private shardFilter: ShardFilter = ownsEverything;
+
+  constructor(
+    private readonly stores: ObjectStores,
+    private readonly watchOptions: WatchOptions,
+    private readonly logger: Logger,
+  ) {}
+
+  /**
+   * Replaces the set of scrape configs. Unchanged jobs keep their targets; new or changed jobs
+   * are recomputed from the caches. Returns the configs that were rejected (named, with why).
+   */
+  setScrapeConfigs(configs: ScrapeConfig[]): JobProblem[] {
+    const problems: JobProblem[] = [];
+    const next = new Map<string, Job>();
+    for (const config of configs) {
+      const name = config.job_name;
+      if (next.has(name)) {
+        problems.push({ job: name, message: 'duplicate job_name: only the first one is used' });
+        continue;
+      }
+      const fingerprint = JSON.stringify(config);
+      const existing = this.jobs.get(name);
+      if (existing && existing.fingerprint === fingerprint) {
+        next.set(name, existing);
+        continue;
+      }
+      try {
+        const job = this.compileJob(config, fingerprint);
+        this.recomputeJob(job);
+        next.set(name, job);
+      } catch (err) {
+        problems.push({ job: name, message: err instanceof Error ? err.message : String(err) });
+      }
+    }
+    this.jobs = next;
+    return problems;
+  }
+
+  /** Every scope the current jobs watch. */
+  scopes(): WatchScope[] {
+    return [...this.jobs.values()].flatMap((job) => job.specs.flatMap((spec) => [...spec.scopes.values()].flat()));
+  }
+
+  /** Applies one informer event: recomputes the groups of every job that watches this object. */
+  onObjectChanged(resource: WatchedResource, key: string): void {
+    const namespace = resource === 'nodes' ? undefined : key.split('/')[0];
+    for (const job of this.jobs.values()) {
+      job.specs.forEach((spec, index) => {
+        const scopes = spec.scopes.get(resource);
+        if (!scopes?.some((s) => s.namespace === undefined || s.namespace === namespace)) return;
+        for (const groupKey of affectedGroupKeys(spec, resource, key, this.stores)) {
+          this.updateGroup(job, `${index}|${groupKey}`, groupFor(spec, groupKey, this.stores));
+        }
+      });
+    }
+  }
+
+  /** Recomputes every job from the caches (after informers (re)synced). */
+  recomputeAll(): void {
+    for (const job of this.jobs.values()) this.recomputeJob(job);
+  }
+
+  setShardFilter(filter: ShardFilter): void {
+    this.shardFilter = filter;
+    for (const job of this.jobs.values()) job.answer = undefined;
+  }
+
+  /** Call when the shard filter's answers changed (membership or assignment moved). */
+  ownershipChanged(): void {
+    this.setShardFilter(this.shardFilter);
+  }
+
+  jobNames(): string[] {
+    return [...this.jobs.keys()];
+  }
+
+  /** job name -> scrape config as served on /scrape_configs. */
+  scrapeConfigs(): Record<string, Record<string, unknown>> {
+    return Object.fromEntries([...this.jobs.values()].map((job) => [job.name, job.served]));
+  }
+
+  /** The http_sd answer for a job, `[]` for an unknown one. Cached until the job changes. */
+  targetsAnswer(jobName: string): string {
+    const job = this.jobs.get(jobName);
+    if (!job) return '[]';
+    job.answer ??= serializeTargets(this.keptTargets(job).filter((t) => this.shardFilter.owns(t)));
+    return job.answer;
+  }
+
+  *allKeptTargets(): IterableIterator<KeptTarget> {
+    for (const job of this.jobs.values()) yield* this.keptTargets(job);
+  }
+
+  summary(): { jobs: number; kept: number; dropped: number; keptByJob: Record<string, number>; owned: number } {
+    let kept = 0;
+    let dropped = 0;
+    let owned = 0;
+    const keptByJob: Record<string, number> = {};
+    for (const job of this.jobs.values()) {
+      keptByJob[job.name] = job.keptCount;
+      kept += job.keptCount;
+      for (const group of job.groups.values()) {
+        dropped += group.dropped.length;
+        for (const t of group.kept) if (this.shardFilter.owns(t)) owned++;
+      }
+    }
+    return { jobs: this.jobs.size, kept, dropped, keptByJob, owned };
+  }
+
+  /**
+   * For /debug/targets: every job's groups, rebuilt from the caches (nothing extra is kept per
+   * target for debugging), with the job's rules and the relabel_configs they came from.
+   */
+  *debugGroups(): IterableIterator<{ job: string; rules: RelabelRule[]; rawRules: unknown[]; defaults: Labels; groupKey: string; group: TargetGroup }> {
+    for (const job of this.jobs.values()) {
+      const rawRules = Array.isArray(job.served.relabel_configs) ? (job.served.relabel_configs as unknown[]) : [];
+      for (const groupKey of job.groups.keys()) {
+        const [index, ...rest] = groupKey.split('|');
+        const key = rest.join('|');
+        const group = index === 'static' ? job.staticGroups[Number(key)] : groupFor(job.specs[Number(index)] as SdSpec, key, this.stores);
+        if (group) yield { job: job.name, rules: job.rules, rawRules, defaults: job.defaults, groupKey, group };
+      }
+    }
+  }
+
+  ownsTarget(target: KeptTarget): boolean {
+    return this.shardFilter.owns(target);
+  }
+
+  private keptTargets(job: Job): KeptTarget[] {
+    const all: KeptTarget[] = [];
+    for (const group of job.groups.values()) for (const t of group.kept) all.push(t);
+    return all;
+  }
+
+  private compileJob(config: ScrapeConfig, fingerprint: string): Job {
+    const rules = compileRelabelConfigs(config.relabel_configs ?? []);
+    const rawSds = config.kubernetes_sd_configs ?? [];
+    if (!Array.isArray(rawSds)) throw new Error('kubernetes_sd_configs must be a list');
+    const specs = rawSds.map((raw) => parseSdConfig(raw, this.watchOptions));
+    const rawStatic = config.static_configs ?? [];
+    if (!Array.isArray(rawStatic)) throw new Error('static_configs must be a list');
+    const staticGroups: TargetGroup[] = rawStatic.map((entry: unknown, i) => {
+      const sc = (entry ?? {}) as { targets?: unknown; labels?: unknown };
+      const targets = Array.isArray(sc.targets) ? sc.targets.filter((t): t is string => typeof t === 'string') : [];
+      const labels = (typeof sc.labels === 'object' && sc.labels !== null ? sc.labels : {}) as Labels;
+      return { source: String(i), targets: targets.map((address) => ({ __address__: address })), labels };
+    });
+    const served = Object.fromEntries(Object.entries(config).filter(([k]) => !discoveryFields.includes(k)));
+    return { name: config.job_name, fingerprint, served, rules, defaults: jobDefaults(config), specs, staticGroups, groups: new Map(), keptCount: 0 };
+  }
+
+  private recomputeJob(job: Job): void {
+    job.groups.clear();
+    job.keptCount = 0;
+    job.answer = undefined;
+    job.staticGroups.forEach((group, i) => this.updateGroup(job, `static|${i}`, group));
+    job.specs.forEach((spec, index) => {
+      const main = spec.scopes.get(spec.role === 'pod' ? 'pods' : spec.role === 'service' ? 'services' : spec.role === 'node' ? 'nodes' : 'endpoints') ?? [];
+      for (const scope of main) {
+        for (const raw of this.stores.values(scope)) {
+          const meta = (raw as { metadata?: { name?: string; namespace?: string } }).metadata;
+          const key = meta?.namespace ? `${meta.namespace}/${meta.name ?? ''}` : (meta?.name ?? '');
+          this.updateGroup(job, `${index}|${key}`, groupFor(spec, key, this.stores));
+        }
+      }
+    });
+  }
+
+  private updateGroup(job: Job, groupKey: string, group: TargetGroup | undefined): void {
+    const previous = job.groups.get(groupKey);
+    if (previous) job.keptCount -= previous.kept.length;
+    job.answer = undefined;
+    if (!group) {
+      job.groups.delete(groupKey);
+      return;
+    }
+    const result = targetsFromGroup(job.name, group, job.rules, job.defaults);
+    job.groups.set(groupKey, result);
+    job.keptCount += result.kept.length;
+  }
+}
+
+/** Labels Prometheus adds to every target before relabeling (scrape/target.go PopulateLabels). */
+export function jobDefaults(config: ScrapeConfig): Labels {
+  const defaults: Labels = {
+    job: config.job_name,
+    __scheme__: typeof config.scheme === 'string' ? config.scheme : 'http',
+    __metrics_path__: typeof config.metrics_path === 'string' ? config.metrics_path : '/metrics',
+    __scrape_interval__: typeof config.scrape_interval === 'string' ? config.scrape_interval : '1m',
+    __scrape_timeout__: typeof config.scrape_timeout === 'string' ? config.scrape_timeout : '10s',
+  };
+  const params = (config.params ?? {}) as Record<string, unknown>;
+  for (const [name, values] of Object.entries(params)) {
+    if (Array.isArray(values) && typeof values[0] === 'string') defaults[`__param_${name}`] = values[0];
+  }
+  return defaults;
+}
+
+/** One group's targets through the job's relabeling: kept ones with their key, dropped ones with why. */
+export function targetsFromGroup(job: string, group: TargetGroup, rules: RelabelRule[], defaults: Labels): GroupResult {
+  const kept: KeptTarget[] = [];
+  const dropped: DroppedTarget[] = [];
+  group.targets.forEach((target, index) => {
+    const discovered: Labels = { ...group.labels, ...target };
+    const address = discovered.__address__ ?? '';
+    const final = finalLabels(discovered, rules, defaults);
+    if ('reason' in final) {
+      dropped.push({ address, reason: final.reason });
+      return;
+    }
+    const nodeName = group.nodeNames?.[index] ?? nodeOf(discovered);
+    kept.push({ job, key: final.key, ...(nodeName ? { nodeName } : {}), labels: discovered });
+  });
+  return { kept, dropped };
+}
+
+/** The node behind a target, from kubernetes_sd meta labels (pod and node roles). */
+export function nodeOf(discovered: Labels): string | undefined {
+  return discovered.__meta_kubernetes_pod_node_name || discovered.__meta_kubernetes_node_name || undefined;
+}
+
+/** Relabels discovered labels as a scrape pool would; the final labels and identity, or why dropped. */
+export function finalLabels(discovered: Labels, rules: RelabelRule[], defaults: Labels): { labels: Labels; key: string } | { reason: string } {
+  const input: Labels = { ...discovered };
+  for (const [name, value] of Object.entries(defaults)) if (input[name] === undefined) input[name] = value;
+  const out = relabel(input, rules);
+  if (out === null) return { reason: 'dropped by relabel_configs' };
+  const address = out.__address__;
+  if (!address) return { reason: 'no __address__ after relabeling' };
+  const key = `${defaults.job ?? ''}|${out.__scheme__ ?? ''}|${address}|${out.__metrics_path__ ?? ''}`;
+  const labels: Labels = {};
+  for (const [name, value] of Object.entries(out)) if (!name.startsWith('__meta_') && value !== '') labels[name] = value;
+  labels.instance ??= address;
+  return { labels, key };
+}
+
+export function serializeTargets(targets: KeptTarget[]): string {
+  const parts = targets.map((t) => `{"targets":[${JSON.stringify(t.labels.__address__ ?? '')}],"labels":${JSON.stringify(t.labels)}}`);
+  return `[${parts.join(',')}]`;
+}
