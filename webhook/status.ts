@@ -3,8 +3,26 @@
 // Only names, paths and messages go in here: never env values or config contents.
 import type { PodInjectionStatus } from './types.js';
 
+/**
+ * `kubectl describe` cuts annotation values after 140 characters, so the keys a reader needs
+ * first (what was added, which config was rewritten, warnings) come first.
+ */
 export function formatPodStatus(status: PodInjectionStatus): string {
-  return JSON.stringify(status);
+  const ordered: PodInjectionStatus = {
+    version: status.version,
+    containers: status.containers,
+    initContainers: status.initContainers,
+    configs: status.configs,
+    warnings: status.warnings,
+    sidecarPort: status.sidecarPort,
+    group: status.group,
+    nativeSidecar: status.nativeSidecar,
+    collectorContainer: status.collectorContainer,
+    volumes: status.volumes,
+    argsChanged: status.argsChanged,
+    sidecarImage: status.sidecarImage,
+  };
+  return JSON.stringify(ordered);
 }
 
 export function parsePodStatus(text: string | undefined): PodInjectionStatus | undefined {
