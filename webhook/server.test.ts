@@ -1,0 +1,115 @@
+import { readFileSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
+import { connect, type PeerCertificate } from 'node:tls';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createCA, createServingCert } from '../certs/ca.js';
+import { createLogger } from '../cli/log.js';
+import { defaultMutators } from './admission.js';
+import { createWebhookMetrics } from './metrics.js';
+import { createWebhookApp, startHttpsServer, type RunningServer } from './server.js';
+import { defaultCRSettings, defaultInjectSettings } from './settings.js';
+
+const podReview = readFileSync(new URL('../test/fixtures/admission/pod-create-edot-daemon.json', import.meta.url), 'utf8');
+const settings = { inject: defaultInjectSettings(), cr: defaultCRSettings() };
+const logLines: string[] = [];
+const logger = createLogger({}, (line) => logLines.push(line));
+
+function app(options: { ready?: boolean; throwing?: boolean } = {}) {
+  const metrics = createWebhookMetrics({ processMetrics: false });
+  const mutators = options.throwing
+    ? { ...defaultMutators, diffPatch: () => { throw new Error('diff exploded'); } }
+    : defaultMutators;
+  return { metrics, app: createWebhookApp({ settings, metrics, logger, isReady: () => options.ready ?? true, mutators, maxBodyBytes: 64 * 1024 }) };
+}
+
+describe('webhook routes', () => {
+  it('answers POST /mutate with the AdmissionReview response and counts it', async () => {
+    const { app: hono, metrics } = app();
+    const res = await hono.request('/mutate', { method: 'POST', body: podReview, headers: { 'content-type': 'application/json' } });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { response: { uid: string; allowed: boolean; patchType: string } };
+    expect(body.response).toMatchObject({ uid: '3c1b5a2e-7f0d-4e8b-a9c6-1d2e3f4a5b6c', allowed: true, patchType: 'JSONPatch' });
+    const text = await metrics.registry.metrics();
+    expect(text).toContain('edot_ta_webhook_reviews_total{kind="Pod",result="mutated"} 1');
+    expect(text).toMatch(/edot_ta_webhook_review_duration_seconds_count\{kind="Pod"\} 1/);
+    expect(text).toMatch(/edot_ta_webhook_patch_bytes_count\{kind="Pod"\} 1/);
+    expect(logLines.some((line) => line.includes('"msg":"mutated"') && line.includes('"uid":"3c1b5a2e'))).toBe(true);
+    expect(logLines.every((line) => !line.includes('elastic-secret-otel'))).toBe(true); // no whole objects in logs
+  });
+
+  it('rejects a body that is not an AdmissionReview with HTTP 400 and a clear message', async () => {
+    const { app: hono, metrics } = app();
+    const res = await hono.request('/mutate', { method: 'POST', body: '{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{}}' });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toEqual({ error: 'not an admission.k8s.io/v1 AdmissionReview: request.uid is missing or empty' });
+    expect(await metrics.registry.metrics()).toContain('edot_ta_webhook_rejected_requests_total{reason="bad_request"} 1');
+  });
+
+  it('limits the request body size (413)', async () => {
+    const { app: hono } = app();
+    const res = await hono.request('/mutate', { method: 'POST', body: 'x'.repeat(65 * 1024), headers: { 'content-length': String(65 * 1024) } });
+    expect(res.status).toBe(413);
+  });
+
+  it('admits unchanged with a warning when the diff step fails', async () => {
+    const { app: hono } = app({ throwing: true });
+    const res = await hono.request('/mutate', { method: 'POST', body: podReview });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { response: unknown }).response).toEqual({
+      uid: '3c1b5a2e-7f0d-4e8b-a9c6-1d2e3f4a5b6c',
+      allowed: true,
+      warnings: ['edot-ta: mutation failed (diff exploded); admitted unchanged'],
+    });
+  });
+
+  it('serves the baseline route, health, readiness and a clear 404', async () => {
+    const { app: hono } = app({ ready: false });
+    const baseline = await hono.request('/baseline', { method: 'POST', body: podReview });
+    expect(await baseline.json()).toEqual({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid: '3c1b5a2e-7f0d-4e8b-a9c6-1d2e3f4a5b6c', allowed: true } });
+    expect((await hono.request('/healthz')).status).toBe(200);
+    expect((await hono.request('/readyz')).status).toBe(503);
+    const missing = await hono.request('/validate', { method: 'POST' });
+    expect(missing.status).toBe(404);
+    expect(await missing.text()).toContain('POST /mutate');
+  });
+});
+
+describe('HTTPS server', () => {
+  const ca = createCA({ validityDays: 1 });
+  const issue = () => createServingCert(ca, { service: 'edot-ta-webhook', namespace: 'edot-ta-system', ips: ['127.0.0.1'], validityDays: 1 });
+  let running: RunningServer | undefined;
+  afterAll(async () => running?.close());
+
+  const peer = (port: number, options: { maxVersion?: 'TLSv1.1' | 'TLSv1.3' } = {}) =>
+    new Promise<PeerCertificate>((resolve, reject) => {
+      const socket = connect({ host: '127.0.0.1', port, ca: ca.certPem, ...(options.maxVersion ? { maxVersion: options.maxVersion, minVersion: 'TLSv1' } : {}) }, () => {
+        resolve(socket.getPeerCertificate());
+        socket.end();
+      });
+      socket.once('error', reject);
+    });
+
+  it('serves reviews over TLS, refuses TLS 1.1, and swaps the certificate for new connections', async () => {
+    const first = issue();
+    running = await startHttpsServer(app().app, { port: 0, hostname: '127.0.0.1', ...first });
+    const port = running.port;
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = httpsRequest({ host: '127.0.0.1', port, path: '/mutate', method: 'POST', ca: ca.certPem }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.once('error', reject);
+      req.end(podReview);
+    });
+    expect(status).toBe(200);
+    await expect(peer(port, { maxVersion: 'TLSv1.1' })).rejects.toThrow();
+
+    const firstSerial = (await peer(port)).serialNumber;
+    const second = issue();
+    running.setCertificate(second);
+    const secondSerial = (await peer(port)).serialNumber;
+    expect(secondSerial).not.toBe(firstSerial);
+    expect(running.server.headersTimeout).toBe(10_000);
+    expect(running.server.keepAliveTimeout).toBe(95_000);
+  });
+});
