@@ -31,6 +31,12 @@ describe('mutateCollectorCR v1beta1 (config object)', () => {
     expect(original.spec.mode).toBeUndefined(); // deep copy
   });
 
+  it('warns when the prometheusCR would be refused by the sidecar', () => {
+    const cr = fixture('v1beta1-no-mode-ta-on.yaml');
+    cr.spec.targetAllocator!.prometheusCR!.scrapeInterval = 'every minute';
+    expect(create(cr).warnings.join()).toMatch(/prometheusCR is not usable by the sidecar.*scrapeInterval/);
+  });
+
   it('keeps the static scrape_configs in the wired prometheus receiver for the render step', () => {
     const { object } = create(fixture('v1beta1-no-mode-ta-on.yaml'));
     expect(object.spec.config).toEqual(fixture('v1beta1-no-mode-ta-on.yaml').spec.config);

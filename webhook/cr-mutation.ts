@@ -3,6 +3,7 @@
 // work with edot-ta instead of the central Target Allocator and explains what it could not fix.
 import { Document, parseDocument } from 'yaml';
 import { edotTaVersion } from '../cli/version.js';
+import { parsePrometheusCR } from '../sidecar/identity.js';
 import { repairPrometheusReceivers } from './cr-config.js';
 import { formatCRStatus } from './status.js';
 import { annotations, type CRMutationContext, type CRMutationResult, type CRSettings, type CollectorCR } from './types.js';
@@ -70,6 +71,11 @@ export function mutateCollectorCR(cr: CollectorCR, settings: CRSettings, context
   }
   if (ta?.prometheusCR && typeof ta.prometheusCR === 'object') {
     const value = JSON.stringify(ta.prometheusCR);
+    try {
+      parsePrometheusCR(value);
+    } catch (err) {
+      warnings.push(`edot-ta: targetAllocator.prometheusCR is not usable by the sidecar (${err instanceof Error ? err.message : String(err)}); pods fall back to the webhook default`);
+    }
     if (spec.podAnnotations?.[annotations.prometheusCR] !== value) {
       spec.podAnnotations = { ...(spec.podAnnotations ?? {}), [annotations.prometheusCR]: value };
       changes.push(`copied targetAllocator.prometheusCR to spec.podAnnotations["${annotations.prometheusCR}"] for the sidecars`);

@@ -305,7 +305,12 @@ describe('mutatePod annotations and settings', () => {
     pod.metadata!.annotations!['edot-ta.io/prometheus-cr'] = JSON.stringify(cr);
     expect(JSON.parse(String(envOf(container(mutatePod(pod, settings()).pod, 'edot-ta')).EDOT_TA_PROMETHEUS_CR))).toEqual(cr);
     pod.metadata!.annotations!['edot-ta.io/prometheus-cr'] = '{not json';
-    expect(mutatePod(pod, settings()).warnings.join()).toMatch(/not a JSON object/);
+    expect(mutatePod(pod, settings()).warnings.join()).toMatch(/prometheus-cr is not usable \(EDOT_TA_PROMETHEUS_CR is not valid JSON/);
+    // Valid JSON the sidecar would refuse (and stop on) falls back to the default too.
+    pod.metadata!.annotations!['edot-ta.io/prometheus-cr'] = '{"enabled":true,"podMonitorSelector":{"matchExpressions":[{"key":"a","operator":"Like"}]}}';
+    const refused = mutatePod(pod, settings());
+    expect(refused.warnings.join()).toMatch(/operator "Like"/);
+    expect(JSON.parse(String(envOf(container(refused.pod, 'edot-ta')).EDOT_TA_PROMETHEUS_CR))).toEqual({ enabled: true, podMonitorSelector: {}, serviceMonitorSelector: {} });
     delete pod.metadata!.annotations!['edot-ta.io/prometheus-cr'];
     expect(envOf(container(mutatePod(pod, settings({ defaultPrometheusCR: '' })).pod, 'edot-ta'))).not.toHaveProperty('EDOT_TA_PROMETHEUS_CR');
   });

@@ -2,6 +2,7 @@
 // admission warnings out. Never calls the API server; dryRun changes nothing (no side effects).
 import type { V1Pod, V1VolumeMount } from '@kubernetes/client-node';
 import { edotTaVersion } from '../cli/version.js';
+import { parsePrometheusCR } from '../sidecar/identity.js';
 import { findCollectorContainer } from './collector-detect.js';
 import { parseCollectorArgs, renderedConfigPath, replaceTokens, rewrittenToken, type ConfigSource } from './config-args.js';
 import { podNameEnv, renderInitContainer, sidecarContainer } from './sidecar-containers.js';
@@ -140,15 +141,15 @@ function sidecarPort(annotation: string | undefined, fallback: number, warnings:
   return fallback;
 }
 
+/** Checked with the sidecar's own parser: a value it would refuse must not reach the pod (it would stop the sidecar). */
 function prometheusCRFor(annotation: string | undefined, fallback: string, warnings: string[]): string | undefined {
   if (annotation !== undefined) {
     try {
-      const parsed: unknown = JSON.parse(annotation);
-      if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) return JSON.stringify(parsed);
-    } catch {
-      // fall through to the warning
+      parsePrometheusCR(annotation);
+      return JSON.stringify(JSON.parse(annotation));
+    } catch (err) {
+      warnings.push(`edot-ta: annotation ${annotations.prometheusCR} is not usable (${err instanceof Error ? err.message : String(err)}); using the webhook default`);
     }
-    warnings.push(`edot-ta: annotation ${annotations.prometheusCR} is not a JSON object; using the webhook default`);
   }
   return fallback === '' ? undefined : fallback;
 }

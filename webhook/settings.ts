@@ -3,6 +3,7 @@
 // naming the flag, so `edot-ta webhook` and `edot-ta inject` report bad values the same way.
 import { UsageError } from '../cli/args.js';
 import { edotTaVersion } from '../cli/version.js';
+import { parsePrometheusCR } from '../sidecar/identity.js';
 import {
   defaultSidecarPort,
   type CRSettings,
@@ -163,8 +164,7 @@ export function parseInjectSettings(flags: InjectSettingsFlagValues, env: Record
   if (prometheusCR !== undefined) {
     if (prometheusCR !== '') {
       try {
-        const parsed: unknown = JSON.parse(prometheusCR);
-        if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not a JSON object');
+        parsePrometheusCR(prometheusCR); // the sidecar's own parser: refuse what would stop the sidecar
       } catch (err) {
         throw new UsageError(`--default-prometheus-cr: want a JSON object like ${defaultPrometheusCRJson}: ${err instanceof Error ? err.message : String(err)}`);
       }
