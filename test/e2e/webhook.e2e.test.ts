@@ -1,0 +1,290 @@
+// `edot-ta webhook` as a real process (the built CLI in plain node) called by the real v1.20
+// apiserver through a MutatingWebhookConfiguration (url on loopback, caBundle from
+// `edot-ta certs --out-dir`): pods in an opted-in namespace come back injected, others do not;
+// OpenTelemetryCollector CRs get mode daemonset and the central TA off, an UPDATE that changes
+// mode gets a warning through kubectl; a certificate rotation on disk (Kubernetes' ..data
+// symlink swap) is served without a restart; with the webhook down, pods are still created.
+// Also the in-cluster bootstrap: two racing runs end with one Secret, caBundle gets patched.
+import { execFile, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect } from 'node:tls';
+import { fileURLToPath } from 'node:url';
+import type { V1MutatingWebhookConfiguration, V1Pod } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { bootstrapCertificates } from '../../certs/bootstrap.js';
+import { certificateInfo, signedBy } from '../../certs/ca.js';
+import { createLogger } from '../../cli/log.js';
+import { clients, clusterEndpoints, createTestNamespace, kubectl } from '../harness/context.js';
+import { freePort, startProcess, waitFor, type ManagedProcess } from '../harness/processes.js';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const mainJs = join(root, 'dist/cli/main.js');
+const fixture = (path: string) => join(root, 'test/fixtures', path);
+const optIn = { 'edot-ta.io/inject': 'enabled' };
+
+function edotTa(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ stdout: string; stderr: string; code: number }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [mainJs, ...args], { env, maxBuffer: 16 << 20 }, (err, stdout, stderr) =>
+      resolve({ stdout, stderr, code: err ? Number((err as { code?: number }).code ?? 1) : 0 }),
+    );
+  });
+}
+
+/** Builds dist/ when it is missing or older than the webhook and certs sources. */
+function ensureBuilt(): void {
+  const sources = ['webhook', 'certs', 'cli'].flatMap((dir) => spawnSync('ls', [join(root, dir)]).stdout.toString().split('\n').filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts')).map((f) => join(root, dir, f)));
+  const target = join(root, 'dist/webhook/cli.js');
+  if (existsSync(target) && existsSync(join(root, 'dist/certs/cli.js')) && statSync(target).mtimeMs >= Math.max(...sources.map((s) => statSync(s).mtimeMs))) return;
+  // tsc emits even when another engineer's work in progress has type errors; our files must exist.
+  spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json')], { cwd: root, stdio: 'ignore' });
+  if (!existsSync(target) || !existsSync(join(root, 'dist/certs/cli.js'))) throw new Error('build did not produce dist/webhook/cli.js and dist/certs/cli.js');
+}
+
+/** The serial number of the certificate the server presents to a new connection. */
+function servedSerial(port: number, ca: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: '127.0.0.1', port, ca }, () => {
+      resolve(socket.getPeerCertificate().serialNumber.toLowerCase());
+      socket.end();
+    });
+    socket.once('error', reject);
+  });
+}
+
+/** The EDOT daemon pod as the operator renders it, named, for a given namespace. */
+function daemonPod(name: string): V1Pod {
+  const pod = parse(readFileSync(fixture('pods/edot-daemon-operator.yaml'), 'utf8')) as V1Pod;
+  delete pod.metadata!.generateName;
+  delete pod.metadata!.namespace;
+  pod.metadata!.name = name;
+  return pod;
+}
+
+const containerNames = (pod: V1Pod) => [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])].map((c) => c.name);
+
+describe('edot-ta webhook on the real apiserver (v1.20)', () => {
+  const { core, admissionregistration, apiextensions, custom } = clients();
+  const work = mkdtempSync(join(tmpdir(), 'edot-ta-webhook-e2e-'));
+  const certDir = join(work, 'mounted');
+  const configName = `edot-ta-e2e-${Date.now().toString(36)}`;
+  let webhook: ManagedProcess | undefined;
+  let port = 0;
+  let caPem = '';
+  let labelled = '';
+  let unlabelled = '';
+
+  /** Lays out `from` as a kubelet-mounted Secret generation and swaps ..data to it atomically. */
+  function mountGeneration(from: string, generation: string): void {
+    const versioned = join(certDir, `..${generation}`);
+    mkdirSync(versioned);
+    for (const file of ['tls.crt', 'tls.key', 'ca.crt']) spawnSync('cp', [join(from, file), join(versioned, file)]);
+    symlinkSync(`..${generation}`, join(certDir, '..data_tmp'));
+    renameSync(join(certDir, '..data_tmp'), join(certDir, '..data'));
+  }
+
+  beforeAll(async () => {
+    ensureBuilt();
+    const issued = await edotTa(['certs', '--out-dir', join(work, 'v1'), '--service', 'edot-ta-webhook', '--namespace', 'edot-ta-system', '--ip', '127.0.0.1', '--days', '2']);
+    expect(issued.code, issued.stderr).toBe(0);
+    caPem = readFileSync(join(work, 'v1', 'ca.crt'), 'utf8');
+    mkdirSync(certDir);
+    mountGeneration(join(work, 'v1'), '2026_11_25_10_00_01.1');
+    for (const file of ['tls.crt', 'tls.key', 'ca.crt']) symlinkSync(`..data/${file}`, join(certDir, file));
+
+    port = await freePort();
+    webhook = startProcess('webhook', process.execPath, [mainJs, 'webhook', '--port', String(port), '--listen-address', '127.0.0.1', '--cert-dir', certDir, '--sidecar-image', 'edot-ta:e2e'], {
+      logFile: join(work, 'webhook.log'),
+      env: { ...process.env, KUBECONFIG: clusterEndpoints().kubeconfigPath, EDOT_TA_LOG_LEVEL: 'debug' },
+    });
+    await waitFor('the webhook to be ready', async () => (await servedSerial(port, caPem)).length > 0, { timeoutMs: 20_000, abortIf: webhook.exited, describe: () => webhook!.tail() });
+
+    const config: V1MutatingWebhookConfiguration = {
+      metadata: { name: configName },
+      webhooks: [
+        {
+          name: 'pods.edot-ta.io',
+          admissionReviewVersions: ['v1'],
+          sideEffects: 'None',
+          failurePolicy: 'Ignore',
+          timeoutSeconds: 3,
+          namespaceSelector: { matchLabels: optIn },
+          clientConfig: { url: `https://127.0.0.1:${port}/mutate`, caBundle: Buffer.from(caPem).toString('base64') },
+          rules: [{ operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'], scope: 'Namespaced' }],
+        },
+        {
+          name: 'collectors.edot-ta.io',
+          admissionReviewVersions: ['v1'],
+          sideEffects: 'None',
+          failurePolicy: 'Ignore',
+          timeoutSeconds: 3,
+          namespaceSelector: { matchLabels: optIn },
+          clientConfig: { url: `https://127.0.0.1:${port}/mutate`, caBundle: Buffer.from(caPem).toString('base64') },
+          rules: [{ operations: ['CREATE', 'UPDATE'], apiGroups: ['opentelemetry.io'], apiVersions: ['v1alpha1', 'v1beta1'], resources: ['opentelemetrycollectors'], scope: 'Namespaced' }],
+        },
+      ],
+    };
+    await admissionregistration.createMutatingWebhookConfiguration({ body: config });
+    labelled = await createTestNamespace('webhook', optIn);
+    unlabelled = await createTestNamespace('webhook-off');
+
+    // The apiserver picks up a new webhook configuration asynchronously: probe until it calls us.
+    let probe = 0;
+    await waitFor('the apiserver to call the webhook', async () => {
+      const name = `probe-${probe++}`;
+      const created = await core.createNamespacedPod({ namespace: labelled, body: daemonPod(name) });
+      await core.deleteNamespacedPod({ name, namespace: labelled });
+      return containerNames(created).includes('edot-ta');
+    }, { timeoutMs: 30_000, intervalMs: 300, describe: () => webhook!.tail() });
+  });
+
+  afterAll(async () => {
+    await admissionregistration.deleteMutatingWebhookConfiguration({ name: configName }).catch(() => undefined);
+    await webhook?.stop();
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  it('injects an EDOT collector pod in an opted-in namespace; kubectl shows the status annotation', async () => {
+    await kubectl(['create', '-n', labelled, '-f', '-'], { input: JSON.stringify(daemonPod('edot-daemon-a')) });
+    const pod = parse(await kubectl(['get', 'pod', 'edot-daemon-a', '-n', labelled, '-o', 'yaml'])) as V1Pod;
+    expect(containerNames(pod)).toEqual(expect.arrayContaining(['edot-ta-render', 'edot-ta', 'otc-container']));
+    expect(pod.spec?.volumes?.map((v) => v.name)).toContain('edot-ta-config');
+    // v1.20 has no native sidecars: --native-sidecars=auto asked the server and chose a postStart hook.
+    const sidecar = pod.spec?.containers.find((c) => c.name === 'edot-ta');
+    expect(sidecar?.lifecycle?.postStart).toBeDefined();
+    expect(pod.spec?.initContainers?.some((c) => c.name === 'edot-ta')).toBe(false);
+    const collector = pod.spec?.containers.find((c) => c.name === 'otc-container');
+    expect(collector?.args?.join(' ')).toContain('/edot-ta/');
+    const status = JSON.parse(pod.metadata?.annotations?.['edot-ta.io/status'] ?? '{}') as { sidecarImage?: string; nativeSidecar?: boolean };
+    expect(status).toMatchObject({ sidecarImage: 'edot-ta:e2e', nativeSidecar: false });
+    const described = await kubectl(['describe', 'pod', 'edot-daemon-a', '-n', labelled]);
+    expect(described).toMatch(/edot-ta\.io\/status:\s*\{"version"/);
+  });
+
+  it('leaves a collector pod in a namespace without the opt-in label alone', async () => {
+    const created = await core.createNamespacedPod({ namespace: unlabelled, body: daemonPod('edot-daemon-b') });
+    expect(containerNames(created)).toEqual(['otc-container']);
+    expect(created.metadata?.annotations?.['edot-ta.io/status']).toBeUndefined();
+  });
+
+  it('fixes an OpenTelemetryCollector created without mode and warns on an UPDATE that changes mode', async () => {
+    const crdFile = fixture('crds/opentelemetry.io_opentelemetrycollectors.yaml');
+    await waitFor('the OpenTelemetryCollector CRD fixture (written by the mutation engineer)', () => existsSync(crdFile), { timeoutMs: 60_000, intervalMs: 2_000 });
+    const crd = parse(readFileSync(crdFile, 'utf8'));
+    await apiextensions.createCustomResourceDefinition({ body: crd }).catch((err: { code?: number }) => {
+      if (err.code !== 409) throw err;
+    });
+    await waitFor('the CRD to be established', async () => {
+      const read = await apiextensions.readCustomResourceDefinition({ name: 'opentelemetrycollectors.opentelemetry.io' });
+      return read.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True') ?? false;
+    });
+
+    const cr = parse(readFileSync(fixture('collector-crs/v1beta1-no-mode-ta-on.yaml'), 'utf8')) as { metadata: { namespace?: string; name: string }; spec: Record<string, unknown> };
+    delete cr.metadata.namespace;
+    // The CRD can take a moment to serve the new kind after Established.
+    await waitFor('the collector CR to be created', async () => {
+      await kubectl(['create', '-n', labelled, '-f', '-'], { input: JSON.stringify(cr) });
+      return true;
+    }, { timeoutMs: 20_000, intervalMs: 500 });
+    const stored = (await custom.getNamespacedCustomObject({ group: 'opentelemetry.io', version: 'v1beta1', namespace: labelled, plural: 'opentelemetrycollectors', name: cr.metadata.name })) as {
+      spec: { mode?: string; targetAllocator?: { enabled?: boolean } };
+      metadata: { annotations?: Record<string, string> };
+    };
+    expect(stored.spec.mode).toBe('daemonset');
+    expect(stored.spec.targetAllocator?.enabled).toBe(false);
+    expect(stored.metadata.annotations?.['edot-ta.io/status']).toContain('spec.mode');
+
+    // An UPDATE asking for another mode: kubectl prints the admission warning, mode stays.
+    const update = await kubectl(['get', 'opentelemetrycollectors.v1beta1.opentelemetry.io', cr.metadata.name, '-n', labelled, '-o', 'json']);
+    const changed = JSON.parse(update) as { spec: { mode: string } };
+    changed.spec.mode = 'statefulset';
+    const output = await new Promise<string>((resolve, reject) => {
+      const child = execFile('kubectl', ['--kubeconfig', clusterEndpoints().kubeconfigPath, 'replace', '-f', '-'], (err, stdout, stderr) => (err ? reject(new Error(stderr)) : resolve(stdout + stderr)));
+      child.stdin?.end(JSON.stringify(changed));
+    });
+    expect(output).toMatch(/Warning: edot-ta: spec.mode cannot change after creation/);
+    const after = JSON.parse(await kubectl(['get', 'opentelemetrycollectors.v1beta1.opentelemetry.io', cr.metadata.name, '-n', labelled, '-o', 'json'])) as { spec: { mode: string } };
+    expect(after.spec.mode).toBe('daemonset');
+  });
+
+  it('serves a rotated certificate (..data symlink swap) without a restart', async () => {
+    const before = await servedSerial(port, caPem);
+    expect(before).toBe(certificateInfo(readFileSync(join(work, 'v1', 'tls.crt'), 'utf8')).serialHex);
+    const rotated = await edotTa(['certs', '--out-dir', join(work, 'v2'), '--ca-from', join(work, 'v1'), '--service', 'edot-ta-webhook', '--namespace', 'edot-ta-system', '--ip', '127.0.0.1']);
+    expect(rotated.code, rotated.stderr).toBe(0);
+    const expected = certificateInfo(readFileSync(join(work, 'v2', 'tls.crt'), 'utf8')).serialHex;
+    expect(expected).not.toBe(before);
+    mountGeneration(join(work, 'v2'), '2026_11_25_10_30_02.2');
+    await waitFor('the webhook to serve the rotated certificate', async () => (await servedSerial(port, caPem)) === expected, { timeoutMs: 10_000, describe: () => webhook!.tail() });
+    expect(webhook!.tail(200)).toContain('reloaded the serving certificate');
+
+    // The apiserver keeps calling it (same CA): a new pod is still injected.
+    const created = await core.createNamespacedPod({ namespace: labelled, body: daemonPod('edot-daemon-after-rotation') });
+    expect(containerNames(created)).toContain('edot-ta');
+  });
+
+  it('never blocks pod creation when the webhook is down (failurePolicy Ignore)', async () => {
+    await webhook!.stop();
+    const started = Date.now();
+    const created = await core.createNamespacedPod({ namespace: labelled, body: daemonPod('edot-daemon-webhook-down') });
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(containerNames(created)).toEqual(['otc-container']);
+    const read = await core.readNamespacedPod({ name: 'edot-daemon-webhook-down', namespace: labelled });
+    expect(read.metadata?.uid).toBeTruthy();
+  });
+});
+
+describe('certificate bootstrap on the real apiserver', () => {
+  const { core, admissionregistration } = clients();
+  const logger = createLogger({}, () => undefined);
+
+  it('two racing bootstraps end with one Secret and one certificate, and caBundle is patched', async () => {
+    const namespace = await createTestNamespace('certs');
+    const configName = `edot-ta-bootstrap-${Date.now().toString(36)}`;
+    await admissionregistration.createMutatingWebhookConfiguration({
+      body: {
+        metadata: { name: configName },
+        webhooks: [
+          {
+            name: 'pods.edot-ta.io',
+            admissionReviewVersions: ['v1'],
+            sideEffects: 'None',
+            failurePolicy: 'Ignore',
+            timeoutSeconds: 2,
+            // Matches no namespace: this configuration only receives the caBundle.
+            namespaceSelector: { matchLabels: { 'edot-ta.io/bootstrap-test': 'never' } },
+            clientConfig: { service: { name: 'edot-ta-webhook', namespace, path: '/mutate' } },
+            rules: [{ operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'] }],
+          },
+        ],
+      },
+    });
+    try {
+      const options = { secretNamespace: namespace, secretName: 'edot-ta-webhook-tls', service: 'edot-ta-webhook', serviceNamespace: namespace, webhookConfig: configName, validityDays: 30, caValidityDays: 365 };
+      const kc = { core, admission: admissionregistration };
+      const [a, b] = await Promise.all([bootstrapCertificates(kc, options, logger), bootstrapCertificates(kc, options, logger)]);
+      expect([a.secretAction, b.secretAction].sort()).toEqual(['adopted', 'created']);
+      expect(a.certificates.serving.certPem).toBe(b.certificates.serving.certPem);
+
+      const secrets = await core.listNamespacedSecret({ namespace, labelSelector: 'app.kubernetes.io/component=webhook-tls' });
+      expect(secrets.items).toHaveLength(1);
+      const stored = Buffer.from(secrets.items[0]!.data!['tls.crt']!, 'base64').toString();
+      expect(stored).toBe(a.certificates.serving.certPem);
+      expect(certificateInfo(stored).subjectAltName).toContain(`DNS:edot-ta-webhook.${namespace}.svc`);
+
+      const config = await admissionregistration.readMutatingWebhookConfiguration({ name: configName });
+      const caBundle = Buffer.from(config.webhooks![0]!.clientConfig.caBundle!, 'base64').toString();
+      expect(signedBy(stored, caBundle)).toBe(true);
+
+      // The CLI against the same Secret: nothing to renew, same certificate.
+      const cli = await edotTa(['certs', '--secret', `${namespace}/edot-ta-webhook-tls`, '--service', 'edot-ta-webhook', '--webhook-config', configName], { ...process.env, KUBECONFIG: clusterEndpoints().kubeconfigPath });
+      expect(cli.code, cli.stderr).toBe(0);
+      expect(cli.stderr).toContain('"action":"unchanged"');
+      expect(cli.stderr).toContain(`"serial":"${certificateInfo(stored).serialHex}"`);
+    } finally {
+      await admissionregistration.deleteMutatingWebhookConfiguration({ name: configName }).catch(() => undefined);
+    }
+  });
+});
