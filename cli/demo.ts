@@ -1,0 +1,249 @@
+// `edot-ta demo`: the product end to end on the embedded real cluster (etcd + kube-apiserver).
+// The real webhook injects an unchanged EDOT DaemonSet's pods; their render steps and sidecars
+// run as local processes from the stored pod specs; one real Prometheus per collector stands
+// in for its prometheus receiver; the demo then shows who scrapes which Istio gateway.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, createWriteStream } from 'node:fs';
+import { Agent, request } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as k8s from '@kubernetes/client-node';
+import { parseAllDocuments, parse } from 'yaml';
+import { createWebhookCertificates } from '../certs/ca.js';
+import { fetchReceiverConfig } from '../test/e2e/support/receiver.js';
+import { Cluster } from '../test/harness/cluster.js';
+import { freePort, waitFor } from '../test/harness/processes.js';
+import { Prometheus } from '../test/harness/prometheus.js';
+import { parseFlags, UsageError } from './args.js';
+import { containerEnv, findContainer, localArgs, prepareVolumes } from './demo-kubelet.js';
+import * as scenario from './demo-scenario.js';
+import { packageRoot } from './version.js';
+
+const help = `Usage: edot-ta demo [--no-wait]
+
+Runs edot-ta on an embedded real cluster (etcd + kube-apiserver built by \`npm run setup\`):
+the webhook injects an EDOT DaemonSet's pods, their sidecars share out Istio gateway targets,
+and one Prometheus per collector (standing in for its prometheus receiver) scrapes its share.
+  --no-wait   exit after showing the result (default when not on a terminal or CI=true)`;
+
+interface Running {
+  cluster?: Cluster;
+  processes: ChildProcess[];
+  prometheus: Prometheus[];
+  servers: Array<{ close(): void }>;
+  dir: string;
+}
+
+const say = (msg: string) => console.log(`\x1b[1m▸\x1b[0m ${msg}`);
+
+export async function run(argv: string[]): Promise<number> {
+  let flags;
+  try {
+    flags = parseFlags(argv, { 'no-wait': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }).values;
+  } catch (err) {
+    if (err instanceof UsageError) return console.error(`edot-ta demo: ${err.message}\n\n${help}`), 2;
+    throw err;
+  }
+  if (flags.help) return console.log(help), 0;
+  const wait = !flags['no-wait'] && process.stdout.isTTY && !process.env.CI;
+  const running: Running = { processes: [], prometheus: [], servers: [], dir: mkdtempSync(join(tmpdir(), 'edot-ta-demo-')) };
+  const stop = () => cleanup(running).then(() => process.exit(130));
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  try {
+    const ok = await demo(running);
+    if (wait) {
+      say('Running. Try the commands above; Ctrl-C stops everything.');
+      await new Promise(() => {});
+    }
+    return ok ? 0 : 1;
+  } finally {
+    await cleanup(running);
+  }
+}
+
+async function demo(running: Running): Promise<boolean> {
+  const root = packageRoot();
+  say('Starting etcd and a real kube-apiserver (v1.20)…');
+  const cluster = (running.cluster = await Cluster.start());
+  const kubeconfig = cluster.endpoints.kubeconfigPath;
+  const kc = new k8s.KubeConfig();
+  kc.loadFromFile(kubeconfig);
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  const apps = kc.makeApiClient(k8s.AppsV1Api);
+  const custom = kc.makeApiClient(k8s.CustomObjectsApi);
+  await installCrds(kc, join(root, 'test/fixtures/crds'));
+
+  say('Starting the edot-ta webhook over HTTPS with a fresh CA…');
+  const certs = createWebhookCertificates({ service: 'edot-ta-webhook', namespace: 'edot-ta-system', ips: ['127.0.0.1'], validityDays: 7 });
+  const certDir = join(running.dir, 'webhook-certs');
+  mkdirSync(certDir, { recursive: true });
+  writeFileSync(join(certDir, 'tls.crt'), certs.serving.certPem);
+  writeFileSync(join(certDir, 'tls.key'), certs.serving.keyPem, { mode: 0o600 });
+  const webhookPort = await freePort();
+  running.processes.push(
+    startCli(running, 'webhook', ['webhook', `--port=${webhookPort}`, '--listen-address=127.0.0.1', `--cert-dir=${certDir}`, '--sidecar-image=edot-ta:demo', '--native-sidecars=false'], {}),
+  );
+  const agent = new Agent({ ca: certs.ca.certPem });
+  await waitFor('the webhook /readyz', () => httpsOk(`https://127.0.0.1:${webhookPort}/readyz`, agent), { timeoutMs: 20_000 });
+  await registerWebhook(kc, join(root, 'manifests/webhook.yaml'), `https://127.0.0.1:${webhookPort}/mutate`, certs.ca.certPem);
+
+  say('Deploying an Istio-like mesh: 8 ingress gateways on node-a..node-d, Istio\'s envoy-stats-monitor PodMonitor…');
+  running.servers.push(...(await scenario.startTargetServers()));
+  await core.createNamespace({ body: { metadata: { name: scenario.meshNamespace } } });
+  for (const gateway of scenario.gateways()) {
+    await core.createNamespacedPod({ namespace: scenario.meshNamespace, body: scenario.gatewayPod(gateway) });
+    await setRunning(core, scenario.meshNamespace, gateway.name, gateway.ip);
+  }
+  await custom.createNamespacedCustomObject({ group: 'monitoring.coreos.com', version: 'v1', namespace: scenario.meshNamespace, plural: 'podmonitors', body: scenario.envoyStatsMonitor });
+
+  say(`Opting in namespace ${scenario.collectorNamespace} (label edot-ta.io/inject=enabled) and deploying an unchanged EDOT DaemonSet on node-a..node-c…`);
+  await core.createNamespace({ body: { metadata: { name: scenario.collectorNamespace, labels: { 'edot-ta.io/inject': 'enabled' } } } });
+  await core.createNamespacedConfigMap({ namespace: scenario.collectorNamespace, body: scenario.collectorConfigMap });
+  const daemonSet = await apps.createNamespacedDaemonSet({ namespace: scenario.collectorNamespace, body: scenario.collectorDaemonSet });
+  const pods: k8s.V1Pod[] = [];
+  for (const [index, node] of scenario.collectorNodes.entries()) {
+    const created = await core.createNamespacedPod({ namespace: scenario.collectorNamespace, body: scenario.collectorPod(daemonSet, node, index) });
+    pods.push(created);
+  }
+  const status = JSON.parse(pods[0]?.metadata?.annotations?.['edot-ta.io/status'] ?? 'null') as Record<string, unknown> | null;
+  if (!status) {
+    console.error('The webhook did not inject the collector pods: see the webhook log in ' + running.dir);
+    return false;
+  }
+  say(`Injected (kubectl describe pod shows annotation edot-ta.io/status):\n${indent(JSON.stringify(status, null, 2))}`);
+
+  say('Running each collector pod\'s render step and sidecar from the stored pod spec…');
+  const endpoints: Array<{ pod: string; node: string; url: string }> = [];
+  for (const pod of pods) {
+    const name = pod.metadata!.name!;
+    await setRunning(core, scenario.collectorNamespace, name, '127.0.0.1');
+    const local = await prepareVolumes(core, pod, join(running.dir, name));
+    const render = findContainer(pod, 'edot-ta-render');
+    const renderExit = await exitCode(startCli(running, `${name}-render`, localArgs(local, render), containerEnv(pod, render)));
+    if (renderExit !== 0) throw new Error(`render step of ${name} exited with ${renderExit}`);
+    const sidecar = findContainer(pod, 'edot-ta');
+    running.processes.push(startCli(running, `${name}-sidecar`, [...localArgs(local, sidecar), `--kubeconfig=${kubeconfig}`], containerEnv(pod, sidecar)));
+    endpoints.push({ pod: name, node: pod.spec!.nodeName!, url: `http://127.0.0.1:${pod.metadata!.annotations!['edot-ta.io/port']}` });
+  }
+  const rendered = readdirSync(join(running.dir, pods[0]!.metadata!.name!, 'edot-ta-config')).find((f) => f.endsWith('collector.yaml'));
+  if (rendered) {
+    const text = readFileSync(join(running.dir, pods[0]!.metadata!.name!, 'edot-ta-config', rendered), 'utf8');
+    say(`Rendered collector config (${rendered}), prometheus receiver now:\n${indent(JSON.stringify((parse(text) as { receivers: Record<string, unknown> }).receivers.prometheus, null, 2))}`);
+  }
+  for (const endpoint of endpoints) {
+    await waitFor(`sidecar of ${endpoint.pod} ready`, async () => (await fetch(`${endpoint.url}/readyz`)).ok, { timeoutMs: 60_000, intervalMs: 250 });
+  }
+
+  say('Starting one Prometheus per collector, configured as its prometheus receiver configures itself (target_allocator)…');
+  for (const endpoint of endpoints) {
+    running.prometheus.push(await Prometheus.start(await fetchReceiverConfig({ endpoint: endpoint.url, collectorId: endpoint.pod, scrapeInterval: '5s' })));
+  }
+
+  const expected = [...scenario.gateways().map((g) => `${g.ip}:15090`), `${scenario.staticTarget.ip}:${scenario.staticTarget.port}`];
+  say(`Waiting until each of the ${expected.length} targets is scraped…`);
+  let owners = new Map<string, string[]>();
+  try {
+    await waitFor('every target scraped by exactly one collector', async () => {
+      owners = await scrapedBy(running.prometheus, endpoints.map((e) => e.pod));
+      return expected.every((target) => owners.get(target)?.length === 1);
+    }, { timeoutMs: 90_000, intervalMs: 1_000 });
+  } catch {
+    // Fall through: the table below shows what is missing or doubled.
+  }
+  const nodeOf = new Map(scenario.gateways().map((g) => [`${g.ip}:15090`, g.node]));
+  console.log(`\n  ${'target'.padEnd(20)} ${'pod on'.padEnd(8)} scraped by`);
+  for (const target of expected) {
+    const by = owners.get(target) ?? [];
+    console.log(`  ${target.padEnd(20)} ${(nodeOf.get(target) ?? '-').padEnd(8)} ${by.length ? by.join(', ') : 'NOBODY'}${by.length > 1 ? '   ← scraped twice' : ''}`);
+  }
+  const exactlyOnce = expected.every((target) => owners.get(target)?.length === 1);
+  console.log('');
+  say(exactlyOnce ? `Every target is scraped by exactly one collector; gateways on node-a..c by their node's collector.` : 'Not every target is scraped exactly once (see above).');
+  say(`Explore: kubectl --kubeconfig ${kubeconfig} describe pod -n ${scenario.collectorNamespace} ${endpoints[0]?.pod}`);
+  for (const [i, endpoint] of endpoints.entries()) {
+    say(`  ${endpoint.pod}: sidecar ${endpoint.url}/debug/targets  ·  Prometheus ${running.prometheus[i]?.url}/targets`);
+  }
+  return exactlyOnce;
+}
+
+async function scrapedBy(instances: Prometheus[], names: string[]): Promise<Map<string, string[]>> {
+  const owners = new Map<string, string[]>();
+  for (const [i, prometheus] of instances.entries()) {
+    for (const series of await prometheus.query('up == 1')) {
+      const instance = series.metric.instance ?? '';
+      owners.set(instance, [...(owners.get(instance) ?? []), names[i] ?? `#${i}`]);
+    }
+  }
+  return owners;
+}
+
+function startCli(running: Running, name: string, args: string[], env: Record<string, string>): ChildProcess {
+  const entry = process.argv[1] ?? join(packageRoot(), 'dist/cli/main.js');
+  const log = createWriteStream(join(running.dir, `${name}.log`));
+  const child = spawn('/usr/bin/setpriv', ['--pdeathsig', 'TERM', '--', process.execPath, ...process.execArgv, entry, ...args], {
+    env: { ...process.env, ...env, EDOT_TA_LOG_LEVEL: process.env.EDOT_TA_LOG_LEVEL ?? 'info' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout?.pipe(log);
+  child.stderr?.pipe(log);
+  return child;
+}
+
+function exitCode(child: ChildProcess): Promise<number | null> {
+  return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+}
+
+function httpsOk(url: string, agent: Agent): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = request(url, { agent, timeout: 2_000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    });
+    req.on('error', () => resolve(false));
+    req.end();
+  });
+}
+
+async function installCrds(kc: k8s.KubeConfig, dir: string): Promise<void> {
+  const apiextensions = kc.makeApiClient(k8s.ApiextensionsV1Api);
+  for (const file of readdirSync(dir).filter((f) => f.endsWith('.yaml'))) {
+    const crd = parse(readFileSync(join(dir, file), 'utf8')) as k8s.V1CustomResourceDefinition;
+    await apiextensions.createCustomResourceDefinition({ body: crd });
+    await waitFor(`CRD ${crd.metadata?.name} established`, async () => {
+      const got = await apiextensions.readCustomResourceDefinition({ name: crd.metadata!.name! });
+      return got.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True') ?? false;
+    });
+  }
+}
+
+/** The shipped MutatingWebhookConfiguration, pointed at the local webhook by URL. */
+async function registerWebhook(kc: k8s.KubeConfig, manifestPath: string, url: string, caPem: string): Promise<void> {
+  const docs = parseAllDocuments(readFileSync(manifestPath, 'utf8')).map((d) => d.toJS() as k8s.V1MutatingWebhookConfiguration & { kind?: string });
+  const config = docs.find((d) => d.kind === 'MutatingWebhookConfiguration');
+  if (!config) throw new Error(`no MutatingWebhookConfiguration in ${manifestPath}`);
+  for (const hook of config.webhooks ?? []) hook.clientConfig = { url, caBundle: Buffer.from(caPem).toString('base64') };
+  await kc.makeApiClient(k8s.AdmissionregistrationV1Api).createMutatingWebhookConfiguration({ body: config });
+}
+
+async function setRunning(core: k8s.CoreV1Api, namespace: string, name: string, podIP: string): Promise<void> {
+  const pod = await core.readNamespacedPod({ name, namespace });
+  pod.status = { phase: 'Running', podIP, podIPs: [{ ip: podIP }], hostIP: '127.0.0.1', conditions: [{ type: 'Ready', status: 'True' }] };
+  await core.replaceNamespacedPodStatus({ name, namespace, body: pod });
+}
+
+function indent(text: string): string {
+  return text.replace(/^/gm, '    ');
+}
+
+async function cleanup(running: Running): Promise<void> {
+  for (const child of running.processes) child.kill('SIGTERM');
+  await Promise.all(running.prometheus.map((p) => p.stop().catch(() => {})));
+  for (const server of running.servers) server.close();
+  await running.cluster?.stop().catch(() => {});
+  running.cluster = undefined;
+  running.processes = [];
+  running.prometheus = [];
+  running.servers = [];
+  if (!process.env.EDOT_TA_KEEP_CLUSTER_STATE) rmSync(running.dir, { recursive: true, force: true });
+}
