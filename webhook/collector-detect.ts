@@ -20,9 +20,17 @@ export function imageRepository(image: string): string {
 
 /** `*` matches any run of characters (including `/`); everything else is literal; whole-string match. */
 export function globMatches(pattern: string, text: string): boolean {
-  const escaped = pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'));
-  return new RegExp(`^${escaped.join('.*')}$`).test(text);
+  let compiled = globCache.get(pattern);
+  if (!compiled) {
+    const escaped = pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'));
+    compiled = new RegExp(`^${escaped.join('.*')}$`);
+    if (globCache.size < 1000) globCache.set(pattern, compiled); // patterns come from settings: a handful
+  }
+  return compiled.test(text);
 }
+
+// Compiling the patterns on every admission review cost more than the rest of detection.
+const globCache = new Map<string, RegExp>();
 
 export function imageMatches(image: string | undefined, patterns: string[]): boolean {
   if (!image) return false;

@@ -21,6 +21,14 @@ describe('diffPatch', () => {
     expect(patch).toEqual([{ op: 'add', path: '/metadata/annotations', value: { a: 'b' } }]);
   });
 
+  it('treats undefined like JSON does: a field set to undefined is removed, undefined inside added values is dropped', () => {
+    const patch = diffPatch({ a: 1, b: 2 }, { a: 1, b: undefined, c: { d: 1, e: undefined } });
+    expect(patch).toEqual([
+      { op: 'remove', path: '/b' },
+      { op: 'add', path: '/c', value: { d: 1 } },
+    ]);
+  });
+
   it('refuses non-objects', () => {
     expect(() => diffPatch('a', {})).toThrow(TypeError);
   });

@@ -8,12 +8,12 @@ import type { Operation } from './types.js';
  * fields dropped, as the API server would see them). No `test` operations are emitted.
  */
 export function diffPatch(original: unknown, mutated: unknown): Operation[] {
-  const asJson = (value: unknown): object => {
-    const json: unknown = JSON.parse(JSON.stringify(value ?? null));
-    if (typeof json !== 'object' || json === null) throw new TypeError('diffPatch: both sides must be JSON objects or arrays');
-    return json;
-  };
-  return jsonpatch.compare(asJson(original), asJson(mutated), false);
+  if (typeof original !== 'object' || original === null || typeof mutated !== 'object' || mutated === null) {
+    throw new TypeError('diffPatch: both sides must be JSON objects or arrays');
+  }
+  // compare() skips keys whose new value is undefined and JSON-clones the values it emits, so the
+  // inputs need no JSON round trip first (that round trip was two thirds of the cost).
+  return jsonpatch.compare(original, mutated, false);
 }
 
 /** Applies a patch to a deep copy (tests and `edot-ta inject` use it to check round trips). */
