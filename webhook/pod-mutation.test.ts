@@ -261,6 +261,18 @@ describe('mutatePod --config forms', () => {
     expect(container(out, 'edot-ta-render')?.volumeMounts?.[0]).toEqual({ name: 'cfg', mountPath: '/etc/otelcol/config.yaml', subPath: 'config.yaml', readOnly: true });
   });
 
+  it('does not rewrite a config the non-root render step could not read (mode 0400), unless an fsGroup makes it group-readable', () => {
+    const pod = collectorPod({ args: ['--config=/conf/otel.yaml'] });
+    pod.spec!.volumes = [{ name: 'cfg', secret: { secretName: 'otel-config', defaultMode: 0o400 } }];
+    const refused = mutatePod(pod, settings());
+    expect(refused.injected).toBe(false);
+    expect(refused.warnings.join()).toMatch(/mode 0400, which the render step \(non-root\) cannot read/);
+    pod.spec!.volumes = [{ name: 'cfg', configMap: { name: 'otel', defaultMode: 0o600, items: [{ key: 'otel.yaml', path: 'otel.yaml', mode: 0o440 }] } }];
+    expect(mutatePod(pod, settings()).injected).toBe(false);
+    pod.spec!.securityContext = { fsGroup: 2000 };
+    expect(mutatePod(pod, settings()).injected).toBe(true);
+  });
+
   it('resolves a relative --config against workingDir', () => {
     const out = mutatePod(collectorPod({ workingDir: '/conf', args: ['--config', 'otel.yaml'] }), settings()).pod;
     expect(container(out, 'collector')?.args).toEqual(['--config', '/edot-ta/0-otel.yaml']);

@@ -6,6 +6,7 @@ import { parsePrometheusCR } from '../sidecar/identity.js';
 import { findCollectorContainer } from './collector-detect.js';
 import { parseCollectorArgs, renderedConfigPath, replaceTokens, rewrittenToken, type ConfigSource } from './config-args.js';
 import { podNameEnv, renderInitContainer, sidecarContainer } from './sidecar-containers.js';
+import { mountHolding, uniqueByMountPath, unreadableReason } from './config-volumes.js';
 import { formatPodStatus } from './status.js';
 import {
   annotations,
@@ -65,6 +66,11 @@ export function mutatePod(pod: V1Pod, settings: InjectSettings, context: PodMuta
     const mount = mountHolding(collector.volumeMounts ?? [], absolute);
     if (!mount) {
       warnings.push(`edot-ta: --config ${absolute} is not on a mounted volume (baked into the image?); the render step cannot read it, left unchanged`);
+      continue;
+    }
+    const unreadable = unreadableReason(spec.volumes?.find((v) => v.name === mount.name), absolute, mount, spec.securityContext);
+    if (unreadable) {
+      warnings.push(`edot-ta: --config ${absolute}: ${unreadable}; left unchanged`);
       continue;
     }
     rewrites.push({ source, path: absolute, mount, out: renderedConfigPath(renderedConfigMountPath, rewrites.length, absolute) });
@@ -160,22 +166,6 @@ function resolvePath(path: string, workingDir: string | undefined): string | und
   if (path.startsWith('/')) return path;
   if (workingDir?.startsWith('/')) return `${workingDir.replace(/\/$/, '')}/${path.replace(/^\.\//, '')}`;
   return undefined;
-}
-
-/** The mount with the longest mountPath that contains the file. */
-function mountHolding(mounts: V1VolumeMount[], path: string): V1VolumeMount | undefined {
-  let best: V1VolumeMount | undefined;
-  for (const mount of mounts) {
-    const root = mount.mountPath.replace(/\/$/, '');
-    if ((path === root || path.startsWith(root + '/')) && (!best || root.length > best.mountPath.replace(/\/$/, '').length)) best = mount;
-  }
-  return best;
-}
-
-function uniqueByMountPath(mounts: V1VolumeMount[]): V1VolumeMount[] {
-  const seen = new Map<string, V1VolumeMount>();
-  for (const mount of mounts) if (!seen.has(mount.mountPath)) seen.set(mount.mountPath, { ...mount });
-  return [...seen.values()];
 }
 
 /** A valid label value (the sidecar labels its Lease with edot-ta.io/group=<group>). */
