@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { V1Container, V1DaemonSet, V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parse, stringify } from 'yaml';
+import { parse, parseAllDocuments, stringify } from 'yaml';
 import { clients, createTestNamespace, kubectl } from '../harness/context.js';
 import { waitFor } from '../harness/processes.js';
 import { Prometheus } from '../harness/prometheus.js';
@@ -57,13 +57,23 @@ describe('edot-ta inject against the real apiserver (v1.20)', () => {
     namespace = await createTestNamespace('inject', { 'edot-ta.io/inject': 'enabled' });
   });
 
-  it('injects the EDOT daemon DaemonSet and the apiserver accepts and stores the pod template as injected', async () => {
-    const { stdout, stderr, code } = await edotTa(['inject', '-f', fixture('pods/edot-daemonset-helm.yaml')]);
+  it('injects a multi-document manifest (ConfigMap, EDOT DaemonSet, nginx Pod) and the apiserver accepts and stores it', async () => {
+    const configMap = stringify({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'edot-collector-config', namespace: 'observability' },
+      data: { 'otel.yaml': readFileSync(fixture('collector-configs/edot-daemon-istio.yaml'), 'utf8') },
+    });
+    const input = [configMap, readFileSync(fixture('pods/edot-daemonset-helm.yaml'), 'utf8'), readFileSync(fixture('pods/nginx.yaml'), 'utf8')].join('---\n');
+    const { stdout, stderr, code } = await edotTa(['inject', '-f', '-'], { input });
     expect(code, stderr).toBe(0);
     expect(stderr).toContain('DaemonSet observability/edot-collector: injected');
-    const daemonSet = parse(stdout) as V1DaemonSet;
-    daemonSet.metadata!.namespace = namespace;
-    await kubectl(['apply', '-f', '-'], { input: stringify(daemonSet) }); // kubectl validates against the server's schema, the server validates the pod spec
+    expect(stderr).toContain('Pod shop/web-6c9f8b7d5-abcde: not injected');
+    const documents = parseAllDocuments(stdout).map((doc) => doc.toJS() as { kind: string; metadata: { namespace?: string } });
+    expect(documents.map((doc) => doc.kind)).toEqual(['ConfigMap', 'DaemonSet', 'Pod']);
+    for (const doc of documents) doc.metadata.namespace = namespace;
+    // kubectl validates against the server's OpenAPI schema, the server validates the pod specs.
+    await kubectl(['apply', '-f', '-'], { input: documents.map((doc) => stringify(doc)).join('---\n') });
 
     const stored = await apps.readNamespacedDaemonSet({ name: 'edot-collector', namespace });
     const spec = stored.spec!.template.spec!;
@@ -77,6 +87,9 @@ describe('edot-ta inject against the real apiserver (v1.20)', () => {
     expect(spec.containers[1]!.args).toEqual(['--config', '/edot-ta/0-otel.yaml', '--set=service.telemetry.logs.level=info']);
     expect(spec.volumes?.find((v) => v.name === 'edot-ta-config')?.emptyDir).toEqual({});
     expect(JSON.parse(stored.spec!.template.metadata!.annotations!['edot-ta.io/status']!)).toMatchObject({ containers: ['edot-ta'], initContainers: ['edot-ta-render'] });
+    const web = await core.readNamespacedPod({ name: 'web-6c9f8b7d5-abcde', namespace });
+    expect(names(web.spec?.containers)).toEqual(['nginx']);
+    expect(web.metadata?.annotations?.['edot-ta.io/status']).toBeUndefined();
   });
 
   it('leaves the stored (server-defaulted) DaemonSet unchanged when injected again', async () => {
