@@ -145,6 +145,10 @@ describe('parseCollectorCR', () => {
     expect(() => parseCollectorCR({ apiVersion: 'opentelemetry.io/v2', kind: 'OpenTelemetryCollector' })).toThrow(/apiVersion "opentelemetry.io\/v2"/);
     expect(() => parseCollectorCR({ apiVersion: 'opentelemetry.io/v1beta1', kind: 'Instrumentation' })).toThrow(/kind "Instrumentation"/);
     expect(() => parseCollectorCR({ apiVersion: 'opentelemetry.io/v1beta1', kind: 'OpenTelemetryCollector', spec: [] })).toThrow(/spec/);
-    expect(parseCollectorCR({ apiVersion: 'opentelemetry.io/v1beta1', kind: 'OpenTelemetryCollector' })).toMatchObject({ metadata: {}, spec: {} });
+    const base = { apiVersion: 'opentelemetry.io/v1beta1', kind: 'OpenTelemetryCollector' };
+    expect(() => parseCollectorCR({ ...base, spec: { targetAllocator: true } })).toThrow(/spec.targetAllocator/);
+    expect(() => parseCollectorCR({ ...base, spec: { podAnnotations: 'a=b' } })).toThrow(/spec.podAnnotations/);
+    expect(() => parseCollectorCR({ ...base, spec: { mode: 3 } })).toThrow(/spec.mode/);
+    expect(parseCollectorCR(base)).toMatchObject({ metadata: {}, spec: {} });
   });
 });

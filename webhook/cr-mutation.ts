@@ -26,6 +26,15 @@ export function parseCollectorCR(raw: unknown): CollectorCR {
   if (typeof metadata !== 'object' || Array.isArray(metadata)) throw new CollectorCRParseError('metadata is not an object');
   const spec = cr.spec ?? {};
   if (typeof spec !== 'object' || Array.isArray(spec)) throw new CollectorCRParseError('spec is not an object');
+  const fields = spec as Record<string, unknown>;
+  const isObject = (value: unknown) => typeof value === 'object' && value !== null && !Array.isArray(value);
+  if (fields.mode !== undefined && typeof fields.mode !== 'string') throw new CollectorCRParseError('spec.mode is not a string');
+  if (fields.targetAllocator !== undefined && fields.targetAllocator !== null && !isObject(fields.targetAllocator)) throw new CollectorCRParseError('spec.targetAllocator is not an object');
+  if (fields.podAnnotations !== undefined && fields.podAnnotations !== null && (!isObject(fields.podAnnotations) || !Object.values(fields.podAnnotations as object).every((v) => typeof v === 'string'))) {
+    throw new CollectorCRParseError('spec.podAnnotations is not a map of strings');
+  }
+  const annotationsField = (metadata as Record<string, unknown>).annotations;
+  if (annotationsField !== undefined && annotationsField !== null && !isObject(annotationsField)) throw new CollectorCRParseError('metadata.annotations is not an object');
   return { ...cr, apiVersion, kind: 'OpenTelemetryCollector', metadata, spec } as CollectorCR;
 }
 

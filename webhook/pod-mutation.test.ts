@@ -346,6 +346,14 @@ describe('mutatePod annotations and settings', () => {
   });
 });
 
+describe('mutatePod on malformed input (admission runs before validation)', () => {
+  it('skips pods without spec or containers instead of throwing', () => {
+    expect(mutatePod({ metadata: { name: 'x' } }, settings())).toMatchObject({ injected: false, reason: 'pod has no spec.containers' });
+    expect(mutatePod({ spec: {} as V1Pod['spec'] }, settings())).toMatchObject({ injected: false });
+    expect(mutatePod({ spec: { containers: [{ name: 'c' }] } }, settings())).toMatchObject({ injected: false, reason: expect.stringMatching(/not a collector/) });
+  });
+});
+
 describe('groupName', () => {
   it('prefers the workload, then the controller owner, then the operator instance label', () => {
     const pod: V1Pod = { metadata: { name: 'p', labels: { 'app.kubernetes.io/instance': 'obs.daemon' } } };

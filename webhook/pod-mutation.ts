@@ -28,7 +28,7 @@ export function mutatePod(pod: V1Pod, settings: InjectSettings, context: PodMuta
   const skip = (reason: string, warnings: string[] = []): PodMutationResult => ({ pod: copy, warnings, injected: false, reason });
   const podAnnotations = copy.metadata?.annotations ?? {};
   const spec = copy.spec;
-  if (!spec) return skip('pod has no spec');
+  if (!spec || !Array.isArray(spec.containers)) return skip('pod has no spec.containers');
 
   const all = [...(spec.initContainers ?? []), ...spec.containers];
   if (all.some((c) => c.name === sidecarContainerName || c.name === renderInitContainerName)) return skip('already injected');
