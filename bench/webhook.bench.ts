@@ -1,0 +1,184 @@
+// Webhook admission benchmark: the EDOT daemon pod review over HTTPS with keep-alive, POST /mutate
+// against the baseline route POST /baseline (same server, same parse, answers allowed without
+// mutating). The server runs in a child process (its own core, its own RSS and CPU time); this
+// process is the load generator: a bounded number of requests from a few keep-alive connections
+// on loopback. Prints a markdown table with ratios against the baseline.
+//
+// Goals (issue 4): p99 ≤ 1.5× baseline, ≥ 2,000 reviews/s on one core, server RSS < 100 MiB.
+import { fork, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { Agent, request } from 'node:https';
+import { dirname, join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { createWebhookCertificates } from '../certs/ca.js';
+import { createLogger } from '../cli/log.js';
+import { createWebhookMetrics } from '../webhook/metrics.js';
+import { createWebhookApp, startHttpsServer } from '../webhook/server.js';
+import { defaultCRSettings, defaultInjectSettings } from '../webhook/settings.js';
+
+const here = fileURLToPath(import.meta.url);
+
+function fixturePath(): string {
+  let dir = dirname(here);
+  for (let i = 0; i < 5; i++, dir = dirname(dir)) {
+    const candidate = join(dir, 'test/fixtures/admission/pod-create-edot-daemon.json');
+    if (existsSync(candidate)) return candidate;
+  }
+  throw new Error('test/fixtures/admission/pod-create-edot-daemon.json not found above ' + here);
+}
+
+type FromChild = { ready: true; port: number; caPem: string } | { usage: true; cpuMicros: number; rss: number; peakRss: number };
+
+// ---- the server process ----
+async function serve(): Promise<void> {
+  const certs = createWebhookCertificates({ service: 'edot-ta-webhook', namespace: 'bench', ips: ['127.0.0.1'], validityDays: 1 });
+  const metrics = createWebhookMetrics();
+  // The real logger (info level: one JSON line per mutated review), written to this child's stderr.
+  const app = createWebhookApp({ settings: { inject: defaultInjectSettings(), cr: defaultCRSettings() }, metrics, logger: createLogger({ component: 'webhook' }) });
+  const server = await startHttpsServer(app, { port: 0, hostname: '127.0.0.1', ...certs.serving });
+  let peakRss = process.memoryUsage().rss;
+  setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50).unref();
+  process.on('message', (message) => {
+    if (message === 'usage') {
+      const cpu = process.cpuUsage();
+      const rss = process.memoryUsage().rss;
+      peakRss = Math.max(peakRss, rss);
+      process.send?.({ usage: true, cpuMicros: cpu.user + cpu.system, rss, peakRss } satisfies FromChild);
+    } else if (message === 'stop') {
+      void server.close().then(() => process.exit(0));
+    }
+  });
+  process.send?.({ ready: true, port: server.port, caPem: certs.ca.certPem } satisfies FromChild);
+}
+
+// ---- the load generator ----
+function ask(child: ChildProcess, message: string): Promise<Extract<FromChild, { usage: true }>> {
+  return new Promise((resolve) => {
+    const listener = (reply: FromChild) => {
+      if ('usage' in reply) {
+        child.off('message', listener);
+        resolve(reply);
+      }
+    };
+    child.on('message', listener);
+    child.send(message);
+  });
+}
+
+function post(agent: Agent, port: number, path: string, body: Buffer): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': body.length } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => (res.statusCode === 200 ? resolve(Buffer.concat(chunks).toString()) : reject(new Error(`${path}: HTTP ${res.statusCode}`))));
+    });
+    req.once('error', reject);
+    req.end(body);
+  });
+}
+
+async function load(options: { port: number; caPem: string; path: string; body: Buffer; concurrency: number; count: number }): Promise<{ latenciesMs: Float64Array; seconds: number }> {
+  const agent = new Agent({ keepAlive: true, maxSockets: options.concurrency, ca: options.caPem });
+  const latenciesMs = new Float64Array(options.count);
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < options.count; i = next++) {
+      const started = performance.now();
+      await post(agent, options.port, options.path, options.body);
+      latenciesMs[i] = performance.now() - started;
+    }
+  };
+  const started = performance.now();
+  await Promise.all(Array.from({ length: options.concurrency }, worker));
+  const seconds = (performance.now() - started) / 1000;
+  agent.destroy();
+  return { latenciesMs, seconds };
+}
+
+function percentile(sorted: Float64Array, p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+}
+
+interface Row {
+  route: string;
+  concurrency: number;
+  reviews: number;
+  wallSeconds: number;
+  serverCpuSeconds: number;
+  latencies: number[];
+}
+
+async function main(): Promise<void> {
+  const body = readFileSync(fixturePath());
+  // EDOT_TA_BENCH_SERVER_NODE_OPTIONS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the server process.
+  const child = fork(here, ['--serve'], {
+    stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+    execArgv: [...process.execArgv.filter((arg) => arg !== '--expose-gc'), ...(process.env.EDOT_TA_BENCH_SERVER_NODE_OPTIONS?.split(' ').filter(Boolean) ?? [])],
+  });
+  let stderrTail = '';
+  child.stderr?.on('data', (chunk: Buffer) => (stderrTail = (stderrTail + chunk.toString()).slice(-2000)));
+  const ready = await new Promise<Extract<FromChild, { ready: true }>>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`server exited with ${code}: ${stderrTail}`)));
+    child.on('message', (m: FromChild) => ('ready' in m ? resolve(m) : undefined));
+  });
+  const { port, caPem } = ready;
+
+  // Sanity: /mutate really injects (a patch), /baseline does not.
+  const mutated = JSON.parse(await post(new Agent({ ca: caPem }), port, '/mutate', body)) as { response: { patch?: string } };
+  if (!mutated.response.patch) throw new Error('/mutate returned no patch for the EDOT daemon pod: the benchmark would measure nothing');
+
+  const idle = await ask(child, 'usage');
+  const rows: Row[] = [];
+  const rounds = 3;
+  const perRound = 2_000;
+  for (const concurrency of [1, 4]) {
+    for (const path of ['/baseline', '/mutate']) await load({ port, caPem, path, body, concurrency, count: 500 }); // warm-up (JIT, TLS sessions)
+    const byRoute = new Map<string, Row>();
+    for (let round = 0; round < rounds; round++) {
+      for (const path of ['/baseline', '/mutate']) {
+        const before = await ask(child, 'usage');
+        const { latenciesMs, seconds } = await load({ port, caPem, path, body, concurrency, count: perRound });
+        const after = await ask(child, 'usage');
+        const row = byRoute.get(path) ?? { route: path, concurrency, reviews: 0, wallSeconds: 0, serverCpuSeconds: 0, latencies: [] };
+        row.reviews += perRound;
+        row.wallSeconds += seconds;
+        row.serverCpuSeconds += (after.cpuMicros - before.cpuMicros) / 1e6;
+        row.latencies.push(...latenciesMs);
+        byRoute.set(path, row);
+      }
+    }
+    rows.push(...byRoute.values());
+  }
+  const usage = await ask(child, 'usage');
+  child.send('stop');
+
+  const p = (row: Row, q: number) => percentile(Float64Array.from(row.latencies).sort(), q);
+  console.log(`EDOT daemon pod review (${body.length} bytes) over HTTPS keep-alive, loopback; server in its own process; ${rounds}×${perRound} reviews per row, interleaved.\n`);
+  console.log('| route | connections | reviews/s (wall) | reviews/s per server core | p50 ms | p99 ms | p99 vs baseline | server CPU µs/review |');
+  console.log('|---|---|---|---|---|---|---|---|');
+  const summary: string[] = [];
+  for (const row of rows) {
+    const baseline = rows.find((r) => r.route === '/baseline' && r.concurrency === row.concurrency)!;
+    const ratio = p(row, 99) / p(baseline, 99);
+    const perCore = row.reviews / row.serverCpuSeconds;
+    console.log(
+      `| ${row.route} | ${row.concurrency} | ${(row.reviews / row.wallSeconds).toFixed(0)} | ${perCore.toFixed(0)} | ${p(row, 50).toFixed(3)} | ${p(row, 99).toFixed(3)} | ${ratio.toFixed(2)}× | ${((row.serverCpuSeconds / row.reviews) * 1e6).toFixed(0)} |`,
+    );
+    if (row.route === '/mutate') summary.push(`c=${row.concurrency}: p99 ${ratio.toFixed(2)}× baseline (goal ≤ 1.5×), ${perCore.toFixed(0)} reviews/s per core (goal ≥ 2000)`);
+  }
+  console.log(`\nServer RSS: ${(idle.rss / 1048576).toFixed(1)} MiB idle after start, peak ${(usage.peakRss / 1048576).toFixed(1)} MiB under load, ${(usage.rss / 1048576).toFixed(1)} MiB at the end (goal < 100 MiB).`);
+  for (const line of summary) console.log(`- ${line}`);
+}
+
+if (process.argv.includes('--serve')) {
+  serve().catch((err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  });
+} else {
+  main().catch((err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  });
+}
