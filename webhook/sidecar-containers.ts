@@ -20,7 +20,7 @@ import {
 export const readinessScript = [
   "const [url, graceArg, mode] = process.argv.slice(1); const graceMs = Number(graceArg);",
   "const ready = () => fetch(url, { signal: AbortSignal.timeout(2000) }).then((r) => r.ok, () => false);",
-  "const upMs = () => { try { const fs = require('fs'); const start = Number(fs.readFileSync('/proc/1/stat', 'utf8').split(') ')[1].split(' ')[19]) / 100; return (Number(fs.readFileSync('/proc/uptime', 'utf8').split(' ')[0]) - start) * 1000; } catch { return Infinity; } };",
+  "const upMs = () => { try { const fs = require('fs'); const stat = fs.readFileSync('/proc/1/stat', 'utf8'); const start = Number(stat.slice(stat.lastIndexOf(') ') + 2).split(' ')[19]) / 100; return (Number(fs.readFileSync('/proc/uptime', 'utf8').split(' ')[0]) - start) * 1000; } catch { return Infinity; } };",
   "(async () => {",
   "  if (mode === 'probe') { if (await ready()) process.exit(0); if (upMs() > graceMs) { console.log('edot-ta: not ready after ' + graceMs + ' ms, letting the collector start'); process.exit(0); } process.exit(1); }",
   "  const deadline = Date.now() + graceMs;",
