@@ -2,7 +2,6 @@
 // tests, GitOps) or into a Secret with caBundle patched into the webhook configuration.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import * as k8s from '@kubernetes/client-node';
 import { UsageError, parseFlags } from '../cli/args.js';
 import { createLogger } from '../cli/log.js';
 import { bootstrapCertificates, writeCertFiles } from './bootstrap.js';
@@ -78,6 +77,7 @@ export async function run(argv: string[]): Promise<number> {
     if (values['ca-from'] !== undefined) throw new UsageError('--ca-from works with --out-dir only');
     const [secretNamespace, secretName, ...rest] = (values.secret ?? '').split('/');
     if (!secretNamespace || !secretName || rest.length > 0) throw new UsageError(`--secret: want NAMESPACE/NAME, got "${values.secret}"`);
+    const k8s = await import('@kubernetes/client-node'); // only this mode talks to a cluster
     const kc = new k8s.KubeConfig();
     kc.loadFromDefault();
     const result = await bootstrapCertificates(

@@ -3,11 +3,11 @@
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import * as k8s from '@kubernetes/client-node';
-import { bootstrapCertificates, writeCertFiles, type BootstrapOptions } from '../certs/bootstrap.js';
+import type { BootstrapOptions } from '../certs/bootstrap.js';
 import { certificateInfo } from '../certs/ca.js';
 import { UsageError, parseFlags } from '../cli/args.js';
 import { createLogger, type Logger } from '../cli/log.js';
+import { runClusterTask } from './cluster-tasks.js';
 import { createWebhookMetrics } from './metrics.js';
 import { createWebhookApp, startHttpsServer } from './server.js';
 import { injectSettingsFlagOptions, parseCRSettings, parseInjectSettings, resolveNativeSidecars } from './settings.js';
@@ -52,11 +52,11 @@ function haveKubeConfig(): boolean {
   return Boolean(process.env.KUBERNETES_SERVICE_HOST || process.env.KUBECONFIG || existsSync(join(homedir(), '.kube', 'config')));
 }
 
-async function serverVersion(kc: k8s.KubeConfig, logger: Logger): Promise<{ major: number; minor: number } | undefined> {
+async function serverVersion(logger: Logger): Promise<{ major: number; minor: number } | undefined> {
   try {
-    const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timed out after 5s')), 5_000).unref());
-    const info = await Promise.race([kc.makeApiClient(k8s.VersionApi).getCode(), timeout]);
-    return { major: parseInt(info.major, 10), minor: parseInt(info.minor, 10) };
+    const version = await runClusterTask({ task: 'version' }, { timeoutMs: 15_000 });
+    logger.info('API server version', { gitVersion: version.gitVersion });
+    return version;
   } catch (err) {
     logger.warn('cannot read the API server version; --native-sidecars=auto falls back to a regular sidecar container', { error: err });
     return undefined;
@@ -129,24 +129,16 @@ export async function run(argv: string[]): Promise<number> {
   const certDir = values['cert-dir'] ?? defaultCertDir;
   const hostname = values['listen-address'] ?? '0.0.0.0';
 
-  // The API server is asked only at start (version, certificates) and on the renewal timer: never while answering.
-  const needCluster = bootstrap !== undefined || (inject.nativeSidecarsMode === 'auto' && haveKubeConfig());
-  const kc = new k8s.KubeConfig();
-  if (needCluster) kc.loadFromDefault();
-  if (inject.nativeSidecarsMode === 'auto' && haveKubeConfig()) inject.nativeSidecars = resolveNativeSidecars('auto', await serverVersion(kc, logger));
+  // The API server is asked only at start (version, certificates) and on the renewal timer, never
+  // while answering, and from a child process (cluster-tasks.ts) so this one stays small.
+  if (inject.nativeSidecarsMode === 'auto' && haveKubeConfig()) inject.nativeSidecars = resolveNativeSidecars('auto', await serverVersion(logger));
 
   let renewTimer: NodeJS.Timeout | undefined;
   if (bootstrap) {
-    const options = bootstrap;
-    const clients = { core: kc.makeApiClient(k8s.CoreV1Api), admission: kc.makeApiClient(k8s.AdmissionregistrationV1Api) };
-    const settle = async () => {
-      const result = await bootstrapCertificates(clients, options, logger);
-      await writeCertFiles(certDir, { serving: result.certificates.serving, caBundlePem: result.certificates.caBundlePem });
-      return result;
-    };
+    const settle = () => runClusterTask({ task: 'bootstrap', options: bootstrap, certDir });
     try {
       const result = await settle();
-      logger.info('certificates bootstrapped', { secret: `${options.secretNamespace}/${options.secretName}`, action: result.secretAction, caBundlePatched: result.caBundlePatched });
+      logger.info('certificates bootstrapped', { secret: `${bootstrap.secretNamespace}/${bootstrap.secretName}`, action: result.secretAction, caBundlePatched: result.caBundlePatched, serial: result.serial });
     } catch (err) {
       logger.error('certificate bootstrap failed', { error: err });
       return 1;

@@ -159,6 +159,7 @@ describe('edot-ta webhook on the real apiserver (v1.20)', () => {
     expect(collector?.args?.join(' ')).toContain('/edot-ta/');
     const status = JSON.parse(pod.metadata?.annotations?.['edot-ta.io/status'] ?? '{}') as { sidecarImage?: string; nativeSidecar?: boolean };
     expect(status).toMatchObject({ sidecarImage: 'edot-ta:e2e', nativeSidecar: false });
+    expect(webhook!.tail(400)).toMatch(/"msg":"API server version".*"gitVersion":"v1\.20/);
     const described = await kubectl(['describe', 'pod', 'edot-daemon-a', '-n', labelled]);
     expect(described).toMatch(/edot-ta\.io\/status:\s*\{"version"/);
   });
@@ -285,6 +286,58 @@ describe('certificate bootstrap on the real apiserver', () => {
       expect(cli.stderr).toContain(`"serial":"${certificateInfo(stored).serialHex}"`);
     } finally {
       await admissionregistration.deleteMutatingWebhookConfiguration({ name: configName }).catch(() => undefined);
+    }
+  });
+
+  it('a webhook started with --bootstrap-secret makes its own certificate, patches caBundle and gets called with it', async () => {
+    const marker = Date.now().toString(36);
+    const namespace = await createTestNamespace('selfboot', { 'edot-ta.io/e2e-selfboot': marker });
+    const configName = `edot-ta-selfboot-${marker}`;
+    const port = await freePort();
+    const dir = mkdtempSync(join(tmpdir(), 'edot-ta-selfboot-'));
+    await admissionregistration.createMutatingWebhookConfiguration({
+      body: {
+        metadata: { name: configName },
+        webhooks: [
+          {
+            name: 'pods.edot-ta.io',
+            admissionReviewVersions: ['v1'],
+            sideEffects: 'None',
+            failurePolicy: 'Ignore',
+            timeoutSeconds: 3,
+            // Only this test's namespace (other opted-in namespaces belong to other tests).
+            namespaceSelector: { matchLabels: { 'edot-ta.io/e2e-selfboot': marker } },
+            clientConfig: { url: `https://127.0.0.1:${port}/mutate` }, // no caBundle yet: the webhook patches it in
+            rules: [{ operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'] }],
+          },
+        ],
+      },
+    });
+    const webhook = startProcess('webhook-selfboot', process.execPath, [
+      mainJs, 'webhook', '--port', String(port), '--listen-address', '127.0.0.1', '--cert-dir', join(dir, 'certs'),
+      '--bootstrap-secret', `${namespace}/edot-ta-webhook-tls`, '--service', 'edot-ta-webhook', '--webhook-config', configName, '--ip', '127.0.0.1',
+      '--sidecar-image', 'edot-ta:e2e',
+    ], { logFile: join(dir, 'webhook.log'), env: { ...process.env, KUBECONFIG: clusterEndpoints().kubeconfigPath } });
+    try {
+      let secretPem = '';
+      await waitFor('the Secret and the served certificate to agree', async () => {
+        const secret = await core.readNamespacedSecret({ name: 'edot-ta-webhook-tls', namespace });
+        secretPem = Buffer.from(secret.data!['tls.crt']!, 'base64').toString();
+        const caPem = Buffer.from(secret.data!['ca.crt']!, 'base64').toString();
+        return (await servedSerial(port, caPem)) === certificateInfo(secretPem).serialHex;
+      }, { timeoutMs: 30_000, abortIf: webhook.exited, describe: () => webhook.tail() });
+      const config = await admissionregistration.readMutatingWebhookConfiguration({ name: configName });
+      expect(signedBy(secretPem, Buffer.from(config.webhooks![0]!.clientConfig.caBundle!, 'base64').toString())).toBe(true);
+
+      let probe = 0;
+      await waitFor('the apiserver to call the self-bootstrapped webhook', async () => {
+        const created = await core.createNamespacedPod({ namespace, body: daemonPod(`selfboot-${probe++}`) });
+        return containerNames(created).includes('edot-ta');
+      }, { timeoutMs: 30_000, intervalMs: 300, describe: () => webhook.tail() });
+    } finally {
+      await webhook.stop();
+      await admissionregistration.deleteMutatingWebhookConfiguration({ name: configName }).catch(() => undefined);
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
