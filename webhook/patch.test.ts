@@ -29,6 +29,28 @@ describe('diffPatch', () => {
     ]);
   });
 
+  it('prepends a named element with one add and diffs the shifted elements at their new index', () => {
+    const original = { containers: [{ name: 'collector', args: ['--config=/conf/c.yaml'] }] };
+    const mutated = { containers: [{ name: 'edot-ta', image: 'x' }, { name: 'collector', args: ['--config=/edot-ta/0-c.yaml'] }] };
+    const patch = diffPatch(original, mutated);
+    expect(patch).toEqual([
+      { op: 'add', path: '/containers/0', value: { name: 'edot-ta', image: 'x' } },
+      { op: 'replace', path: '/containers/1/args/0', value: '--config=/edot-ta/0-c.yaml' },
+    ]);
+    expect(applyPatch(original, patch)).toEqual(mutated);
+  });
+
+  it('falls back to index-wise operations when named elements are removed or reordered', () => {
+    const cases = [
+      [{ l: [{ name: 'a' }, { name: 'b' }] }, { l: [{ name: 'b' }, { name: 'a' }, { name: 'c' }] }],
+      [{ l: [{ name: 'a' }, { name: 'b' }] }, { l: [{ name: 'c' }, { name: 'a' }] }],
+      [{ l: [1, 2] }, { l: [0, 1, 2] }],
+      [{ l: [{ name: 'a' }] }, { l: 'scalar now' }],
+      [{ a: null, b: { c: [1] } }, { a: { x: 1 }, b: { c: [1, { d: null }] } }],
+    ] as const;
+    for (const [before, after] of cases) expect(applyPatch(before, diffPatch(before, after))).toEqual(after);
+  });
+
   it('refuses non-objects', () => {
     expect(() => diffPatch('a', {})).toThrow(TypeError);
   });
