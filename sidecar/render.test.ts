@@ -122,6 +122,15 @@ describe('render passes through what it cannot or need not change', () => {
     expect(result.messages.join()).toMatch(/replace the ones from base/);
   });
 
+  it('passes a receiver written as a YAML alias through unchanged, with a message', () => {
+    const input = 'x-prom: &prom\n  config:\n    scrape_configs: [{job_name: a, static_configs: [{targets: ["h:1"]}]}]\nreceivers:\n  prometheus: *prom\n';
+    const result = renderConfigs([{ name: 'alias.yaml', text: input }], options);
+    expect(result.configs[0]).toEqual({ name: 'alias.yaml', text: input, changed: false });
+    expect(result.messages.join()).toMatch(/alias.yaml: cannot rewrite \(prometheus is a YAML alias\); passed through unchanged/);
+    expect(result.receiver).toBeUndefined();
+    expect(result.scrapeConfigs).toEqual([]);
+  });
+
   it('adds target_allocator to a bare `prometheus:` receiver', () => {
     const result = renderConfigs([{ name: 'c', text: 'receivers:\n  prometheus:\nservice:\n  pipelines:\n    metrics:\n      receivers: [prometheus]\n' }], { ...options, collectorId: '${env:MY_ID}' });
     const config = parse(result.configs[0]!.text) as Config;

@@ -3,7 +3,7 @@
 // Pure: config texts in, config texts + scrape configs + messages out. Uses the yaml Document
 // API so comments, quoting and `${env:...}` references in everything else survive as written.
 // Never throws on bad input: a file it cannot handle passes through byte for byte.
-import { isMap, isScalar, isSeq, parseDocument, stringify, YAMLMap, type Document } from 'yaml';
+import { isAlias, isMap, isScalar, isSeq, parseDocument, stringify, YAMLMap, type Document } from 'yaml';
 import { durationMs, expandTree } from './render-expand.js';
 
 export interface RenderOptions {
@@ -88,6 +88,10 @@ export function renderConfigs(inputs: RenderInput[], options: RenderOptions): Re
     }
   });
 
+  if (!configs.some((config) => config.changed)) {
+    messages.push(`${primary} was not rewritten; configs passed through unchanged`);
+    return { configs, scrapeConfigs: [], messages };
+  }
   const scrapeConfigs = moved ? prepareScrapeConfigs(moved.jobs, moved.global, primary, options.env ?? {}, messages) : [];
   messages.push(`${primary} now gets its targets from ${options.endpoint}; ${scrapeConfigs.length} static scrape config(s) moved to the sidecar`);
   return { configs, scrapeConfigs, receiver: primary, messages };
@@ -148,6 +152,8 @@ function choosePrimaryReceiver(parsed: Parsed[], messages: string[]): string | u
 function rewriteReceiver(doc: Document.Parsed, id: string, options: RenderOptions, file: string, messages: string[]): { jobs: unknown[]; global?: Record<string, unknown> } | undefined {
   const receivers = receiversMap(doc)!;
   const existingReceiver: unknown = receivers.get(id, true);
+  // Editing through an alias would also edit its anchor elsewhere in the config: leave it alone.
+  if (isAlias(existingReceiver) || (isMap(existingReceiver) && isAlias(existingReceiver.get('config', true)))) throw new Error(`${id} is a YAML alias`);
   const receiverMap: YAMLMap = isMap(existingReceiver) ? existingReceiver : new YAMLMap();
   if (receiverMap !== existingReceiver) receivers.set(id, receiverMap);
   const existingConfig: unknown = receiverMap.get('config', true);
