@@ -33,8 +33,8 @@ describe('mutateCollectorCR v1beta1 (config object)', () => {
 
   it('warns when the prometheusCR would be refused by the sidecar', () => {
     const cr = fixture('v1beta1-no-mode-ta-on.yaml');
-    cr.spec.targetAllocator!.prometheusCR!.scrapeInterval = 'every minute';
-    expect(create(cr).warnings.join()).toMatch(/prometheusCR is not usable by the sidecar.*scrapeInterval/);
+    cr.spec.targetAllocator!.prometheusCR!.podMonitorSelector = 'everything'; // not a label selector
+    expect(create(cr).warnings.join()).toMatch(/prometheusCR is not usable by the sidecar \(.*podMonitorSelector/);
   });
 
   it('keeps the static scrape_configs in the wired prometheus receiver for the render step', () => {

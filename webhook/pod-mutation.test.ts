@@ -330,7 +330,7 @@ describe('mutatePod annotations and settings', () => {
     // Valid JSON the sidecar would refuse (and stop on) falls back to the default too.
     pod.metadata!.annotations!['edot-ta.io/prometheus-cr'] = '{"enabled":true,"podMonitorSelector":{"matchExpressions":[{"key":"a","operator":"Like"}]}}';
     const refused = mutatePod(pod, settings());
-    expect(refused.warnings.join()).toMatch(/operator "Like"/);
+    expect(refused.warnings.join()).toMatch(/prometheus-cr is not usable \(.*Like/);
     expect(JSON.parse(String(envOf(container(refused.pod, 'edot-ta')).EDOT_TA_PROMETHEUS_CR))).toEqual({ enabled: true, podMonitorSelector: {}, serviceMonitorSelector: {} });
     delete pod.metadata!.annotations!['edot-ta.io/prometheus-cr'];
     expect(envOf(container(mutatePod(pod, settings({ defaultPrometheusCR: '' })).pod, 'edot-ta'))).not.toHaveProperty('EDOT_TA_PROMETHEUS_CR');
