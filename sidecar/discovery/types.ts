@@ -48,6 +48,7 @@ export interface TlsConfigYaml {
   server_name?: string;
   insecure_skip_verify?: boolean;
   min_version?: string;
+  max_version?: string;
 }
 
 export interface BasicAuthYaml {
@@ -67,6 +68,7 @@ export interface ScrapeConfigYaml {
   job_name: string;
   honor_labels?: boolean;
   honor_timestamps?: boolean;
+  track_timestamps_staleness?: boolean;
   scrape_interval?: string;
   scrape_timeout?: string;
   metrics_path?: string;
@@ -78,6 +80,8 @@ export interface ScrapeConfigYaml {
   tls_config?: TlsConfigYaml;
   basic_auth?: BasicAuthYaml;
   authorization?: AuthorizationYaml;
+  bearer_token?: string;
+  bearer_token_file?: string;
   oauth2?: Record<string, unknown>;
   kubernetes_sd_configs?: KubernetesSdConfigYaml[];
   static_configs?: Array<{ targets: string[]; labels?: Labels }>;

@@ -1,0 +1,123 @@
+// PodMonitor / ServiceMonitor (monitoring.coreos.com/v1) as the API returns them (camelCase),
+// limited to the fields the sidecar turns into scrape configs.
+import type { LabelSelector } from './selectors.js';
+
+export interface SecretKeySelector {
+  name: string;
+  key: string;
+  optional?: boolean;
+}
+
+export interface SecretOrConfigMap {
+  secret?: SecretKeySelector;
+  configMap?: SecretKeySelector;
+}
+
+export interface SafeTLSConfig {
+  ca?: SecretOrConfigMap;
+  cert?: SecretOrConfigMap;
+  keySecret?: SecretKeySelector;
+  serverName?: string;
+  insecureSkipVerify?: boolean;
+  minVersion?: string;
+  maxVersion?: string;
+}
+
+export interface TLSConfig extends SafeTLSConfig {
+  caFile?: string;
+  certFile?: string;
+  keyFile?: string;
+}
+
+export interface RelabelConfigCR {
+  sourceLabels?: string[];
+  separator?: string;
+  targetLabel?: string;
+  regex?: string;
+  modulus?: number;
+  replacement?: string;
+  action?: string;
+}
+
+export interface OAuth2CR {
+  clientId?: SecretOrConfigMap;
+  clientSecret?: SecretKeySelector;
+  tokenUrl?: string;
+  scopes?: string[];
+  endpointParams?: Record<string, string>;
+}
+
+/** Fields shared by PodMetricsEndpoint and the ServiceMonitor Endpoint. */
+export interface EndpointCommon {
+  port?: string;
+  targetPort?: string | number;
+  interval?: string;
+  scrapeTimeout?: string;
+  path?: string;
+  params?: Record<string, string[]>;
+  scheme?: string;
+  honorLabels?: boolean;
+  honorTimestamps?: boolean;
+  trackTimestampsStaleness?: boolean;
+  filterRunning?: boolean;
+  followRedirects?: boolean;
+  enableHttp2?: boolean;
+  proxyUrl?: string;
+  relabelings?: RelabelConfigCR[];
+  metricRelabelings?: RelabelConfigCR[];
+  tlsConfig?: TLSConfig;
+  basicAuth?: { username?: SecretKeySelector; password?: SecretKeySelector };
+  authorization?: { type?: string; credentials?: SecretKeySelector; credentialsFile?: string };
+  bearerTokenSecret?: SecretKeySelector;
+  oauth2?: OAuth2CR;
+}
+
+export interface PodMetricsEndpoint extends EndpointCommon {
+  portNumber?: number;
+}
+
+export interface ServiceMonitorEndpoint extends EndpointCommon {
+  bearerTokenFile?: string;
+}
+
+export interface NamespaceSelectorCR {
+  any?: boolean;
+  matchNames?: string[];
+}
+
+export interface MonitorSpecCommon {
+  selector?: LabelSelector;
+  selectorMechanism?: 'RelabelSelector' | 'RoleSelector';
+  namespaceSelector?: NamespaceSelectorCR;
+  jobLabel?: string;
+  podTargetLabels?: string[];
+  sampleLimit?: number;
+  targetLimit?: number;
+  labelLimit?: number;
+  labelNameLengthLimit?: number;
+  labelValueLengthLimit?: number;
+  keepDroppedTargets?: number;
+  bodySizeLimit?: string;
+  scrapeProtocols?: string[];
+  attachMetadata?: { node?: boolean };
+}
+
+export interface MonitorMeta {
+  name?: string;
+  namespace?: string;
+  labels?: Record<string, string>;
+}
+
+export interface PodMonitor {
+  apiVersion?: string;
+  kind?: 'PodMonitor';
+  metadata?: MonitorMeta;
+  spec?: MonitorSpecCommon & { podMetricsEndpoints?: PodMetricsEndpoint[] };
+}
+
+export interface ServiceMonitor {
+  apiVersion?: string;
+  kind?: 'ServiceMonitor';
+  metadata?: MonitorMeta;
+  spec?: MonitorSpecCommon & { endpoints?: ServiceMonitorEndpoint[]; targetLabels?: string[] };
+}
