@@ -1,6 +1,7 @@
 // The serve engine: scrape configs + discovered objects -> jobs and their kept targets.
 // Per job it keeps, per target group (one per discovered object or static_configs entry), the
-// targets relabeling kept and a compact record of those it dropped. An object event recomputes
+// targets relabeling kept (sharing the group's labels) and how many it dropped; /debug/targets
+// rebuilds the details from the caches. An object event recomputes
 // only the groups it affects (one pod: one group), so updates stay cheap at 100k targets; the
 // per-job JSON answer is rebuilt lazily when asked for, at most once per change.
 import type { Logger } from '../cli/log.js';
@@ -31,14 +32,32 @@ export const ownsEverything: ShardFilter = { owns: () => true };
 
 export type ScrapeConfig = Record<string, unknown> & { job_name: string };
 
-export interface DroppedTarget {
-  address: string;
-  reason: string;
+interface GroupResult {
+  kept: ServedTarget[];
+  droppedCount: number;
 }
 
-interface GroupResult {
-  kept: KeptTarget[];
-  dropped: DroppedTarget[];
+/**
+ * A kept target, stored lean: its own per-target labels plus a reference to the labels its
+ * group shares (a pod's meta labels are held once, not once per container port).
+ */
+export class ServedTarget implements KeptTarget {
+  constructor(
+    readonly job: string,
+    readonly key: string,
+    readonly nodeName: string | undefined,
+    private readonly groupLabels: Labels,
+    private readonly ownLabels: Labels,
+  ) {}
+
+  /** Merged discovered labels (target labels win, as in Prometheus); built on each call. */
+  get labels(): Labels {
+    return { ...this.groupLabels, ...this.ownLabels };
+  }
+
+  get address(): string {
+    return this.ownLabels.__address__ ?? this.groupLabels.__address__ ?? '';
+  }
 }
 
 interface Job {
@@ -53,6 +72,7 @@ interface Job {
   staticGroups: TargetGroup[];
   groups: Map<string, GroupResult>;
   keptCount: number;
+  droppedCount: number;
   answer?: string;
 }
 
@@ -167,8 +187,9 @@ export class TargetEngine {
     for (const job of this.jobs.values()) {
       keptByJob[job.name] = job.keptCount;
       kept += job.keptCount;
+      dropped += job.droppedCount;
       for (const group of job.groups.values()) {
-        dropped += group.dropped.length;
+        
         for (const t of group.kept) if (this.shardFilter.owns(t)) owned++;
       }
     }
@@ -195,8 +216,8 @@ export class TargetEngine {
     return this.shardFilter.owns(target);
   }
 
-  private keptTargets(job: Job): KeptTarget[] {
-    const all: KeptTarget[] = [];
+  private keptTargets(job: Job): ServedTarget[] {
+    const all: ServedTarget[] = [];
     for (const group of job.groups.values()) for (const t of group.kept) all.push(t);
     return all;
   }
@@ -215,12 +236,13 @@ export class TargetEngine {
       return { source: String(i), targets: targets.map((address) => ({ __address__: address })), labels };
     });
     const served = Object.fromEntries(Object.entries(config).filter(([k]) => !discoveryFields.includes(k)));
-    return { name: config.job_name, fingerprint, served, rules, defaults: jobDefaults(config), specs, staticGroups, groups: new Map(), keptCount: 0 };
+    return { name: config.job_name, fingerprint, served, rules, defaults: jobDefaults(config), specs, staticGroups, groups: new Map(), keptCount: 0, droppedCount: 0 };
   }
 
   private recomputeJob(job: Job): void {
     job.groups.clear();
     job.keptCount = 0;
+    job.droppedCount = 0;
     job.answer = undefined;
     job.staticGroups.forEach((group, i) => this.updateGroup(job, `static|${i}`, group));
     job.specs.forEach((spec, index) => {
@@ -237,7 +259,10 @@ export class TargetEngine {
 
   private updateGroup(job: Job, groupKey: string, group: TargetGroup | undefined): void {
     const previous = job.groups.get(groupKey);
-    if (previous) job.keptCount -= previous.kept.length;
+    if (previous) {
+      job.keptCount -= previous.kept.length;
+      job.droppedCount -= previous.droppedCount;
+    }
     job.answer = undefined;
     if (!group) {
       job.groups.delete(groupKey);
@@ -246,6 +271,7 @@ export class TargetEngine {
     const result = targetsFromGroup(job.name, group, job.rules, job.defaults);
     job.groups.set(groupKey, result);
     job.keptCount += result.kept.length;
+    job.droppedCount += result.droppedCount;
   }
 }
 
@@ -265,22 +291,28 @@ export function jobDefaults(config: ScrapeConfig): Labels {
   return defaults;
 }
 
-/** One group's targets through the job's relabeling: kept ones with their key, dropped ones with why. */
+/** One group's targets through the job's relabeling: the kept ones with their identity, and a count of the dropped. */
 export function targetsFromGroup(job: string, group: TargetGroup, rules: RelabelRule[], defaults: Labels): GroupResult {
-  const kept: KeptTarget[] = [];
-  const dropped: DroppedTarget[] = [];
+  const kept: ServedTarget[] = [];
+  let droppedCount = 0;
   group.targets.forEach((target, index) => {
-    const discovered: Labels = { ...group.labels, ...target };
-    const address = discovered.__address__ ?? '';
-    const final = finalLabels(discovered, rules, defaults);
-    if ('reason' in final) {
-      dropped.push({ address, reason: final.reason });
+    // Defaults first: discovered labels override them (PopulateLabels only sets absent ones).
+    const out = relabel(Object.assign({}, defaults, group.labels, target), rules);
+    const key = out ? targetKey(defaults.job ?? job, out) : undefined;
+    if (!key) {
+      droppedCount++;
       return;
     }
-    const nodeName = group.nodeNames?.[index] ?? nodeOf(discovered);
-    kept.push({ job, key: final.key, ...(nodeName ? { nodeName } : {}), labels: discovered });
+    const nodeName = group.nodeNames?.[index] ?? target.__meta_kubernetes_pod_node_name ?? nodeOf(group.labels);
+    kept.push(new ServedTarget(job, key, nodeName || undefined, group.labels, target));
   });
-  return { kept, dropped };
+  return { kept, droppedCount };
+}
+
+/** Identity of a relabeled target: job|scheme|address|metrics_path; undefined without an address. */
+function targetKey(job: string, out: Labels): string | undefined {
+  const address = out.__address__;
+  return address ? `${job}|${out.__scheme__ ?? ''}|${address}|${out.__metrics_path__ ?? ''}` : undefined;
 }
 
 /** The node behind a target, from kubernetes_sd meta labels (pod and node roles). */
@@ -290,20 +322,17 @@ export function nodeOf(discovered: Labels): string | undefined {
 
 /** Relabels discovered labels as a scrape pool would; the final labels and identity, or why dropped. */
 export function finalLabels(discovered: Labels, rules: RelabelRule[], defaults: Labels): { labels: Labels; key: string } | { reason: string } {
-  const input: Labels = { ...discovered };
-  for (const [name, value] of Object.entries(defaults)) if (input[name] === undefined) input[name] = value;
-  const out = relabel(input, rules);
+  const out = relabel(Object.assign({}, defaults, discovered), rules);
   if (out === null) return { reason: 'dropped by relabel_configs' };
-  const address = out.__address__;
-  if (!address) return { reason: 'no __address__ after relabeling' };
-  const key = `${defaults.job ?? ''}|${out.__scheme__ ?? ''}|${address}|${out.__metrics_path__ ?? ''}`;
+  const key = targetKey(defaults.job ?? '', out);
+  if (!key) return { reason: 'no __address__ after relabeling' };
   const labels: Labels = {};
   for (const [name, value] of Object.entries(out)) if (!name.startsWith('__meta_') && value !== '') labels[name] = value;
-  labels.instance ??= address;
+  labels.instance ??= out.__address__ ?? '';
   return { labels, key };
 }
 
-export function serializeTargets(targets: KeptTarget[]): string {
-  const parts = targets.map((t) => `{"targets":[${JSON.stringify(t.labels.__address__ ?? '')}],"labels":${JSON.stringify(t.labels)}}`);
-  return `[${parts.join(',')}]`;
+/** The http_sd answer: one JSON.stringify over plain objects (V8's fast path). */
+export function serializeTargets(targets: ServedTarget[]): string {
+  return JSON.stringify(targets.map((t) => ({ targets: [t.address], labels: t.labels })));
 }

@@ -4,7 +4,7 @@
 import { KubeApiError, type KubeClient } from './client.js';
 import { GoneError, type ListPage, type ListWatchSource, type WatchLine } from './informer.js';
 
-export type WatchedResource = 'pods' | 'services' | 'endpoints' | 'nodes' | 'namespaces' | 'podmonitors' | 'servicemonitors';
+export type WatchedResource = 'pods' | 'services' | 'endpoints' | 'nodes' | 'namespaces' | 'secrets' | 'podmonitors' | 'servicemonitors';
 
 export interface WatchScope {
   resource: WatchedResource;
@@ -20,6 +20,7 @@ const groupVersion: Record<WatchedResource, string> = {
   endpoints: 'api/v1',
   nodes: 'api/v1',
   namespaces: 'api/v1',
+  secrets: 'api/v1',
   podmonitors: 'apis/monitoring.coreos.com/v1',
   servicemonitors: 'apis/monitoring.coreos.com/v1',
 };

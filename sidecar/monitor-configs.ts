@@ -1,0 +1,74 @@
+// PodMonitors/ServiceMonitors from the informers -> the scrape configs the prometheus-operator
+// would generate, for the monitors the prometheusCR settings select. An invalid monitor is
+// reported (named) and skipped; every other monitor still produces its jobs.
+import { MonitorError, podMonitorScrapeConfigs, serviceMonitorScrapeConfigs, type PodMonitor, type ServiceMonitor } from './discovery/monitors.js';
+import { selectMonitors, type PrometheusCRSettings } from './discovery/selectors.js';
+import type { Labels } from './discovery/types.js';
+import type { ScrapeConfig } from './targets.js';
+
+export interface MonitorProblem {
+  /** `<namespace>/<name>` of the monitor. */
+  name: string;
+  kind: 'PodMonitor' | 'ServiceMonitor';
+  message: string;
+  /** A referenced Secret that is not cached yet (not an error of the monitor). */
+  pending: boolean;
+}
+
+export interface MonitorInputs {
+  podMonitors: unknown[];
+  serviceMonitors: unknown[];
+  namespaces: unknown[];
+  settings: PrometheusCRSettings;
+  secrets: SecretSource;
+}
+
+/** Secret values from a cache; `synced(namespace)` is false while that namespace's Secrets are still being listed. */
+export interface SecretSource {
+  secret(namespace: string, name: string, key: string): string | undefined;
+  synced(namespace: string): boolean;
+}
+
+export function buildMonitorScrapeConfigs(inputs: MonitorInputs): { configs: ScrapeConfig[]; problems: MonitorProblem[] } {
+  const namespaceLabels = new Map<string, Labels>();
+  for (const raw of inputs.namespaces) {
+    const meta = (raw as { metadata?: { name?: string; labels?: Labels } }).metadata;
+    if (meta?.name) namespaceLabels.set(meta.name, meta.labels ?? {});
+  }
+  const lookupNamespace = (name: string) => namespaceLabels.get(name);
+  let missedUnsynced = false;
+  const ctx = {
+    scrapeInterval: inputs.settings.scrapeInterval,
+    secret: (namespace: string, name: string, key: string) => {
+      if (!inputs.secrets.synced(namespace)) missedUnsynced = true;
+      return inputs.secrets.secret(namespace, name, key);
+    },
+  };
+  const configs: ScrapeConfig[] = [];
+  const problems: MonitorProblem[] = [];
+  const build = (kind: 'PodMonitor' | 'ServiceMonitor', monitor: MonitorLike, generate: () => ScrapeConfig[]) => {
+    missedUnsynced = false;
+    try {
+      configs.push(...generate());
+    } catch (err) {
+      const message = err instanceof MonitorError ? err.message : `${kind} ${monitorName(monitor)}: ${err instanceof Error ? err.message : String(err)}`;
+      problems.push({ name: monitorName(monitor), kind, message, pending: missedUnsynced });
+    }
+  };
+  const byName = (a: MonitorLike, b: MonitorLike) => monitorName(a).localeCompare(monitorName(b));
+  for (const monitor of selectMonitors(inputs.podMonitors as PodMonitor[], 'PodMonitor', inputs.settings, lookupNamespace).sort(byName)) {
+    build('PodMonitor', monitor, () => podMonitorScrapeConfigs(monitor, ctx) as unknown as ScrapeConfig[]);
+  }
+  for (const monitor of selectMonitors(inputs.serviceMonitors as ServiceMonitor[], 'ServiceMonitor', inputs.settings, lookupNamespace).sort(byName)) {
+    build('ServiceMonitor', monitor, () => serviceMonitorScrapeConfigs(monitor, ctx) as unknown as ScrapeConfig[]);
+  }
+  return { configs, problems };
+}
+
+interface MonitorLike {
+  metadata?: { name?: string; namespace?: string };
+}
+
+function monitorName(monitor: MonitorLike): string {
+  return `${monitor.metadata?.namespace ?? ''}/${monitor.metadata?.name ?? ''}`;
+}

@@ -1,0 +1,213 @@
+// `edot-ta sidecar serve`: discover targets like Prometheus and serve them to the pod's own
+// collector over the target_allocator protocol, on loopback only.
+import { readFileSync } from 'node:fs';
+import { serve, type ServerType } from '@hono/node-server';
+import { parse as parseYaml } from 'yaml';
+import { parseFlags, UsageError } from '../cli/args.js';
+import { createLogger, type Logger } from '../cli/log.js';
+import { createApi, parseListenAddress } from './api.js';
+import { debugTargets } from './debug.js';
+import { PodEvents, summaryText } from './events.js';
+import { IdentityError, readIdentity } from './identity.js';
+import { createKubeClient, loadKubeConfig, type KubeClient } from './kube/client.js';
+import { createMetrics, type SidecarMetrics } from './metrics.js';
+import { DiscoveryRuntime } from './serve-runtime.js';
+import type { ScrapeConfig } from './targets.js';
+
+const usage = `Usage: edot-ta sidecar serve [flags]
+
+Discovers Prometheus targets (the moved static scrape_configs, PodMonitors, ServiceMonitors) and
+serves them to this pod's collector with the target_allocator protocol.
+
+Flags:
+  --listen HOST:PORT         loopback address to serve on (default 127.0.0.1:27390)
+  --scrape-configs FILE      YAML {scrape_configs: [...]} written by \`sidecar render\`
+                             (default /edot-ta/scrape-configs.yaml; missing file = no static jobs)
+  --kubeconfig FILE          kubeconfig (default: KUBECONFIG env, else in-cluster)
+  --pod-scope cluster|node   watch all pods, or only pods on NODE_NAME (fieldSelector
+                             spec.nodeName=NODE_NAME) (default cluster)
+  --watchdog-seconds N       restart a watch silent for longer than N seconds (default 90)
+  --summary-interval-seconds N  write the edot-ta.io/summary annotation at most every N s (default 10)
+
+Environment: POD_NAME, POD_UID, POD_NAMESPACE, NODE_NAME, EDOT_TA_GROUP (required),
+EDOT_TA_PROMETHEUS_CR (optional JSON, the operator's prometheusCR settings; absent = monitors off),
+EDOT_TA_LOG_LEVEL (debug|info|warn|error, default info).`;
+
+export async function run(argv: string[]): Promise<number> {
+  const logger = createLogger({ component: 'sidecar-serve' });
+  let flags;
+  try {
+    flags = parseFlags(argv, {
+      listen: { type: 'string', default: '127.0.0.1:27390' },
+      'scrape-configs': { type: 'string', default: '/edot-ta/scrape-configs.yaml' },
+      kubeconfig: { type: 'string' },
+      'pod-scope': { type: 'string', default: 'cluster' },
+      'watchdog-seconds': { type: 'string', default: '90' },
+      'summary-interval-seconds': { type: 'string', default: '10' },
+      help: { type: 'boolean', short: 'h' },
+    }).values;
+    if (flags.help) {
+      console.log(usage);
+      return 0;
+    }
+    if (flags['pod-scope'] !== 'cluster' && flags['pod-scope'] !== 'node') throw new UsageError('--pod-scope must be "cluster" or "node"');
+    for (const name of ['watchdog-seconds', 'summary-interval-seconds'] as const) {
+      if (!(Number(flags[name]) > 0)) throw new UsageError(`--${name} must be a positive number`);
+    }
+  } catch (err) {
+    if (err instanceof UsageError) {
+      console.error(`edot-ta sidecar serve: ${err.message}\n\n${usage}`);
+      return 2;
+    }
+    throw err;
+  }
+
+  let identity;
+  let listen;
+  let client: KubeClient;
+  try {
+    identity = readIdentity(process.env);
+    listen = parseListenAddress(flags.listen);
+    client = createKubeClient(loadKubeConfig(flags.kubeconfig));
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    logger.error('cannot start', { error: message });
+    console.error(`edot-ta sidecar serve: ${message}`);
+    return err instanceof IdentityError ? 2 : 1;
+  }
+  const log = logger.child({ pod: `${identity.podNamespace}/${identity.podName}`, group: identity.group });
+  const staticConfigs = loadStaticConfigs(flags['scrape-configs'], log);
+
+  let runtime: DiscoveryRuntime | undefined;
+  const metrics: SidecarMetrics = createMetrics({
+    targets: () => runtime?.engine.summary() ?? { keptByJob: {}, dropped: 0, owned: 0 },
+    informers: () => runtime?.informers() ?? [],
+    ready: () => runtime?.ready() ?? false,
+  });
+  client = timedClient(client, metrics);
+  const events = new PodEvents(client, { name: identity.podName, namespace: identity.podNamespace, uid: identity.podUid }, log, {
+    summaryIntervalMs: Number(flags['summary-interval-seconds']) * 1000,
+  });
+  const current = new DiscoveryRuntime({
+    client,
+    staticConfigs: staticConfigs.configs,
+    prometheusCR: identity.prometheusCR,
+    watch: { ownNamespace: identity.podNamespace, ...(flags['pod-scope'] === 'node' ? { podFieldSelector: `spec.nodeName=${identity.nodeName}` } : {}) },
+    watchdogMs: Number(flags['watchdog-seconds']) * 1000,
+    logger: log,
+    metrics,
+    onProblem: ({ kind, name, message }) =>
+      void events.record('Warning', kind === 'monitor' ? 'InvalidMonitor' : 'InvalidScrapeConfig', `skipped ${kind === 'monitor' ? 'monitor' : 'scrape config'} ${name}: ${message}`),
+    onTargetsChanged: () => {
+      if (!current.ready()) return;
+      const { owned } = current.engine.summary();
+      events.setSummary(summaryText(owned, current.engine.jobNames().length));
+    },
+  });
+  runtime = current;
+  if (staticConfigs.error) void events.record('Warning', 'InvalidScrapeConfigs', staticConfigs.error);
+
+  const app = createApi(
+    {
+      ready: () => current.ready(),
+      notReadyReason: () => current.notReadyReason(),
+      collectorId: identity.podName,
+      scrapeConfigs: () => current.engine.scrapeConfigs(),
+      jobNames: () => current.engine.jobNames(),
+      targetsAnswer: (job) => current.engine.targetsAnswer(job),
+      debugTargets: () => ({ ready: current.ready(), collectorId: identity.podName, ...debugTargets(current.engine) }),
+    },
+    metrics,
+    log,
+  );
+
+  let server: ServerType;
+  try {
+    server = await new Promise<ServerType>((resolve, reject) => {
+      const s = serve({ fetch: app.fetch, hostname: listen.host, port: listen.port }, () => resolve(s));
+      s.once('error', reject);
+    });
+  } catch (err) {
+    log.error('cannot listen', { listen: flags.listen, error: err instanceof Error ? err.message : String(err) });
+    return 1;
+  }
+  log.info('serving the target_allocator API', {
+    listen: flags.listen,
+    staticJobs: staticConfigs.configs.length,
+    monitors: identity.prometheusCR.enabled,
+    podScope: flags['pod-scope'],
+  });
+  current.start();
+
+  // Graceful stop: stop accepting, stop the watches, write nothing more.
+  return new Promise<number>((resolve) => {
+    const shutdown = (signal: string) => {
+      log.info('stopping', { signal });
+      events.stop();
+      server.close();
+      void current.stop().then(() => resolve(0));
+      setTimeout(() => resolve(0), 5_000).unref();
+    };
+    process.once('SIGTERM', () => shutdown('SIGTERM'));
+    process.once('SIGINT', () => shutdown('SIGINT'));
+  });
+}
+
+/** The moved static scrape configs. A missing file means none; a broken one is reported, not fatal. */
+export function loadStaticConfigs(path: string, logger: Logger): { configs: ScrapeConfig[]; error?: string } {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') {
+      logger.warn('no static scrape configs file; serving monitors only', { path });
+      return { configs: [] };
+    }
+    throw err;
+  }
+  try {
+    return { configs: parseStaticConfigs(text) };
+  } catch (err) {
+    const error = `${path}: ${err instanceof Error ? err.message : String(err)}`;
+    logger.error('cannot read the static scrape configs; serving monitors only', { error });
+    return { configs: [], error };
+  }
+}
+
+export function parseStaticConfigs(text: string): ScrapeConfig[] {
+  const doc = (parseYaml(text) ?? {}) as unknown;
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new Error('expected a YAML mapping with scrape_configs');
+  const list = (doc as { scrape_configs?: unknown }).scrape_configs ?? [];
+  if (!Array.isArray(list)) throw new Error('scrape_configs must be a list');
+  return list.map((entry: unknown, i) => {
+    if (typeof entry !== 'object' || entry === null || typeof (entry as { job_name?: unknown }).job_name !== 'string') {
+      throw new Error(`scrape_configs[${i}] needs a string job_name`);
+    }
+    return entry as ScrapeConfig;
+  });
+}
+
+/** Observes Kubernetes API request latency (lists, events, patches) into /metrics. */
+function timedClient(client: KubeClient, metrics: SidecarMetrics): KubeClient {
+  return {
+    server: client.server,
+    watch: (...args) => client.watch(...args),
+    async requestJson(method, path, options) {
+      const started = process.hrtime.bigint();
+      const parts = path.split('/').filter(Boolean);
+      const resource = parts.includes('events') ? 'events' : parts.includes('pods') ? 'pods' : (parts[parts.length - 1] ?? 'other');
+      let code = 'error';
+      try {
+        const answer = await client.requestJson(method, path, options);
+        code = '2xx';
+        return answer;
+      } catch (err) {
+        code = String((err as { code?: number }).code ?? 'error');
+        throw err;
+      } finally {
+        metrics.kubeRequestDuration.observe({ verb: method, resource, code }, Number(process.hrtime.bigint() - started) / 1e9);
+      }
+    },
+  };
+}

@@ -1,0 +1,220 @@
+// Wires discovery together for `sidecar serve`: monitor and namespace informers produce scrape
+// configs, the engine says which scopes those configs watch, one informer per scope feeds object
+// events to the engine. Readiness = every informer listed once and the configs were applied.
+import type { Logger } from '../cli/log.js';
+import type { PrometheusCRSettings } from './identity.js';
+import { Informer, type InformerEvent } from './kube/informer.js';
+import type { KubeClient } from './kube/client.js';
+import { scopeKey, scopeSource, describeScope, type WatchScope, type WatchedResource } from './kube/scope.js';
+import type { SidecarMetrics } from './metrics.js';
+import { needsNamespaceLabels } from './discovery/selectors.js';
+import { buildMonitorScrapeConfigs, type MonitorProblem, type SecretSource } from './monitor-configs.js';
+import { trimPod, type ObjectStores, type WatchOptions } from './targets-sd.js';
+import { TargetEngine, type JobProblem, type ScrapeConfig } from './targets.js';
+
+export interface RuntimeOptions {
+  client: KubeClient;
+  staticConfigs: ScrapeConfig[];
+  prometheusCR: PrometheusCRSettings;
+  watch: WatchOptions;
+  watchdogMs: number;
+  logger: Logger;
+  metrics?: SidecarMetrics;
+  /** Invalid monitors and scrape configs (for Events). */
+  onProblem?: (problem: { kind: 'monitor' | 'scrape_config'; name: string; message: string }) => void;
+  /** Called after targets changed (debounced by the caller if needed). */
+  onTargetsChanged?: () => void;
+  /** Debounce for regenerating monitor configs after monitor/namespace events. */
+  monitorDebounceMs?: number;
+}
+
+interface ScopeInformer {
+  scope: WatchScope;
+  informer: Informer<unknown>;
+}
+
+export class DiscoveryRuntime {
+  readonly engine: TargetEngine;
+  private readonly scopeInformers = new Map<string, ScopeInformer>();
+  private readonly monitorInformers: ScopeInformer[] = [];
+  private readonly secretInformers = new Map<string, ScopeInformer>();
+  /** Monitor configs were built while a referenced namespace's Secrets were still listing. */
+  private monitorConfigsStale = false;
+  private configsApplied = false;
+  private readyOnce = false;
+  private monitorTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(private readonly options: RuntimeOptions) {
+    const stores: ObjectStores = {
+      get: (scope, key) => this.scopeInformers.get(scopeKey(scope))?.informer.get(key),
+      values: (scope) => this.scopeInformers.get(scopeKey(scope))?.informer.values() ?? [][Symbol.iterator](),
+    };
+    this.engine = new TargetEngine(stores, options.watch, options.logger);
+  }
+
+  start(): void {
+    const { prometheusCR } = this.options;
+    if (!prometheusCR.enabled) {
+      this.applyConfigs([]);
+      return;
+    }
+    const allow = prometheusCR.allowNamespaces ?? [];
+    const namespaces = allow.length ? allow : [undefined];
+    const monitorScopes: WatchScope[] = [];
+    if (prometheusCR.podMonitorSelector) monitorScopes.push(...namespaces.map((namespace) => ({ resource: 'podmonitors' as const, namespace })));
+    if (prometheusCR.serviceMonitorSelector) monitorScopes.push(...namespaces.map((namespace) => ({ resource: 'servicemonitors' as const, namespace })));
+    // Namespace labels only matter for a monitor namespace selector that is not {}.
+    if (monitorScopes.length && needsNamespaceLabels(prometheusCR)) monitorScopes.push({ resource: 'namespaces' });
+    for (const scope of monitorScopes) {
+      const informer = this.makeInformer(scope, () => this.scheduleMonitorConfigs());
+      this.monitorInformers.push({ scope, informer });
+      informer.start();
+    }
+    if (monitorScopes.length === 0) this.applyConfigs([]);
+  }
+
+  /** Secrets referenced by monitors (TLS, auth), cached per namespace once first referenced. */
+  private readonly secrets: SecretSource = {
+    secret: (namespace, name, key) => {
+      const informer = this.secretInformer(namespace);
+      const secret = informer.get(`${namespace}/${name}`) as { data?: Record<string, string>; stringData?: Record<string, string> } | undefined;
+      const value = secret?.data?.[key];
+      return value === undefined ? secret?.stringData?.[key] : Buffer.from(value, 'base64').toString('utf8');
+    },
+    synced: (namespace) => this.secretInformers.get(namespace)?.informer.hasSynced ?? false,
+  };
+
+  private secretInformer(namespace: string): Informer<unknown> {
+    let entry = this.secretInformers.get(namespace);
+    if (!entry) {
+      const scope: WatchScope = { resource: 'secrets', namespace };
+      entry = { scope, informer: this.makeInformer(scope, () => this.scheduleMonitorConfigs()) };
+      this.secretInformers.set(namespace, entry);
+      this.monitorConfigsStale = true;
+      entry.informer.start();
+    }
+    return entry.informer;
+  }
+
+  ready(): boolean {
+    if (this.readyOnce) return true;
+    this.readyOnce = this.configsApplied && !this.monitorConfigsStale && this.allInformers().every((s) => s.informer.hasSynced);
+    if (this.readyOnce) {
+      const { jobs, kept, dropped } = this.engine.summary();
+      this.options.logger.info('first full discovery complete', { jobs, kept, dropped });
+    }
+    return this.readyOnce;
+  }
+
+  notReadyReason(): string {
+    if (!this.configsApplied) return 'waiting for the first list of PodMonitors/ServiceMonitors';
+    const pending = this.allInformers().filter((s) => !s.informer.hasSynced);
+    return pending.length ? `waiting for the first list of ${pending.map((s) => describeScope(s.scope)).join('; ')}` : 'starting';
+  }
+
+  informers(): Array<{ resource: string; scope: string; stats: Informer<unknown>['stats'] }> {
+    return this.allInformers().map(({ scope, informer }) => ({ resource: scope.resource, scope: describeScope(scope), stats: informer.stats }));
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.monitorTimer) clearTimeout(this.monitorTimer);
+    await Promise.all(this.allInformers().map((s) => s.informer.stop()));
+  }
+
+  private allInformers(): ScopeInformer[] {
+    return [...this.monitorInformers, ...this.secretInformers.values(), ...this.scopeInformers.values()];
+  }
+
+  private scheduleMonitorConfigs(): void {
+    if (this.monitorTimer || this.stopped) return;
+    this.monitorTimer = setTimeout(() => {
+      this.monitorTimer = undefined;
+      if (!this.monitorInformers.every((s) => s.informer.hasSynced)) return; // their onSynced reschedules
+      const store = (resource: WatchedResource) => this.monitorInformers.filter((s) => s.scope.resource === resource).flatMap((s) => [...s.informer.values()]);
+      const secretsWereSynced = [...this.secretInformers.values()].every((s) => s.informer.hasSynced);
+      const { configs, problems } = buildMonitorScrapeConfigs({
+        podMonitors: store('podmonitors'),
+        serviceMonitors: store('servicemonitors'),
+        namespaces: store('namespaces'),
+        settings: this.options.prometheusCR,
+        secrets: this.secrets,
+      });
+      for (const problem of problems) {
+        if (problem.pending) this.options.logger.debug('monitor waits for its Secrets to be listed', { monitor: problem.name });
+        else this.reportMonitorProblem(problem);
+      }
+      this.monitorConfigsStale = !secretsWereSynced || [...this.secretInformers.values()].some((s) => !s.informer.hasSynced);
+      this.applyConfigs(configs);
+    }, this.options.monitorDebounceMs ?? 50);
+  }
+
+  private reportMonitorProblem(problem: MonitorProblem): void {
+    this.options.metrics?.discoveryErrors.inc({ kind: 'monitor' });
+    this.options.logger.warn('skipping invalid monitor', { monitor: problem.name, error: problem.message });
+    this.options.onProblem?.({ kind: 'monitor', name: problem.name, message: problem.message });
+  }
+
+  private applyConfigs(monitorConfigs: ScrapeConfig[]): void {
+    const started = process.hrtime.bigint();
+    const problems: JobProblem[] = this.engine.setScrapeConfigs([...this.options.staticConfigs, ...monitorConfigs]);
+    for (const problem of problems) {
+      // A generated job that fails (e.g. its relabelings) is the monitor's fault: name the monitor.
+      const monitor = /^(podMonitor|serviceMonitor)\/([^/]+)\/([^/]+)\/\d+$/.exec(problem.job);
+      if (monitor) {
+        this.reportMonitorProblem({ name: `${monitor[2]}/${monitor[3]}`, kind: monitor[1] === 'podMonitor' ? 'PodMonitor' : 'ServiceMonitor', message: `job ${problem.job}: ${problem.message}`, pending: false });
+        continue;
+      }
+      this.options.metrics?.discoveryErrors.inc({ kind: 'scrape_config' });
+      this.options.logger.warn('skipping invalid scrape config', { job: problem.job, error: problem.message });
+      this.options.onProblem?.({ kind: 'scrape_config', name: problem.job, message: problem.message });
+    }
+    this.reconcileScopes();
+    this.configsApplied = true;
+    this.options.metrics?.recomputeDuration.observe({ kind: 'full' }, Number(process.hrtime.bigint() - started) / 1e9);
+    this.options.onTargetsChanged?.();
+  }
+
+  /** Starts informers for new scopes, stops those no job needs any more. */
+  private reconcileScopes(): void {
+    const wanted = new Map(this.engine.scopes().map((scope) => [scopeKey(scope), scope]));
+    for (const [key, scope] of wanted) {
+      if (this.scopeInformers.has(key)) continue;
+      const informer = this.makeInformer(scope, (event) => this.onObjectEvent(scope.resource, event));
+      this.scopeInformers.set(key, { scope, informer });
+      informer.start();
+    }
+    for (const [key, entry] of this.scopeInformers) {
+      if (wanted.has(key)) continue;
+      this.scopeInformers.delete(key);
+      void entry.informer.stop();
+    }
+  }
+
+  private onObjectEvent(resource: WatchedResource, event: InformerEvent<unknown>): void {
+    const started = process.hrtime.bigint();
+    this.engine.onObjectChanged(resource, event.key);
+    this.options.metrics?.recomputeDuration.observe({ kind: 'incremental' }, Number(process.hrtime.bigint() - started) / 1e9);
+    this.options.onTargetsChanged?.();
+  }
+
+  private makeInformer(scope: WatchScope, onEvent: (event: InformerEvent<unknown>) => void): Informer<unknown> {
+    return new Informer<unknown>(scopeSource(this.options.client, scope), {
+      transform: scope.resource === 'pods' ? trimPod : dropManagedFields,
+      onEvent,
+      onSynced: () => {
+        if (['podmonitors', 'servicemonitors', 'namespaces', 'secrets'].includes(scope.resource)) this.scheduleMonitorConfigs();
+        else this.options.onTargetsChanged?.();
+      },
+      logger: this.options.logger,
+      watchdogMs: this.options.watchdogMs,
+    });
+  }
+}
+
+function dropManagedFields(raw: unknown): unknown {
+  const meta = (raw as { metadata?: { managedFields?: unknown } }).metadata;
+  if (meta) delete meta.managedFields;
+  return raw;
+}
