@@ -28,7 +28,7 @@ function fixturePath(): string {
   throw new Error('test/fixtures/admission/pod-create-edot-daemon.json not found above ' + here);
 }
 
-type FromChild = { ready: true; port: number; caPem: string } | { usage: true; cpuMicros: number; rss: number; peakRss: number };
+type FromChild = { ready: true; port: number; caPem: string } | { usage: true; cpuMicros: number; rss: number; peakRss: number; heapTotal: number; external: number };
 
 // ---- the server process ----
 async function serve(): Promise<void> {
@@ -42,9 +42,9 @@ async function serve(): Promise<void> {
   process.on('message', (message) => {
     if (message === 'usage') {
       const cpu = process.cpuUsage();
-      const rss = process.memoryUsage().rss;
+      const { rss, heapTotal, external } = process.memoryUsage();
       peakRss = Math.max(peakRss, rss);
-      process.send?.({ usage: true, cpuMicros: cpu.user + cpu.system, rss, peakRss } satisfies FromChild);
+      process.send?.({ usage: true, cpuMicros: cpu.user + cpu.system, rss, peakRss, heapTotal, external } satisfies FromChild);
     } else if (message === 'stop') {
       void server.close().then(() => process.exit(0));
     }
@@ -167,7 +167,7 @@ async function main(): Promise<void> {
     );
     if (row.route === '/mutate') summary.push(`c=${row.concurrency}: p99 ${ratio.toFixed(2)}× baseline (goal ≤ 1.5×), ${perCore.toFixed(0)} reviews/s per core (goal ≥ 2000)`);
   }
-  console.log(`\nServer RSS: ${(idle.rss / 1048576).toFixed(1)} MiB idle after start, peak ${(usage.peakRss / 1048576).toFixed(1)} MiB under load, ${(usage.rss / 1048576).toFixed(1)} MiB at the end (goal < 100 MiB).`);
+  console.log(`\nServer RSS: ${(idle.rss / 1048576).toFixed(1)} MiB idle after start, peak ${(usage.peakRss / 1048576).toFixed(1)} MiB under load, ${(usage.rss / 1048576).toFixed(1)} MiB at the end (V8 heap ${(usage.heapTotal / 1048576).toFixed(1)} MiB, external ${(usage.external / 1048576).toFixed(1)} MiB) (goal < 100 MiB).`);
   for (const line of summary) console.log(`- ${line}`);
 }
 

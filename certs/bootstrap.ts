@@ -37,7 +37,7 @@ export interface BootstrapResult {
   caBundlePatched: boolean;
 }
 
-const pemBlocks = (bundle: string): string[] => bundle.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n?/g) ?? [];
+const pemBlocks = (bundle: string): string[] => bundle.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----(\r?\n)?/g) ?? [];
 const b64 = (text: string) => Buffer.from(text).toString('base64');
 const unb64 = (text: string | undefined) => (text === undefined ? '' : Buffer.from(text, 'base64').toString('utf8'));
 

@@ -127,13 +127,20 @@ export function parseAdmissionReview(body: string): AdmissionRequest {
 }
 
 export function admissionResponse(uid: string, patch: Operation[] = [], warnings: string[] = []): AdmissionReviewResponse {
+  return admissionResponseWithSize(uid, patch, warnings).body;
+}
+
+function admissionResponseWithSize(uid: string, patch: Operation[], warnings: string[]): { body: AdmissionReviewResponse; patchBytes: number } {
   const response: AdmissionResponse = { uid, allowed: true };
+  let patchBytes = 0;
   if (patch.length > 0) {
+    const json = Buffer.from(JSON.stringify(patch));
+    patchBytes = json.length;
     response.patchType = 'JSONPatch';
-    response.patch = Buffer.from(JSON.stringify(patch)).toString('base64');
+    response.patch = json.toString('base64');
   }
   if (warnings.length > 0) response.warnings = warnings;
-  return { apiVersion: admissionApiVersion, kind: 'AdmissionReview', response };
+  return { body: { apiVersion: admissionApiVersion, kind: 'AdmissionReview', response }, patchBytes };
 }
 
 export function isCollectorKind(kind: GroupVersionKind): boolean {
@@ -192,8 +199,7 @@ export function review(
       return unchanged('unchanged', `kind ${request.kind.group}/${request.kind.version} ${request.kind.kind} is not handled`);
     }
     const patch = mutators.diffPatch(original, mutated);
-    const body = admissionResponse(request.uid, patch, warnings);
-    const patchBytes = body.response.patch === undefined ? 0 : Buffer.byteLength(JSON.stringify(patch));
+    const { body, patchBytes } = admissionResponseWithSize(request.uid, patch, warnings);
     return { body, outcome: { kind: reviewedKind, result: patch.length > 0 ? 'mutated' : 'unchanged', patchBytes, ...(reason !== undefined ? { reason } : {}) } };
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);

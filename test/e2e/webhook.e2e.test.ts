@@ -63,6 +63,9 @@ function daemonPod(name: string): V1Pod {
   return pod;
 }
 
+// Both describe blocks run the built CLI (plain node, as in the image).
+beforeAll(() => ensureBuilt());
+
 const containerNames = (pod: V1Pod) => [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])].map((c) => c.name);
 
 describe('edot-ta webhook on the real apiserver (v1.20)', () => {
@@ -86,7 +89,6 @@ describe('edot-ta webhook on the real apiserver (v1.20)', () => {
   }
 
   beforeAll(async () => {
-    ensureBuilt();
     const issued = await edotTa(['certs', '--out-dir', join(work, 'v1'), '--service', 'edot-ta-webhook', '--namespace', 'edot-ta-system', '--ip', '127.0.0.1', '--days', '2']);
     expect(issued.code, issued.stderr).toBe(0);
     caPem = readFileSync(join(work, 'v1', 'ca.crt'), 'utf8');
@@ -287,6 +289,22 @@ describe('certificate bootstrap on the real apiserver', () => {
     } finally {
       await admissionregistration.deleteMutatingWebhookConfiguration({ name: configName }).catch(() => undefined);
     }
+  });
+
+  it('renews a certificate that is near expiry with an optimistic update, keeping the CA and caBundle', async () => {
+    const namespace = await createTestNamespace('renew');
+    const options = { secretNamespace: namespace, secretName: 'edot-ta-webhook-tls', service: 'edot-ta-webhook', serviceNamespace: namespace, validityDays: 30, caValidityDays: 365 };
+    const kc = { core, admission: admissionregistration };
+    // Issued 25 days ago with a 30-day lifetime: 5 days left, less than a third.
+    const old = await bootstrapCertificates(kc, { ...options, now: () => new Date(Date.now() - 25 * 86_400_000) }, logger);
+    expect(old.secretAction).toBe('created');
+    const renewed = await bootstrapCertificates(kc, options, logger);
+    expect(renewed.secretAction).toBe('renewed');
+    expect(certificateInfo(renewed.certificates.serving.certPem).serialHex).not.toBe(certificateInfo(old.certificates.serving.certPem).serialHex);
+    expect(renewed.certificates.caBundlePem).toBe(old.certificates.caBundlePem);
+    const stored = await core.readNamespacedSecret({ name: 'edot-ta-webhook-tls', namespace });
+    expect(Buffer.from(stored.data!['tls.crt']!, 'base64').toString()).toBe(renewed.certificates.serving.certPem);
+    expect((await bootstrapCertificates(kc, options, logger)).secretAction).toBe('unchanged');
   });
 
   it('a webhook started with --bootstrap-secret makes its own certificate, patches caBundle and gets called with it', async () => {
