@@ -20,10 +20,11 @@ export type ClusterTaskResult =
 const here = fileURLToPath(import.meta.url);
 
 /** Runs one task in a child process; rejects with the child's error message. */
-export function runClusterTask<T extends ClusterTask>(request: T, options: { timeoutMs?: number } = {}): Promise<Extract<ClusterTaskResult, { task: T['task'] }>> {
+export function runClusterTask<T extends ClusterTask>(request: T, options: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<Extract<ClusterTaskResult, { task: T['task'] }>> {
   return new Promise((resolve, reject) => {
-    // execArgv carries a loader such as tsx when the parent runs from sources.
-    const child = spawn(process.execPath, [...process.execArgv, here], { stdio: ['pipe', 'pipe', 'inherit'] });
+    // From sources (tsx, vitest) the child needs a TypeScript loader; from dist/ it is plain node.
+    const loader = here.endsWith('.ts') && !process.execArgv.some((arg) => arg.includes('tsx')) ? ['--import', 'tsx'] : [];
+    const child = spawn(process.execPath, [...process.execArgv, ...loader, here], { stdio: ['pipe', 'pipe', 'inherit'], ...(options.env ? { env: options.env } : {}) });
     let stdout = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
     const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000);

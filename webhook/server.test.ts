@@ -109,6 +109,17 @@ describe('HTTPS server', () => {
     running.setCertificate(second);
     const secondSerial = (await peer(port)).serialNumber;
     expect(secondSerial).not.toBe(firstSerial);
+    // A chunked body (no Content-Length) is refused instead of buffered without a bound.
+    const chunked = await new Promise<number>((resolve, reject) => {
+      const req = httpsRequest({ host: '127.0.0.1', port, path: '/mutate', method: 'POST', ca: ca.certPem }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.once('error', reject);
+      req.write(podReview.slice(0, 100));
+      req.end(podReview.slice(100));
+    });
+    expect(chunked).toBe(411);
     expect(running.server.headersTimeout).toBe(10_000);
     expect(running.server.keepAliveTimeout).toBe(95_000);
   });
