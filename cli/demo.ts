@@ -12,6 +12,7 @@ import { parseAllDocuments, parse } from 'yaml';
 import { createWebhookCertificates } from '../certs/ca.js';
 import { fetchReceiverConfig } from '../test/e2e/support/receiver.js';
 import { Cluster } from '../test/harness/cluster.js';
+import { installCrds } from '../test/harness/crds.js';
 import { freePort, waitFor } from '../test/harness/processes.js';
 import { Prometheus } from '../test/harness/prometheus.js';
 import { parseFlags, UsageError } from './args.js';
@@ -72,7 +73,7 @@ async function demo(running: Running): Promise<boolean> {
   const core = kc.makeApiClient(k8s.CoreV1Api);
   const apps = kc.makeApiClient(k8s.AppsV1Api);
   const custom = kc.makeApiClient(k8s.CustomObjectsApi);
-  await installCrds(kc, join(root, 'test/fixtures/crds'));
+  await installCrds(kubeconfig, join(root, 'test/fixtures/crds'));
 
   say('Starting the edot-ta webhook over HTTPS with a fresh CA…');
   const certs = createWebhookCertificates({ service: 'edot-ta-webhook', namespace: 'edot-ta-system', ips: ['127.0.0.1'], validityDays: 7 });
@@ -203,18 +204,6 @@ function httpsOk(url: string, agent: Agent): Promise<boolean> {
     req.on('error', () => resolve(false));
     req.end();
   });
-}
-
-async function installCrds(kc: k8s.KubeConfig, dir: string): Promise<void> {
-  const apiextensions = kc.makeApiClient(k8s.ApiextensionsV1Api);
-  for (const file of readdirSync(dir).filter((f) => f.endsWith('.yaml'))) {
-    const crd = parse(readFileSync(join(dir, file), 'utf8')) as k8s.V1CustomResourceDefinition;
-    await apiextensions.createCustomResourceDefinition({ body: crd });
-    await waitFor(`CRD ${crd.metadata?.name} established`, async () => {
-      const got = await apiextensions.readCustomResourceDefinition({ name: crd.metadata!.name! });
-      return got.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True') ?? false;
-    });
-  }
 }
 
 /** The shipped MutatingWebhookConfiguration, pointed at the local webhook by URL. */

@@ -1,11 +1,9 @@
 // Proves the harness itself: a real apiserver that serves pods, their status subresource,
 // Leases with MicroTime renewals and optimistic concurrency, CRDs, kubectl, and a real
 // Prometheus that discovers a target through http_sd and scrapes it.
-import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import * as k8s from '@kubernetes/client-node';
 import { afterAll, describe, expect, it } from 'vitest';
-import { parse } from 'yaml';
 import { clients, createTestNamespace, kubectl } from '../harness/context.js';
 import { waitFor } from '../harness/processes.js';
 import { Prometheus } from '../harness/prometheus.js';
@@ -74,15 +72,10 @@ describe('real-cluster harness', () => {
     await expect(stale).rejects.toMatchObject({ code: 409 });
   });
 
-  it('installs the PodMonitor CRD and stores a PodMonitor', async () => {
-    const crd = parse(readFileSync(new URL('../fixtures/crds/monitoring.coreos.com_podmonitors.yaml', import.meta.url), 'utf8'));
-    await apiextensions.createCustomResourceDefinition({ body: crd }).catch((err: { code?: number }) => {
-      if (err.code !== 409) throw err; // installed by another e2e file already
-    });
-    await waitFor('the PodMonitor CRD to be established', async () => {
-      const got = await apiextensions.readCustomResourceDefinition({ name: 'podmonitors.monitoring.coreos.com' });
-      return got.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True') ?? false;
-    });
+  it('serves the PodMonitor CRD with its full schema and stores a PodMonitor unpruned', async () => {
+    // The global setup installed it with kubectl; the schema keeps x-kubernetes-* keys.
+    const crd = await apiextensions.readCustomResourceDefinition({ name: 'podmonitors.monitoring.coreos.com' });
+    expect(crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True')).toBe(true);
     const monitor = {
       apiVersion: 'monitoring.coreos.com/v1',
       kind: 'PodMonitor',
@@ -90,7 +83,13 @@ describe('real-cluster harness', () => {
       spec: {
         selector: { matchExpressions: [{ key: 'istio-prometheus-ignore', operator: 'DoesNotExist' }] },
         namespaceSelector: { any: true },
-        podMetricsEndpoints: [{ path: '/stats/prometheus', interval: '15s' }],
+        podMetricsEndpoints: [
+          {
+            path: '/stats/prometheus',
+            interval: '15s',
+            relabelings: [{ action: 'keep', sourceLabels: ['__meta_kubernetes_pod_container_name'], regex: 'istio-proxy' }],
+          },
+        ],
       },
     };
     await waitFor('the PodMonitor to be accepted', async () => {
@@ -99,8 +98,12 @@ describe('real-cluster harness', () => {
     });
     const stored = (await custom.getNamespacedCustomObject({
       group: 'monitoring.coreos.com', version: 'v1', namespace, plural: 'podmonitors', name: 'envoy-stats-monitor',
-    })) as { spec: { podMetricsEndpoints: Array<{ path: string }> } };
+    })) as { spec: { podMetricsEndpoints: Array<{ path: string; relabelings: unknown[] }> } };
     expect(stored.spec.podMetricsEndpoints[0]?.path).toBe('/stats/prometheus');
+    // Not pruned: relabelings are preserved-unknown objects in the schema.
+    expect(stored.spec.podMetricsEndpoints[0]?.relabelings).toEqual([
+      { action: 'keep', sourceLabels: ['__meta_kubernetes_pod_container_name'], regex: 'istio-proxy' },
+    ]);
   });
 
   it('lets kubectl see the lease, the pod and the PodMonitor', async () => {

@@ -3,8 +3,10 @@
 // apiserver for outage tests through a small loopback control endpoint served from here,
 // because the Cluster object lives in this process, not in the test workers.
 import { createServer, type Server } from 'node:http';
+import { fileURLToPath } from 'node:url';
 import type { TestProject } from 'vitest/node';
 import { Cluster, type ClusterEndpoints } from './cluster.js';
+import { installCrds } from './crds.js';
 
 export interface ProvidedCluster extends ClusterEndpoints {
   /** POST {controlUrl}/apiserver/stop | /apiserver/start */
@@ -20,7 +22,9 @@ declare module 'vitest' {
 export default async function setup(project: TestProject) {
   const startedAt = Date.now();
   const cluster = await Cluster.start({ log: (msg) => console.log(`[harness] ${msg}`) });
-  console.log(`[harness] cluster up in ${((Date.now() - startedAt) / 1000).toFixed(1)} s`);
+  // Every e2e file finds the PodMonitor, ServiceMonitor and OpenTelemetryCollector CRDs installed.
+  await installCrds(cluster.endpoints.kubeconfigPath, fileURLToPath(new URL('../fixtures/crds/', import.meta.url)));
+  console.log(`[harness] cluster up with CRDs in ${((Date.now() - startedAt) / 1000).toFixed(1)} s`);
   const control = await serveControl(cluster);
   const address = control.address();
   const controlUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
