@@ -92,7 +92,7 @@ describe('sidecar serve on a real cluster', () => {
     return (await res.json()) as Array<{ targets: string[]; labels: Record<string, string> }>;
   }
 
-  it('starts as a real process, is not ready before the first discovery, then serves the jobs', async () => {
+  it('starts as a real process, answers 503 until the first full discovery (API server down at start), then serves the jobs', async () => {
     const port = await freePort();
     endpoint = `http://127.0.0.1:${port}`;
     const scrapeConfigsFile = join(dir, 'scrape-configs.yaml');
@@ -101,6 +101,7 @@ describe('sidecar serve on a real cluster', () => {
       stringify({ scrape_configs: [{ job_name: 'static-gateway', metrics_path: '/stats/prometheus', static_configs: [{ targets: ['127.0.5.4:15090'], labels: { namespace } }] }] }),
     );
     const pod = await core.readNamespacedPod({ name: collector, namespace });
+    await apiServer.stop();
     sidecar = startProcess('sidecar', process.execPath, ['--import', 'tsx', 'cli/main.ts', 'sidecar', 'serve', '--listen', `127.0.0.1:${port}`, '--scrape-configs', scrapeConfigsFile, '--summary-interval-seconds', '1'], {
       cwd: repoRoot,
       logFile: join(dir, 'sidecar.log'),
@@ -116,6 +117,15 @@ describe('sidecar serve on a real cluster', () => {
       },
     });
     const proc = sidecar;
+    // Started while the API server is down: alive, but nothing served before the first discovery.
+    await waitFor('sidecar /livez', async () => (await fetch(`${endpoint}/livez`)).ok, { timeoutMs: 30_000, abortIf: proc.exited, describe: () => proc.tail() });
+    try {
+      for (const path of ['/readyz', '/scrape_configs', `/jobs/static-gateway/targets?collector_id=${collector}`]) {
+        expect((await fetch(`${endpoint}${path}`)).status, path).toBe(503);
+      }
+    } finally {
+      await apiServer.start();
+    }
     await waitFor('sidecar /readyz', async () => (await fetch(`${endpoint}/readyz`)).ok, { timeoutMs: 60_000, abortIf: proc.exited, describe: () => proc.tail() });
     const configs = (await (await fetch(`${endpoint}/scrape_configs`)).json()) as Record<string, Record<string, unknown>>;
     expect(Object.keys(configs).sort()).toEqual([envoyJob(), 'static-gateway'].sort());
@@ -205,9 +215,11 @@ describe('sidecar serve on a real cluster', () => {
     }, { timeoutMs: 30_000 });
     const pid = prometheus!.pid;
     await prometheus!.reload(await fetchReceiverConfig({ endpoint, collectorId: collector }));
+    // Prometheus stops the removed job's scrape pool (its series go stale); the target list is the proof.
     await waitFor('envoy targets gone, static target still up', async () => {
-      const up = await upSeries();
-      return up.length > 0 && up.every((s) => s.metric.job === 'static-gateway');
+      const { activeTargets } = await prometheus!.targets('active');
+      const ours = activeTargets.filter((t) => t.labels.namespace === namespace);
+      return ours.length === 1 && ours[0]?.scrapePool === 'static-gateway' && ours[0].health === 'up';
     }, { timeoutMs: 30_000, intervalMs: 500 });
     expect(prometheus!.pid).toBe(pid);
   });
