@@ -26,7 +26,7 @@ export function compileAnchored(source: string, dotMatchesNewline: boolean): Anc
   const key = `${dotMatchesNewline ? 's' : '-'}${source}`;
   const cached = cache.get(key);
   if (cached) return cached;
-  const regex = source === '(.*)' ? matchAllRegex(dotMatchesNewline) : re2Regex(source, dotMatchesNewline);
+  const regex = source === '(.*)' ? matchAllRegex(dotMatchesNewline) : literalPattern.test(source) ? literalRegex(source) : memoized(re2Regex(source, dotMatchesNewline));
   if (cache.size >= cacheLimit) cache.clear();
   cache.set(key, regex);
   return regex;
@@ -48,6 +48,32 @@ function re2Regex(source: string, dotMatchesNewline: boolean): AnchoredRegex {
     test: (value) => compiled.matches(value),
     groupIndex: (name) => named[name],
   };
+}
+
+// No regex metacharacters at all: the anchored regex matches exactly this string.
+const literalPattern = /^[A-Za-z0-9_\-/:,=@ ]*$/;
+
+function literalRegex(source: string): AnchoredRegex {
+  return { source, match: (value) => (value === source ? [value] : null), test: (value) => value === source, groupIndex: () => undefined };
+}
+
+const memoLimit = 4096;
+
+/**
+ * Remembers recent results per regex: label names and most label values repeat across targets
+ * (container names, phases, annotation values), and a Map lookup is far cheaper than a match.
+ */
+function memoized(regex: AnchoredRegex): AnchoredRegex {
+  const results = new Map<string, string[] | null>();
+  const match = (value: string): string[] | null => {
+    const known = results.get(value);
+    if (known !== undefined) return known;
+    const result = regex.match(value);
+    if (results.size >= memoLimit) results.clear();
+    results.set(value, result);
+    return result;
+  };
+  return { source: regex.source, match, test: (value) => match(value) !== null, groupIndex: regex.groupIndex };
 }
 
 /** The default regex `(.*)`: matches everything (without (?s), everything without a newline). */

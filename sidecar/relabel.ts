@@ -141,9 +141,12 @@ function compileRule(raw: unknown, index: number, dotMatchesNewline: boolean): R
  * keep/drop rule dropped it. Setting a label to '' removes it, as in Prometheus.
  */
 export function relabel(labels: Labels, rules: readonly RelabelRule[]): Labels | null {
-  const current = new Map(Object.entries(labels));
+  const current = new Map<string, string>();
+  for (const name in labels) current.set(name, labels[name] as string);
   for (const rule of rules) if (!applyRule(rule, current)) return null;
-  return Object.fromEntries(current);
+  const out: Labels = {};
+  for (const [name, value] of current) out[name] = value;
+  return out;
 }
 
 function set(labels: Map<string, string>, name: string, value: string): void {
@@ -157,7 +160,9 @@ function sortedSnapshot(labels: Map<string, string>): Array<[string, string]> {
 }
 
 function applyRule(rule: RelabelRule, labels: Map<string, string>): boolean {
-  const value = rule.sourceLabels.map((name) => labels.get(name) ?? '').join(rule.separator);
+  let value = '';
+  const sources = rule.sourceLabels;
+  for (let i = 0; i < sources.length; i++) value += (i > 0 ? rule.separator : '') + (labels.get(sources[i] as string) ?? '');
   switch (rule.action) {
     case 'drop':
       return !rule.regex.test(value);
