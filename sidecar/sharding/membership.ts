@@ -1,0 +1,327 @@
+// The membership loop (after client-go's leaderelection, for many holders instead of one):
+// create our Lease, renew it every renewIntervalMs with optimistic concurrency, observe the
+// group's Leases (fed in by a watch), and judge who is alive on OUR monotonic clock: a member is
+// alive while we saw its renewTime change within its lease duration. Another node's wall clock
+// is never compared with ours.
+// Failure rules: a failed write (409, 429, 5xx, timeout) never changes the view; while we cannot
+// reach the API (writes failing or no Lease news) time is frozen for liveness, so an outage never
+// drops members; when it ends everybody gets a fresh full lease duration.
+import type { Logger } from '../../cli/log.js';
+import type { Clock, TimerHandle } from './clock.js';
+import { buildLease, leaseName, parseMemberLease, type AnnouncedView, type LeaseObject, type MemberLease, type PodIdentity } from './lease-record.js';
+
+export interface LeaseApi {
+  create(lease: LeaseObject): Promise<unknown>;
+  /** The Lease, or undefined when it does not exist (404). */
+  get(name: string): Promise<unknown>;
+  /** PUT with metadata.resourceVersion: fails with code 409 when someone else wrote in between. */
+  replace(lease: LeaseObject): Promise<unknown>;
+  /** Deletes a Lease; with a resourceVersion precondition when given (409 if it changed). */
+  delete(name: string, resourceVersion?: string): Promise<void>;
+  /** GET of the pod: true only when it answers 404. */
+  podMissing(namespace: string, name: string): Promise<boolean>;
+}
+
+export interface MembershipOptions {
+  pod: PodIdentity;
+  group: string;
+  api: LeaseApi;
+  clock: Clock;
+  logger: Logger;
+  renewIntervalMs?: number;
+  leaseDurationSeconds?: number;
+  /** Something the view depends on changed (a member came, went, or announced a view). */
+  onChange?: () => void;
+  /** After each write attempt: latency and outcome (for metrics). */
+  onRenew?: (result: { ok: boolean; latencyMs: number; code?: number }) => void;
+  random?: () => number;
+}
+
+interface Observed {
+  lease: MemberLease;
+  /** Monotonic ms when we last saw its renewTime (or holder) change. */
+  changedAt: number;
+  /** Monotonic ms when we first saw it announce its current view hash. */
+  viewSeenAt: number;
+}
+
+export class Membership {
+  readonly renewIntervalMs: number;
+  readonly leaseDurationMs: number;
+  private readonly observed = new Map<string, Observed>();
+  private resourceVersion: string | undefined;
+  private announcement: AnnouncedView | undefined;
+  private leaving = false;
+  private stopped = false;
+  private created = false;
+  private synced = false;
+  private lastWriteOkAt = -Infinity;
+  private lastNewsAt = -Infinity;
+  private wasHealthy = false;
+  private writing: Promise<void> | undefined;
+  private writeAgain = false;
+  private failures = 0;
+  private timer: TimerHandle | undefined;
+  readonly stats = { renewals: 0, renewFailures: 0, conflicts: 0, sweeps: 0 };
+
+  constructor(private readonly options: MembershipOptions) {
+    this.renewIntervalMs = options.renewIntervalMs ?? 10_000;
+    this.leaseDurationMs = (options.leaseDurationSeconds ?? 40) * 1000;
+  }
+
+  get self(): PodIdentity {
+    return this.options.pod;
+  }
+
+  get ownLeaseName(): string {
+    return leaseName(this.options.pod.name);
+  }
+
+  /** Our Lease exists and we have seen the group's Leases once. */
+  ready(): boolean {
+    return this.created && this.synced;
+  }
+
+  /** Starts the loop: the first write creates (or takes over) our Lease. */
+  start(): void {
+    void this.write();
+  }
+
+  /** The group's Leases were listed once (the watch's first sync). */
+  markSynced(): void {
+    this.synced = true;
+    this.lastNewsAt = this.options.clock.now();
+    this.options.onChange?.();
+  }
+
+  /** A Lease of the group was added or changed (watch or list). */
+  observe(raw: unknown): void {
+    const lease = parseMemberLease(raw, this.options.group);
+    if (!lease) return;
+    const now = this.options.clock.now();
+    this.lastNewsAt = now;
+    const previous = this.observed.get(lease.leaseName);
+    const renewed = !previous || previous.lease.renewTime !== lease.renewTime || previous.lease.podUid !== lease.podUid;
+    const viewChanged = !previous || previous.lease.view?.hash !== lease.view?.hash;
+    this.observed.set(lease.leaseName, {
+      lease,
+      changedAt: renewed ? now : (previous?.changedAt ?? now),
+      viewSeenAt: viewChanged ? now : (previous?.viewSeenAt ?? now),
+    });
+    if (!previous || viewChanged || previous.lease.leaving !== lease.leaving || previous.lease.podUid !== lease.podUid) this.options.onChange?.();
+  }
+
+  /** A Lease of the group was deleted. */
+  forget(name: string): void {
+    if (this.observed.delete(name)) this.options.onChange?.();
+  }
+
+  /** True while our writes succeed and Lease news arrives; otherwise liveness is frozen. */
+  apiHealthy(): boolean {
+    const now = this.options.clock.now();
+    const windowMs = 2 * this.renewIntervalMs;
+    return now - this.lastWriteOkAt <= windowMs && now - this.lastNewsAt <= windowMs;
+  }
+
+  /**
+   * Live members (not leaving), ourselves included unless we are leaving. Judged at `now`, or at
+   * the moment the API was last healthy when it is not: an outage never expires anybody.
+   */
+  liveMembers(): MemberLease[] {
+    const now = this.options.clock.now();
+    const healthy = this.apiHealthy();
+    if (healthy && !this.wasHealthy) {
+      // Back from an outage (or starting): nobody's renewals could be seen; start them afresh.
+      for (const entry of this.observed.values()) entry.changedAt = Math.max(entry.changedAt, now);
+    }
+    this.wasHealthy = healthy;
+    const judgedAt = healthy ? now : Math.min(now, Math.max(this.lastWriteOkAt, this.lastNewsAt));
+    const members: MemberLease[] = [];
+    for (const { lease, changedAt } of this.observed.values()) {
+      if (lease.podName === this.options.pod.name) continue; // ourselves: added below
+      if (lease.leaving) continue;
+      if (judgedAt - changedAt <= lease.leaseDurationSeconds * 1000) members.push(lease);
+    }
+    if (!this.leaving) members.push(this.ownRecord());
+    return members;
+  }
+
+  /** When each member was first seen announcing its current view (monotonic ms). */
+  announcements(): Map<string, { hash: string; seenAt: number }> {
+    const out = new Map<string, { hash: string; seenAt: number }>();
+    for (const { lease, viewSeenAt } of this.observed.values()) {
+      if (lease.view && lease.podName !== this.options.pod.name) out.set(lease.podName, { hash: lease.view.hash, seenAt: viewSeenAt });
+    }
+    return out;
+  }
+
+  /** Observed Leases with their age on our clock, for /debug/assignment. */
+  observedLeases(): Array<{ lease: MemberLease; sinceChangeMs: number }> {
+    const now = this.options.clock.now();
+    return [...this.observed.values()].map(({ lease, changedAt }) => ({ lease, sinceChangeMs: Math.round(now - changedAt) }));
+  }
+
+  /** Announces the view we act on: written right away, not at the next renewal. */
+  announce(view: AnnouncedView): void {
+    if (this.announcement?.hash === view.hash) return;
+    this.announcement = view;
+    void this.write();
+  }
+
+  /** Graceful leave, step 1: tell the others to take our targets (we keep serving meanwhile). */
+  startLeaving(): void {
+    if (this.leaving) return;
+    this.leaving = true;
+    this.options.onChange?.();
+    void this.write();
+  }
+
+  get isLeaving(): boolean {
+    return this.leaving;
+  }
+
+  /** Graceful leave, step 2: stop renewing and delete our Lease. */
+  async release(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) this.options.clock.clearTimeout(this.timer);
+    await this.writing;
+    try {
+      await this.options.api.delete(this.ownLeaseName);
+    } catch (err) {
+      if (codeOf(err) !== 404) this.options.logger.warn('could not delete our Lease on leave; it expires by itself', { error: messageOf(err) });
+    }
+  }
+
+  /** Stops renewing without deleting (tests: a member that dies). */
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) this.options.clock.clearTimeout(this.timer);
+  }
+
+  /**
+   * Deletes Leases that are stale on our clock and whose pod is gone (GET answers 404). The
+   * ownerReference lets the garbage collector do this too; this covers clusters where it lags.
+   */
+  async sweep(): Promise<number> {
+    if (!this.apiHealthy()) return 0;
+    const now = this.options.clock.now();
+    let deleted = 0;
+    for (const { lease, changedAt } of [...this.observed.values()]) {
+      if (lease.podName === this.options.pod.name) continue;
+      if (now - changedAt <= lease.leaseDurationSeconds * 1000) continue;
+      try {
+        if (!(await this.options.api.podMissing(this.options.pod.namespace, lease.podName))) continue;
+        await this.options.api.delete(lease.leaseName, lease.resourceVersion);
+        this.observed.delete(lease.leaseName);
+        deleted++;
+        this.stats.sweeps++;
+        this.options.logger.info('deleted the stale Lease of a pod that is gone', { lease: lease.leaseName });
+      } catch (err) {
+        if (codeOf(err) !== 404 && codeOf(err) !== 409) this.options.logger.warn('stale Lease sweep failed', { lease: lease.leaseName, error: messageOf(err) });
+      }
+    }
+    if (deleted) this.options.onChange?.();
+    return deleted;
+  }
+
+  private ownRecord(): MemberLease {
+    const { pod, group } = this.options;
+    return {
+      leaseName: this.ownLeaseName,
+      podName: pod.name,
+      podUid: pod.uid,
+      nodeName: pod.nodeName,
+      group,
+      renewTime: '',
+      leaseDurationSeconds: this.leaseDurationMs / 1000,
+      resourceVersion: this.resourceVersion ?? '',
+      leaving: this.leaving,
+    };
+  }
+
+  /** One write at a time; a request during a write runs once more right after it. */
+  private write(): Promise<void> {
+    if (this.writing) {
+      this.writeAgain = true;
+      return this.writing;
+    }
+    this.writing = (async () => {
+      do {
+        this.writeAgain = false;
+        await this.writeOnce();
+      } while (this.writeAgain && !this.stopped);
+    })().finally(() => {
+      this.writing = undefined;
+    });
+    return this.writing;
+  }
+
+  private async writeOnce(): Promise<void> {
+    if (this.stopped) return;
+    if (this.timer) this.options.clock.clearTimeout(this.timer);
+    const { api, clock, logger } = this.options;
+    const started = clock.now();
+    let code: number | undefined;
+    try {
+      for (let attempt = 0; ; attempt++) {
+        const body = buildLease({
+          pod: this.options.pod,
+          group: this.options.group,
+          renewTime: clock.wallNow(),
+          leaseDurationSeconds: this.leaseDurationMs / 1000,
+          ...(this.announcement ? { view: this.announcement } : {}),
+          leaving: this.leaving,
+          ...(this.resourceVersion ? { resourceVersion: this.resourceVersion } : {}),
+        });
+        try {
+          const answer = this.resourceVersion ? await api.replace(body) : await api.create(body);
+          this.resourceVersion = resourceVersionOf(answer) ?? this.resourceVersion;
+          break;
+        } catch (err) {
+          code = codeOf(err);
+          if (attempt >= 3 || (code !== 409 && code !== 404)) throw err;
+          if (code === 409) this.stats.conflicts++;
+          // 409: someone wrote in between (or create found our old Lease): re-read and retry on
+          // its resourceVersion. 404 on replace: it was deleted; create it again.
+          const current = code === 409 ? await api.get(body.metadata.name) : undefined;
+          this.resourceVersion = current === undefined ? undefined : resourceVersionOf(current);
+        }
+      }
+      this.created = true;
+      this.failures = 0;
+      this.lastWriteOkAt = clock.now();
+      this.stats.renewals++;
+      this.options.onRenew?.({ ok: true, latencyMs: clock.now() - started });
+      this.schedule(this.renewIntervalMs);
+    } catch (err) {
+      this.failures++;
+      this.stats.renewFailures++;
+      this.options.onRenew?.({ ok: false, latencyMs: clock.now() - started, ...(codeOf(err) !== undefined ? { code: codeOf(err) } : {}) });
+      // Keep the view; retry sooner than a renewal, with backoff and jitter, never past the interval.
+      const ceiling = Math.min(this.renewIntervalMs, 250 * 2 ** Math.min(this.failures - 1, 10));
+      const delayMs = ceiling / 2 + (this.options.random ?? Math.random)() * (ceiling / 2);
+      logger.warn('Lease write failed; keeping the current view and retrying', { error: messageOf(err), code: codeOf(err), failures: this.failures, retryInMs: Math.round(delayMs) });
+      this.schedule(delayMs);
+    }
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.stopped) return;
+    if (this.timer) this.options.clock.clearTimeout(this.timer);
+    this.timer = this.options.clock.setTimeout(() => void this.write(), delayMs);
+  }
+}
+
+function resourceVersionOf(raw: unknown): string | undefined {
+  const rv = (raw as { metadata?: { resourceVersion?: unknown } } | undefined)?.metadata?.resourceVersion;
+  return typeof rv === 'string' && rv ? rv : undefined;
+}
+
+export function codeOf(err: unknown): number | undefined {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  return typeof code === 'number' ? code : undefined;
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

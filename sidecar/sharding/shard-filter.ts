@@ -1,0 +1,185 @@
+// The serve engine's ShardFilter, backed by membership + assignment + handover. It recomputes
+// when the member set, an announcement or the targets change (debounced), and on a periodic
+// check (expiries and hold times are judged on the monotonic clock, not on events).
+import type { Logger } from '../../cli/log.js';
+import type { KeptTarget, ShardFilter } from '../targets.js';
+import { assign, type AssignableTarget, type Assignment, type AssignmentOptions, type Member } from './assignment.js';
+import type { Clock, TimerHandle } from './clock.js';
+import { Handover } from './handover.js';
+import { formatMicroTime, viewHash } from './lease-record.js';
+import type { Membership } from './membership.js';
+
+export interface ShardingOptions {
+  membership: Membership;
+  /** Every kept target of every job (before sharding). */
+  targets: () => Iterable<AssignableTarget>;
+  clock: Clock;
+  logger: Logger;
+  /** One http_sd refresh + one scrape interval of the receiver: the overlap of a planned move. */
+  holdMs: number;
+  /** Longest a target is held for a new owner that does not announce our view. */
+  maxHoldMs?: number;
+  loadFactor?: number;
+  /** The served set changed: the engine must rebuild its answers. */
+  onOwnershipChanged: () => void;
+  /** Human-visible moments (pod Events): joined, took over, handed off. */
+  onEvent?: (reason: 'Joined' | 'TookOverTargets' | 'HandedOffTargets' | 'Left', message: string) => void;
+  recomputeDebounceMs?: number;
+  checkIntervalMs?: number;
+  /** The assignment function (a simulation may memoise it: it is pure). */
+  assignFn?: (members: readonly Member[], targets: Iterable<AssignableTarget>, options: AssignmentOptions) => Assignment;
+}
+
+export interface ViewState {
+  hash: string;
+  epoch: number;
+  members: Member[];
+  /** Wall clock of this member when it started acting on the view (informational). */
+  since: string;
+}
+
+export class Sharding implements ShardFilter {
+  readonly handover: Handover;
+  private assignment: Assignment | undefined;
+  private view: ViewState = { hash: '', epoch: 0, members: [], since: '' };
+  private targetsDirty = true;
+  private recomputeTimer: TimerHandle | undefined;
+  private checkTimer: TimerHandle | undefined;
+  private nextReleaseAt: number | undefined;
+  private stopped = false;
+  private joined = false;
+
+  constructor(private readonly options: ShardingOptions) {
+    const maxHoldMs = options.maxHoldMs ?? options.membership.leaseDurationMs + 2 * options.holdMs;
+    this.handover = new Handover({ holdMs: options.holdMs, maxHoldMs });
+  }
+
+  owns(target: KeptTarget): boolean {
+    return this.handover.owns(target.key);
+  }
+
+  ready(): boolean {
+    return this.options.membership.ready() && this.assignment !== undefined;
+  }
+
+  currentView(): ViewState {
+    return this.view;
+  }
+
+  currentAssignment(): Assignment | undefined {
+    return this.assignment;
+  }
+
+  start(): void {
+    this.options.membership.start();
+    this.scheduleCheck();
+  }
+
+  /** The engine's targets changed. */
+  targetsChanged(): void {
+    this.targetsDirty = true;
+    this.scheduleRecompute();
+  }
+
+  /** Membership saw a member come, go, or announce a view. */
+  membershipChanged(): void {
+    this.scheduleRecompute();
+  }
+
+  /** Recomputes now: view, assignment (if its inputs changed), served set. */
+  recompute(): void {
+    if (this.recomputeTimer) this.options.clock.clearTimeout(this.recomputeTimer);
+    this.recomputeTimer = undefined;
+    const { membership, clock, logger } = this.options;
+    if (!membership.ready() && !membership.isLeaving) return;
+    const live = membership.liveMembers();
+    const hash = viewHash(live);
+    const viewChanged = hash !== this.view.hash;
+    if (viewChanged) {
+      const members = live.map((m) => ({ name: m.podName, nodeName: m.nodeName }));
+      this.view = { hash, epoch: this.view.epoch + 1, members, since: formatMicroTime(clock.wallNow()) };
+      membership.announce({ hash, members: members.length, since: this.view.since });
+      logger.info('acting on a new view', { view: hash, epoch: this.view.epoch, members: members.length });
+    }
+    if (viewChanged || this.targetsDirty || !this.assignment) {
+      this.targetsDirty = false;
+      const assignFn = this.options.assignFn ?? assign;
+      this.assignment = assignFn(this.view.members, this.options.targets(), { ...(this.options.loadFactor ? { loadFactor: this.options.loadFactor } : {}) });
+    } else if (this.handover.heldCount() === 0) {
+      return; // nothing moved and nothing held: the served set cannot change
+    }
+    const result = this.handover.update({
+      self: membership.self.name,
+      assignment: this.assignment,
+      viewHash: hash,
+      announcements: membership.announcements(),
+      now: clock.now(),
+    });
+    this.nextReleaseAt = result.nextReleaseAt;
+    if (result.nextReleaseAt !== undefined) this.scheduleRecompute(Math.max(0, result.nextReleaseAt - clock.now()));
+    if (!result.changed) return;
+    this.options.onOwnershipChanged();
+    if (!this.joined) {
+      this.joined = true;
+      this.options.onEvent?.('Joined', `joined collector group with ${this.view.members.length} member(s); serving ${this.handover.size} target(s)`);
+    } else {
+      if (result.gained) this.options.onEvent?.('TookOverTargets', `took over ${result.gained} target(s) (view ${hash}, ${this.view.members.length} member(s))`);
+      if (result.released) this.options.onEvent?.('HandedOffTargets', `handed off ${result.released} target(s) (view ${hash}, ${this.view.members.length} member(s))`);
+    }
+  }
+
+  /**
+   * Graceful leave: announce that we are leaving, keep serving until every target we hold has
+   * been announced by its new owner (+ hold time) or `timeoutMs` passed, then delete our Lease.
+   */
+  async leave(timeoutMs: number): Promise<{ handedOver: boolean }> {
+    const { membership, clock } = this.options;
+    membership.startLeaving();
+    this.recompute();
+    const deadline = clock.now() + timeoutMs;
+    while (this.handover.size > 0 && clock.now() < deadline && this.view.members.length > 0) {
+      await new Promise<void>((resolve) => clock.setTimeout(resolve, Math.min(250, Math.max(1, deadline - clock.now()))));
+      this.recompute();
+    }
+    const handedOver = this.handover.size === 0;
+    this.options.onEvent?.('Left', handedOver ? 'left the collector group after handing over every target' : `left the collector group; ${this.handover.size} target(s) not confirmed by a new owner`);
+    this.stop();
+    await membership.release();
+    return { handedOver };
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.recomputeTimer) this.options.clock.clearTimeout(this.recomputeTimer);
+    if (this.checkTimer) this.options.clock.clearTimeout(this.checkTimer);
+  }
+
+  private scheduleRecompute(delayMs = this.options.recomputeDebounceMs ?? 100): void {
+    if (this.stopped) return;
+    if (this.recomputeTimer) this.options.clock.clearTimeout(this.recomputeTimer);
+    this.recomputeTimer = this.options.clock.setTimeout(() => this.recompute(), delayMs);
+  }
+
+  /** Periodic: expiries happen without any event; so do sweeps of stale Leases. */
+  private scheduleCheck(): void {
+    if (this.stopped) return;
+    const intervalMs = this.options.checkIntervalMs ?? 1000;
+    let sinceSweepMs = 0;
+    const tick = () => {
+      if (this.stopped) return;
+      if (!this.recomputeTimer) this.recompute();
+      sinceSweepMs += intervalMs;
+      if (sinceSweepMs >= this.options.membership.leaseDurationMs) {
+        sinceSweepMs = 0;
+        void this.options.membership.sweep();
+      }
+      this.checkTimer = this.options.clock.setTimeout(tick, intervalMs);
+    };
+    this.checkTimer = this.options.clock.setTimeout(tick, intervalMs);
+  }
+
+  /** For /debug/assignment. */
+  pendingReleaseAt(): number | undefined {
+    return this.nextReleaseAt;
+  }
+}
