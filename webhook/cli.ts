@@ -20,6 +20,7 @@ Server:
   --port N                 HTTPS port (default 8443)
   --listen-address ADDR    address to bind (default 0.0.0.0)
   --cert-dir DIR           tls.crt + tls.key, reloaded when they change (default /var/run/edot-ta/certs)
+  --shutdown-delay-seconds N  after SIGTERM, fail /readyz but keep answering this long (default 5)
 In-cluster certificates (optional; otherwise mount a Secret, e.g. from cert-manager, at --cert-dir):
   --bootstrap-secret NS/NAME  create/renew the CA + serving certificate in this Secret, write them to --cert-dir
   --service NAME           webhook Service name (required with --bootstrap-secret)
@@ -79,6 +80,7 @@ export async function run(argv: string[]): Promise<number> {
       ip: { type: 'string', multiple: true },
       'cert-days': { type: 'string' },
       'ca-days': { type: 'string' },
+      'shutdown-delay-seconds': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     }).values;
     if (values.help) {
@@ -94,6 +96,7 @@ export async function run(argv: string[]): Promise<number> {
   }
 
   let port: number;
+  let shutdownDelaySeconds: number;
   let bootstrap: BootstrapOptions | undefined;
   let inject;
   let cr;
@@ -102,6 +105,10 @@ export async function run(argv: string[]): Promise<number> {
     cr = parseCRSettings(values, process.env);
     port = Number(values.port ?? '8443');
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port: want 0..65535, got "${values.port}"`);
+    shutdownDelaySeconds = Number(values['shutdown-delay-seconds'] ?? '5');
+    if (!Number.isFinite(shutdownDelaySeconds) || shutdownDelaySeconds < 0 || shutdownDelaySeconds > 300) {
+      throw new UsageError(`--shutdown-delay-seconds: want 0..300, got "${values['shutdown-delay-seconds']}"`);
+    }
     if (values['bootstrap-secret'] !== undefined) {
       const [secretNamespace, secretName, ...rest] = values['bootstrap-secret'].split('/');
       if (!secretNamespace || !secretName || rest.length > 0) throw new UsageError(`--bootstrap-secret: want NAMESPACE/NAME, got "${values['bootstrap-secret']}"`);
@@ -180,14 +187,27 @@ export async function run(argv: string[]): Promise<number> {
     defaultMode: cr.defaultMode,
   });
 
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
-  });
-  logger.info('shutting down', { signal });
+  const nextSignal = () =>
+    new Promise<NodeJS.Signals>((resolve) => {
+      const on = (signal: NodeJS.Signals) => () => {
+        process.off('SIGTERM', onTerm);
+        process.off('SIGINT', onInt);
+        resolve(signal);
+      };
+      const onTerm = on('SIGTERM');
+      const onInt = on('SIGINT');
+      process.once('SIGTERM', onTerm);
+      process.once('SIGINT', onInt);
+    });
+  const signal = await nextSignal();
+  // Keep answering while the Service endpoints catch up with our termination: a refused
+  // connection would admit pods without injection (failurePolicy Ignore). A second signal ends it.
   ready = false;
+  logger.info('shutting down: /readyz fails, still answering reviews', { signal, shutdownDelaySeconds });
+  await Promise.race([new Promise((resolve) => setTimeout(resolve, shutdownDelaySeconds * 1000)), nextSignal()]);
   clearInterval(renewTimer);
   watcher.close();
   await running.close();
+  logger.info('stopped');
   return 0;
 }

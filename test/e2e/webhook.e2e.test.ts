@@ -9,6 +9,7 @@ import { execFile, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { get as httpsGet } from 'node:https';
 import { connect } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import type { V1MutatingWebhookConfiguration, V1Pod } from '@kubernetes/client-node';
@@ -97,7 +98,7 @@ describe('edot-ta webhook on the real apiserver (v1.20)', () => {
     for (const file of ['tls.crt', 'tls.key', 'ca.crt']) symlinkSync(`..data/${file}`, join(certDir, file));
 
     port = await freePort();
-    webhook = startProcess('webhook', process.execPath, [mainJs, 'webhook', '--port', String(port), '--listen-address', '127.0.0.1', '--cert-dir', certDir, '--sidecar-image', 'edot-ta:e2e'], {
+    webhook = startProcess('webhook', process.execPath, [mainJs, 'webhook', '--port', String(port), '--listen-address', '127.0.0.1', '--cert-dir', certDir, '--sidecar-image', 'edot-ta:e2e', '--shutdown-delay-seconds', '0'], {
       logFile: join(work, 'webhook.log'),
       env: { ...process.env, KUBECONFIG: clusterEndpoints().kubeconfigPath, EDOT_TA_LOG_LEVEL: 'debug' },
     });
@@ -228,6 +229,23 @@ describe('edot-ta webhook on the real apiserver (v1.20)', () => {
     expect(containerNames(created)).toContain('edot-ta');
   });
 
+  it('counts the apiserver\'s reviews, latency and patch sizes on /metrics', async () => {
+    const text = await new Promise<string>((resolve, reject) => {
+      const req = httpsGet({ host: '127.0.0.1', port, path: '/metrics', ca: caPem }, (res) => {
+        let body = '';
+        res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+        res.on('end', () => resolve(body));
+      });
+      req.once('error', reject);
+    });
+    const value = (series: string) => Number(text.split('\n').find((line) => line.startsWith(series + ' '))?.split(' ')[1] ?? 0);
+    expect(value('edot_ta_webhook_reviews_total{kind="Pod",result="mutated"}')).toBeGreaterThanOrEqual(3);
+    expect(value('edot_ta_webhook_reviews_total{kind="OpenTelemetryCollector",result="mutated"}')).toBeGreaterThanOrEqual(2);
+    expect(value('edot_ta_webhook_review_duration_seconds_count{kind="Pod"}')).toBeGreaterThanOrEqual(3);
+    expect(value('edot_ta_webhook_patch_bytes_count{kind="Pod"}')).toBeGreaterThanOrEqual(3);
+    expect(value('edot_ta_webhook_tls_reloads_total{result="success"}')).toBe(1);
+  });
+
   it('never blocks pod creation when the webhook is down (failurePolicy Ignore)', async () => {
     await webhook!.stop();
     const started = Date.now();
@@ -334,7 +352,7 @@ describe('certificate bootstrap on the real apiserver', () => {
     const webhook = startProcess('webhook-selfboot', process.execPath, [
       mainJs, 'webhook', '--port', String(port), '--listen-address', '127.0.0.1', '--cert-dir', join(dir, 'certs'),
       '--bootstrap-secret', `${namespace}/edot-ta-webhook-tls`, '--service', 'edot-ta-webhook', '--webhook-config', configName, '--ip', '127.0.0.1',
-      '--sidecar-image', 'edot-ta:e2e',
+      '--sidecar-image', 'edot-ta:e2e', '--shutdown-delay-seconds', '0',
     ], { logFile: join(dir, 'webhook.log'), env: { ...process.env, KUBECONFIG: clusterEndpoints().kubeconfigPath } });
     try {
       let secretPem = '';
