@@ -24,7 +24,10 @@ export interface ShardingOptions {
   onOwnershipChanged: () => void;
   /** Human-visible moments (pod Events): joined, took over, handed off. */
   onEvent?: (reason: 'Joined' | 'TookOverTargets' | 'HandedOffTargets' | 'Left', message: string) => void;
+  /** Debounce after a member change (short: handovers wait on it). */
   recomputeDebounceMs?: number;
+  /** Debounce after target changes (a full reassignment; pods churn). */
+  targetsDebounceMs?: number;
   checkIntervalMs?: number;
   /** The assignment function (a simulation may memoise it: it is pure). */
   assignFn?: (members: readonly Member[], targets: Iterable<AssignableTarget>, options: AssignmentOptions) => Assignment;
@@ -45,6 +48,7 @@ export class Sharding implements ShardFilter {
   private targetsDirty = true;
   private recomputeTimer: TimerHandle | undefined;
   private checkTimer: TimerHandle | undefined;
+  private releaseTimer: TimerHandle | undefined;
   private nextReleaseAt: number | undefined;
   private stopped = false;
   private joined = false;
@@ -66,6 +70,10 @@ export class Sharding implements ShardFilter {
     return this.view;
   }
 
+  apiHealthy(): boolean {
+    return this.options.membership.apiHealthy();
+  }
+
   currentAssignment(): Assignment | undefined {
     return this.assignment;
   }
@@ -78,7 +86,7 @@ export class Sharding implements ShardFilter {
   /** The engine's targets changed. */
   targetsChanged(): void {
     this.targetsDirty = true;
-    this.scheduleRecompute();
+    if (!this.recomputeTimer) this.scheduleRecompute(this.options.targetsDebounceMs ?? 1000);
   }
 
   /** Membership saw a member come, go, or announce a view. */
@@ -96,7 +104,7 @@ export class Sharding implements ShardFilter {
     const hash = viewHash(live);
     const viewChanged = hash !== this.view.hash;
     if (viewChanged) {
-      const members = live.map((m) => ({ name: m.podName, nodeName: m.nodeName }));
+      const members = live.map((m) => ({ name: m.podName, nodeName: m.nodeName })).sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
       this.view = { hash, epoch: this.view.epoch + 1, members, since: formatMicroTime(clock.wallNow()) };
       membership.announce({ hash, members: members.length, since: this.view.since });
       logger.info('acting on a new view', { view: hash, epoch: this.view.epoch, members: members.length });
@@ -116,7 +124,7 @@ export class Sharding implements ShardFilter {
       now: clock.now(),
     });
     this.nextReleaseAt = result.nextReleaseAt;
-    if (result.nextReleaseAt !== undefined) this.scheduleRecompute(Math.max(0, result.nextReleaseAt - clock.now()));
+    this.scheduleRelease(result.nextReleaseAt);
     if (!result.changed) return;
     this.options.onOwnershipChanged();
     if (!this.joined) {
@@ -152,6 +160,15 @@ export class Sharding implements ShardFilter {
     this.stopped = true;
     if (this.recomputeTimer) this.options.clock.clearTimeout(this.recomputeTimer);
     if (this.checkTimer) this.options.clock.clearTimeout(this.checkTimer);
+    if (this.releaseTimer) this.options.clock.clearTimeout(this.releaseTimer);
+  }
+
+  /** A held target becomes releasable at `at` (monotonic ms): recompute then. */
+  private scheduleRelease(at: number | undefined): void {
+    if (this.releaseTimer) this.options.clock.clearTimeout(this.releaseTimer);
+    this.releaseTimer = undefined;
+    if (at === undefined || this.stopped) return;
+    this.releaseTimer = this.options.clock.setTimeout(() => this.recompute(), Math.max(0, at - this.options.clock.now()));
   }
 
   private scheduleRecompute(delayMs = this.options.recomputeDebounceMs ?? 100): void {
@@ -167,7 +184,7 @@ export class Sharding implements ShardFilter {
     let sinceSweepMs = 0;
     const tick = () => {
       if (this.stopped) return;
-      if (!this.recomputeTimer) this.recompute();
+      this.recompute();
       sinceSweepMs += intervalMs;
       if (sinceSweepMs >= this.options.membership.leaseDurationMs) {
         sinceSweepMs = 0;
