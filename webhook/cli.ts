@@ -7,7 +7,9 @@ import type { BootstrapOptions } from '../certs/bootstrap.js';
 import { certificateInfo } from '../certs/ca.js';
 import { UsageError, parseFlags } from '../cli/args.js';
 import { createLogger, type Logger } from '../cli/log.js';
+import { edotTaVersion } from '../cli/version.js';
 import { runClusterTask } from './cluster-tasks.js';
+import { createTokenVerifier } from './debug-auth.js';
 import { createWebhookMetrics } from './metrics.js';
 import { createWebhookApp, startHttpsServer } from './server.js';
 import { injectSettingsFlagOptions, parseCRSettings, parseInjectSettings, resolveNativeSidecars } from './settings.js';
@@ -21,6 +23,8 @@ Server:
   --listen-address ADDR    address to bind (default 0.0.0.0)
   --cert-dir DIR           tls.crt + tls.key, reloaded when they change (default /var/run/edot-ta/certs)
   --shutdown-delay-seconds N  after SIGTERM, fail /readyz but keep answering this long (default 5)
+  --debug-audience AUD     serve GET /debug/settings to callers with a projected ServiceAccount token
+                           for this audience, verified against the cluster's JWKS (default: off)
 In-cluster certificates (optional; otherwise mount a Secret, e.g. from cert-manager, at --cert-dir):
   --bootstrap-secret NS/NAME  create/renew the CA + serving certificate in this Secret, write them to --cert-dir
   --service NAME           webhook Service name (required with --bootstrap-secret)
@@ -81,6 +85,7 @@ export async function run(argv: string[]): Promise<number> {
       'cert-days': { type: 'string' },
       'ca-days': { type: 'string' },
       'shutdown-delay-seconds': { type: 'string' },
+      'debug-audience': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     }).values;
     if (values.help) {
@@ -165,7 +170,18 @@ export async function run(argv: string[]): Promise<number> {
 
   const metrics = createWebhookMetrics();
   let ready = false;
-  const app = createWebhookApp({ settings: { inject, cr }, metrics, logger, isReady: () => ready });
+  const debugAudience = values['debug-audience'];
+  let servedPair = pair;
+  const debug = debugAudience
+    ? {
+        verifier: createTokenVerifier({ audience: debugAudience, loadKeys: () => runClusterTask({ task: 'jwks' }, { timeoutMs: 15_000 }) }),
+        snapshot: () => {
+          const certificate = certificateInfo(servedPair.certPem);
+          return { version: edotTaVersion(), inject, cr, certificate: { serial: certificate.serialHex, notAfter: certificate.notAfter.toISOString() }, certDir };
+        },
+      }
+    : undefined;
+  const app = createWebhookApp({ settings: { inject, cr }, metrics, logger, isReady: () => ready, ...(debug ? { debug } : {}) });
   let server;
   try {
     server = await startHttpsServer(app, { port, hostname, ...pair });
@@ -174,7 +190,10 @@ export async function run(argv: string[]): Promise<number> {
     return 1;
   }
   const running = server;
-  const watcher = watchCertDir({ dir: certDir, current: pair, apply: (next) => running.setCertificate(next), logger, onResult: (result) => metrics.observeTlsReload(result) });
+  const watcher = watchCertDir({ dir: certDir, current: pair, apply: (next) => {
+      running.setCertificate(next);
+      servedPair = next;
+    }, logger, onResult: (result) => metrics.observeTlsReload(result) });
   ready = true;
   logger.info('listening', {
     address: hostname,

@@ -9,6 +9,7 @@ import { Hono, type Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { Logger } from '../cli/log.js';
 import { AdmissionReviewError, admissionResponse, defaultMutators, parseAdmissionReview, review, type AdmissionSettings, type Mutators } from './admission.js';
+import { DebugAuthError, type TokenVerifier } from './debug-auth.js';
 import type { WebhookMetrics } from './metrics.js';
 
 /**
@@ -40,6 +41,8 @@ export interface WebhookAppOptions {
   /** /readyz: true once the serving certificate is loaded (and the server listens). */
   isReady?: () => boolean;
   mutators?: Mutators;
+  /** GET /debug/settings for callers with a projected ServiceAccount token for our audience. */
+  debug?: { verifier: TokenVerifier; snapshot: () => unknown };
 }
 
 export function createWebhookApp(options: WebhookAppOptions): Hono {
@@ -83,6 +86,22 @@ export function createWebhookApp(options: WebhookAppOptions): Hono {
   app.get('/healthz', (c) => c.text('ok'));
   app.get('/readyz', (c) => ((options.isReady?.() ?? true) ? c.text('ok') : c.text('serving certificate not loaded yet', 503)));
   app.get('/metrics', async (c) => c.body(await metrics.registry.metrics(), 200, { 'Content-Type': metrics.registry.contentType }));
+
+  const debug = options.debug;
+  if (debug) {
+    app.get('/debug/settings', async (c) => {
+      let caller;
+      try {
+        caller = await debug.verifier.verify(c.req.header('authorization'));
+      } catch (err) {
+        if (!(err instanceof DebugAuthError)) throw err;
+        logger.warn('refused a debug request', { path: c.req.path, reason: err.message });
+        return c.json({ error: err.message }, 401, { 'WWW-Authenticate': 'Bearer' });
+      }
+      logger.info('debug settings served', { caller: caller.subject });
+      return c.json(debug.snapshot());
+    });
+  }
 
   app.notFound((c) => c.json({ error: `no route for ${c.req.method} ${c.req.path}; the webhook serves POST /mutate, GET /healthz, /readyz, /metrics` }, 404));
   app.onError((err, c) => {

@@ -98,7 +98,7 @@ describe('edot-ta webhook on the real apiserver (v1.20)', () => {
     for (const file of ['tls.crt', 'tls.key', 'ca.crt']) symlinkSync(`..data/${file}`, join(certDir, file));
 
     port = await freePort();
-    webhook = startProcess('webhook', process.execPath, [mainJs, 'webhook', '--port', String(port), '--listen-address', '127.0.0.1', '--cert-dir', certDir, '--sidecar-image', 'edot-ta:e2e', '--shutdown-delay-seconds', '0'], {
+    webhook = startProcess('webhook', process.execPath, [mainJs, 'webhook', '--port', String(port), '--listen-address', '127.0.0.1', '--cert-dir', certDir, '--sidecar-image', 'edot-ta:e2e', '--shutdown-delay-seconds', '0', '--debug-audience', 'edot-ta-webhook'], {
       logFile: join(work, 'webhook.log'),
       env: { ...process.env, KUBECONFIG: clusterEndpoints().kubeconfigPath, EDOT_TA_LOG_LEVEL: 'debug' },
     });
@@ -244,6 +244,29 @@ describe('edot-ta webhook on the real apiserver (v1.20)', () => {
     expect(value('edot_ta_webhook_review_duration_seconds_count{kind="Pod"}')).toBeGreaterThanOrEqual(3);
     expect(value('edot_ta_webhook_patch_bytes_count{kind="Pod"}')).toBeGreaterThanOrEqual(3);
     expect(value('edot_ta_webhook_tls_reloads_total{result="success"}')).toBe(1);
+  });
+
+  it('serves /debug/settings only to a ServiceAccount token bound to its audience (jose, cluster JWKS)', async () => {
+    await core.createNamespacedServiceAccount({ namespace: labelled, body: { metadata: { name: 'inspector' } } });
+    const token = async (audiences: string[]) =>
+      (await core.createNamespacedServiceAccountToken({ name: 'inspector', namespace: labelled, body: { spec: { audiences, expirationSeconds: 600 } } })).status!.token;
+    const debug = (authorization?: string) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = httpsGet({ host: '127.0.0.1', port, path: '/debug/settings', ca: caPem, headers: authorization ? { authorization } : {} }, (res) => {
+          let body = '';
+          res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        });
+        req.once('error', reject);
+      });
+    const allowed = await debug(`Bearer ${await token(['edot-ta-webhook'])}`);
+    expect(allowed.status, allowed.body).toBe(200);
+    expect(JSON.parse(allowed.body)).toMatchObject({ inject: { sidecarImage: 'edot-ta:e2e', nativeSidecars: false }, cr: { defaultMode: 'daemonset' } });
+    const otherAudience = await debug(`Bearer ${await token(['https://kubernetes.default.svc'])}`); // the apiserver's own audience
+    expect(otherAudience.status).toBe(401);
+    expect(otherAudience.body).toMatch(/aud/);
+    expect((await debug()).status).toBe(401);
+    expect(webhook!.tail(400)).toContain(`"caller":"system:serviceaccount:${labelled}:inspector"`);
   });
 
   it('never blocks pod creation when the webhook is down (failurePolicy Ignore)', async () => {
