@@ -1,0 +1,121 @@
+// GET /debug/decisions: the webhook's recent admission decisions, for a human or a tool holding a
+// ServiceAccount token requested for our audience. The webhook listens on every interface, so the
+// route is authenticated (token-auth.ts) and only exists when an allow list is configured: never
+// open by default. Also the flags that turn it on, parsed here so cli.ts only wires them.
+import { Hono, type Context } from 'hono';
+import { UsageError } from '../cli/args.js';
+import type { Logger } from '../cli/log.js';
+import { clusterKeySet, discoverIssuer, inClusterConnection, kubeconfigConnection, type ClusterConnection } from './cluster-jwks.js';
+import { DecisionLog } from './decisions.js';
+import { SubjectPatternError, createTokenVerifier, parseSubjectPattern, type TokenVerification, type TokenVerifier } from './token-auth.js';
+
+export const defaultDebugAudience = 'edot-ta';
+/** Tokens from a node whose clock runs a little ahead are still accepted. */
+export const debugClockToleranceSeconds = 30;
+const realm = 'edot-ta';
+
+export const debugFlagOptions = {
+  'debug-audience': { type: 'string' },
+  'debug-allow': { type: 'string', multiple: true },
+  kubeconfig: { type: 'string' },
+} as const;
+
+export const debugUsage = `Debug endpoint (off unless --debug-allow is given; authenticated by ServiceAccount token):
+  --debug-allow SUBJECT    ServiceAccount allowed to GET /debug/decisions, repeatable:
+                           system:serviceaccount:NS:NAME, NS:NAME, or NS:* (every ServiceAccount of NS)
+  --debug-audience AUD     audience the token must be requested for (default ${defaultDebugAudience})
+  --kubeconfig FILE        read the cluster's token signing keys (JWKS) with this kubeconfig
+                           (default: in-cluster ServiceAccount, else $KUBECONFIG)`;
+
+export interface DebugSettings {
+  audience: string;
+  allowedSubjects: string[];
+  /** Kubeconfig path; undefined = in-cluster credentials (falling back to $KUBECONFIG). */
+  kubeconfig?: string;
+}
+
+/** The debug settings from flags; undefined when the endpoint stays off. Throws UsageError. */
+export function parseDebugSettings(values: { 'debug-audience'?: string; 'debug-allow'?: string[]; kubeconfig?: string }): DebugSettings | undefined {
+  const allowed = values['debug-allow'] ?? [];
+  if (allowed.length === 0) {
+    if (values['debug-audience'] !== undefined) throw new UsageError('--debug-audience needs at least one --debug-allow SUBJECT (the debug endpoint is never open to every token)');
+    return undefined;
+  }
+  for (const subject of allowed) {
+    try {
+      parseSubjectPattern(subject);
+    } catch (err) {
+      if (err instanceof SubjectPatternError) throw new UsageError(`--debug-allow: ${err.message}`);
+      throw err;
+    }
+  }
+  const audience = values['debug-audience'] ?? defaultDebugAudience;
+  if (audience.trim() === '') throw new UsageError('--debug-audience must not be empty');
+  return { audience, allowedSubjects: allowed, ...(values.kubeconfig !== undefined ? { kubeconfig: values.kubeconfig } : {}) };
+}
+
+/** --kubeconfig, else the in-cluster ServiceAccount, else $KUBECONFIG. Throws ClusterConnectionError. */
+export function debugClusterConnection(settings: DebugSettings, env: NodeJS.ProcessEnv = process.env): ClusterConnection {
+  if (settings.kubeconfig !== undefined) return kubeconfigConnection(settings.kubeconfig);
+  if (!env.KUBERNETES_SERVICE_HOST && env.KUBECONFIG) return kubeconfigConnection(env.KUBECONFIG.split(':')[0] ?? env.KUBECONFIG);
+  return inClusterConnection(env);
+}
+
+export interface DebugEndpoint {
+  routes: Hono;
+  decisions: DecisionLog;
+  verifier: TokenVerifier;
+}
+
+/** Builds the verifier (keys fetched from the cluster on first use), the decision log and the routes. */
+export function createDebugEndpoint(settings: DebugSettings, connection: ClusterConnection, logger: Logger): DebugEndpoint {
+  const keys = clusterKeySet(connection, { logger });
+  const verifier = createTokenVerifier({
+    jwks: keys,
+    issuer: () => discoverIssuer(connection),
+    audience: settings.audience,
+    allowedSubjects: settings.allowedSubjects,
+    clockToleranceSeconds: debugClockToleranceSeconds,
+  });
+  const decisions = new DecisionLog();
+  return { routes: createDebugRoutes({ verifier, decisions, logger }), decisions, verifier };
+}
+
+function challenge(result: Extract<TokenVerification, { ok: false }>): string {
+  if (result.reason === 'missing_token') return `Bearer realm="${realm}"`;
+  const error = result.status === 403 ? 'insufficient_scope' : 'invalid_token';
+  return `Bearer realm="${realm}", error="${error}", error_description="${result.message.replace(/["\\]/g, "'")}"`;
+}
+
+/** The sub-app; mount with `app.route('/', routes)`. Every route under /debug/ needs a token. */
+export function createDebugRoutes(options: { verifier: TokenVerifier; decisions: DecisionLog; logger: Logger }): Hono {
+  const { verifier, decisions, logger } = options;
+  const app = new Hono();
+
+  app.use('/debug/*', async (c, next) => {
+    const result = await verifier.verify(c.req.header('authorization'));
+    if (!result.ok) {
+      logger.warn('debug request refused', { path: c.req.path, status: result.status, reason: result.reason, ...(result.identity ? { subject: result.identity.subject } : {}) });
+      const headers: Record<string, string> = result.status === 503 ? { 'Retry-After': '10' } : { 'WWW-Authenticate': challenge(result) };
+      return c.json({ error: result.message, reason: result.reason }, result.status, headers);
+    }
+    logger.info('debug request', { path: c.req.path, subject: result.identity.subject });
+    await next();
+  });
+
+  app.get('/debug/decisions', (c: Context) => {
+    const namespace = c.req.query('namespace');
+    const limitText = c.req.query('limit');
+    let limit: number | undefined;
+    if (limitText !== undefined) {
+      limit = Number(limitText);
+      if (!/^[0-9]+$/.test(limitText) || limit < 1 || limit > decisions.capacity) {
+        return c.json({ error: `limit must be a whole number 1..${decisions.capacity}, got "${limitText.slice(0, 20)}"` }, 400);
+      }
+    }
+    const items = decisions.list({ ...(namespace ? { namespace } : {}), ...(limit !== undefined ? { limit } : {}) });
+    return c.json({ capacity: decisions.capacity, recorded: decisions.total, items });
+  });
+
+  return app;
+}
