@@ -14,7 +14,7 @@ import type { WatchScope } from '../sidecar/kube/scope.js';
 import { trimPod, type ObjectStores } from '../sidecar/targets-sd.js';
 import { TargetEngine, type ScrapeConfig } from '../sidecar/targets.js';
 
-const sizes = [1_000, 10_000, 100_000];
+const sizes = (process.env.EDOT_TA_BENCH_SIZES ?? '1000,10000,100000').split(',').map(Number);
 const logger = createLogger({}, () => {});
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -92,7 +92,7 @@ function measure(size: number): void {
   gc();
   const rssStoreOnly = process.memoryUsage().rss;
   const job = scrapeConfig.job_name;
-  const runs = size >= 100_000 ? 3 : 7;
+  const runs = size >= 100_000 ? 1 : 5;
 
   // Full recompute: every pod -> groups -> relabel -> kept targets -> serialized answer.
   const full: number[] = [];
@@ -121,7 +121,7 @@ function measure(size: number): void {
       store.pods.set(key, trimPod(pod));
       engine.onObjectChanged('pods', key);
     }));
-    if (r % 20 === 0) incrementalWithAnswer.push(timeMs(() => void engine.targetsAnswer(job)));
+    if (r % (size >= 100_000 ? 100 : 20) === 0) incrementalWithAnswer.push(timeMs(() => void engine.targetsAnswer(job)));
   }
 
   // Baseline: stringify the same number of prebuilt groups (labels already computed).
