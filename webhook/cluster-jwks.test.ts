@@ -144,7 +144,9 @@ describe('fetching from an HTTPS server with a private CA and a bearer token', (
     server = createServer({ cert: certs.serving.certPem, key: certs.serving.keyPem }, (req, res) => {
       seenAuth.push(req.headers.authorization);
       if (req.headers.authorization !== 'Bearer reader-token') return res.writeHead(401).end('{"kind":"Status","code":401}');
-      if (req.url === '/openid/v1/jwks') return res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(jwks));
+      // Like the API server: the JWKS only as application/jwk-set+json, else 406.
+      if (req.url === '/openid/v1/jwks' && !req.headers.accept?.includes('application/jwk-set+json')) return res.writeHead(406).end('{"code":406}');
+      if (req.url === '/openid/v1/jwks') return res.writeHead(200, { 'content-type': 'application/jwk-set+json' }).end(JSON.stringify(jwks));
       if (req.url === '/.well-known/openid-configuration') return res.writeHead(200).end(JSON.stringify({ issuer: 'https://kubernetes.default.svc' }));
       res.writeHead(404).end('{}');
     });

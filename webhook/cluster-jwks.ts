@@ -101,7 +101,8 @@ export function getJson(connection: ClusterConnection, path: string, timeoutMs =
       url,
       {
         method: 'GET',
-        headers: { accept: 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+        // The API server serves the JWKS only as application/jwk-set+json (406 for plain JSON).
+        headers: { accept: 'application/json, application/jwk-set+json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
         ...(connection.caPem !== undefined ? { ca: connection.caPem } : {}),
         ...(connection.clientCertPem !== undefined ? { cert: connection.clientCertPem, key: connection.clientKeyPem } : {}),
         rejectUnauthorized: connection.insecureSkipTlsVerify !== true,
