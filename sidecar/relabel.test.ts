@@ -178,6 +178,12 @@ const cases: Case[] = [
     output: null,
   },
   {
+    name: 'explicit YAML null zeroes a field (empty separator), as Go YAML decoding does',
+    input: { a: 'x', b: 'y' },
+    configs: [{ source_labels: ['a', 'b'], separator: null, target_label: 'c' }],
+    output: { a: 'x', b: 'y', c: 'xy' },
+  },
+  {
     name: 'rules chain: a later rule sees the earlier result',
     input: { a: 'foo' },
     configs: [
@@ -228,6 +234,7 @@ describe('compileRelabelConfigs validation (errors name the index and field like
     ['labelmap with an invalid replacement', { action: 'labelmap', regex: '(.*)', replacement: 'a-b' }, `"a-b" is invalid 'replacement' for labelmap action`],
     ['a regex RE2 rejects (look-ahead)', { action: 'keep', source_labels: ['a'], regex: 'a(?=b)' }, 'relabel_configs[0].regex: invalid regex'],
     ['an invalid source label name', { action: 'keep', source_labels: ['a-b'] }, 'relabel_configs[0].source_labels: "a-b" is not a valid label name'],
+    ['an explicit null action', { action: null }, 'relabel_configs[0].action: relabel action cannot be empty'],
     ['an unknown field', { action: 'keep', source_label: ['a'] }, 'relabel_configs[0].source_label: unknown field'],
     ['a negative modulus', { action: 'hashmod', source_labels: ['a'], target_label: 'b', modulus: -1 }, 'relabel_configs[0].modulus'],
   ];

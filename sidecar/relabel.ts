@@ -68,15 +68,18 @@ function compileRule(raw: unknown, index: number, dotMatchesNewline: boolean): R
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return fail('', 'must be a mapping');
   const config = raw as Record<string, unknown>;
   for (const field of Object.keys(config)) if (!knownFields.has(field)) fail(field, 'unknown field');
+  // Absent: Prometheus's default. Explicit null: Go YAML decodes it to the zero value ('').
   const optionalString = (field: string): string | undefined => {
     const value = config[field];
-    if (value === undefined || value === null) return undefined;
+    if (value === undefined) return undefined;
+    if (value === null) return '';
     if (typeof value !== 'string') return fail(field, `must be a string, got ${typeof value}`);
     return value;
   };
 
   const actionText = optionalString('action');
   const action = (actionText ?? 'replace').toLowerCase() as RelabelAction;
+  if (actionText === '') fail('action', 'relabel action cannot be empty');
   if (!relabelActions.includes(action)) fail('action', `unknown relabel action "${actionText}"`);
 
   let sourceLabels: string[] = [];
