@@ -90,6 +90,25 @@ describe('ServiceMonitor → scrape configs as the prometheus-operator generates
   });
 });
 
+describe('deprecated targetPort (IntOrString)', () => {
+  const keepRule = (configs: ScrapeConfigYaml[]) => configs[0]?.relabel_configs?.find((r) => r.action === 'keep' && r.source_labels?.[0]?.startsWith('__meta_kubernetes_pod_container_port'));
+  const endpointRule = (configs: ScrapeConfigYaml[]) => configs[0]?.relabel_configs?.find((r) => r.target_label === 'endpoint');
+  it('a number keeps by container port number, a string (even a quoted number) by port name; both set endpoint', () => {
+    const pm = (targetPort: string | number): PodMonitor => ({ metadata: { name: 'm', namespace: 'ns' }, spec: { selector: {}, podMetricsEndpoints: [{ targetPort }] } });
+    expect(keepRule(podMonitorScrapeConfigs(pm(9090), ctx))).toEqual({ action: 'keep', source_labels: ['__meta_kubernetes_pod_container_port_number'], regex: '9090' });
+    expect(keepRule(podMonitorScrapeConfigs(pm('metrics'), ctx))).toEqual({ action: 'keep', source_labels: ['__meta_kubernetes_pod_container_port_name'], regex: 'metrics' });
+    expect(keepRule(podMonitorScrapeConfigs(pm('9090'), ctx))?.source_labels).toEqual(['__meta_kubernetes_pod_container_port_name']);
+    expect(endpointRule(podMonitorScrapeConfigs(pm(9090), ctx))).toEqual({ target_label: 'endpoint', replacement: '9090' });
+    const sm: ServiceMonitor = { metadata: { name: 'm', namespace: 'ns' }, spec: { selector: {}, endpoints: [{ targetPort: 'web' }] } };
+    expect(keepRule(serviceMonitorScrapeConfigs(sm, ctx))).toEqual({ action: 'keep', source_labels: ['__meta_kubernetes_pod_container_port_name'], regex: 'web' });
+  });
+
+  it('a PodMonitor endpoint without any port keeps every container port (as the operator; Istio relies on it)', () => {
+    const [config] = podMonitorScrapeConfigs(one<PodMonitor>('monitors/envoy-stats-monitor.yaml'), ctx);
+    expect(keepRule([config as ScrapeConfigYaml])).toBeUndefined();
+  });
+});
+
 describe('invalid monitors are rejected with an error naming the object', () => {
   const monitors = all<PodMonitor | ServiceMonitor>('monitors/invalid-monitors.yaml');
   const reasons: Record<string, RegExp> = {

@@ -174,7 +174,7 @@ export function podMonitorScrapeConfigs(monitor: PodMonitor, ctx: MonitorContext
       if (ep.port) rules.push({ action: 'keep', source_labels: ['__meta_kubernetes_pod_container_port_name'], regex: ep.port });
       else if (ep.portNumber) rules.push({ action: 'keep', source_labels: ['__meta_kubernetes_pod_container_port_number'], regex: String(ep.portNumber) });
       else if (targetPort && targetPort !== '0') {
-        const byName = typeof ep.targetPort === 'string' && !/^\d+$/.test(ep.targetPort);
+        const byName = typeof ep.targetPort === 'string'; // IntOrString: a quoted number is a port name too
         rules.push({ action: 'keep', source_labels: [byName ? '__meta_kubernetes_pod_container_port_name' : '__meta_kubernetes_pod_container_port_number'], regex: targetPort });
       }
       rules.push(
@@ -210,7 +210,7 @@ export function serviceMonitorScrapeConfigs(monitor: ServiceMonitor, ctx: Monito
       if (spec.selectorMechanism !== 'RoleSelector') rules.push(...selectorRelabelings(spec.selector ?? {}, '__meta_kubernetes_service_'));
       if (ep.port) rules.push({ action: 'keep', source_labels: ['__meta_kubernetes_endpoint_port_name'], regex: ep.port });
       else if (targetPort) {
-        const byName = typeof ep.targetPort === 'string' && !/^\d+$/.test(ep.targetPort);
+        const byName = typeof ep.targetPort === 'string'; // IntOrString: a quoted number is a port name too
         rules.push({ action: 'keep', source_labels: [byName ? '__meta_kubernetes_pod_container_port_name' : '__meta_kubernetes_pod_container_port_number'], regex: targetPort });
       }
       const targetKindName = ['__meta_kubernetes_endpoint_address_target_kind', '__meta_kubernetes_endpoint_address_target_name'];
