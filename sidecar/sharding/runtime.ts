@@ -66,6 +66,8 @@ export interface ShardingRuntimeOptions {
   targets: () => Iterable<AssignableTarget>;
   onOwnershipChanged: () => void;
   onEvent?: (reason: string, message: string) => void;
+  /** Discovery has its first full target list (readiness waits for an assignment of it). */
+  discoveryReady?: () => boolean;
   clock?: Clock;
 }
 
@@ -108,6 +110,7 @@ export function startSharding(options: ShardingRuntimeOptions): ShardingRuntime 
     holdMs: settings.holdMs,
     loadFactor: settings.loadFactor,
     onOwnershipChanged: options.onOwnershipChanged,
+    ...(options.discoveryReady ? { discoveryReady: options.discoveryReady } : {}),
     ...(options.onEvent ? { onEvent: options.onEvent } : {}),
   });
   const started = sharding;
@@ -138,7 +141,7 @@ export function startSharding(options: ShardingRuntimeOptions): ShardingRuntime 
       } catch (err) {
         log.warn('graceful leave failed', { error: err instanceof Error ? err.message : String(err), code: codeOf(err) });
       } finally {
-        await informer.stop();
+        void informer.stop(); // not awaited: an in-flight list must not hold up the exit
       }
     },
     debug: (targets) => assignmentDebug(started, membership, targets),

@@ -26,6 +26,8 @@ export interface ShardingOptions {
   onEvent?: (reason: 'Joined' | 'TookOverTargets' | 'HandedOffTargets' | 'Left', message: string) => void;
   /** Debounce after a member change (short: handovers wait on it). */
   recomputeDebounceMs?: number;
+  /** Discovery has its first full target list; readiness waits for an assignment made after it. */
+  discoveryReady?: () => boolean;
   /** Debounce after target changes (a full reassignment; pods churn). */
   targetsDebounceMs?: number;
   checkIntervalMs?: number;
@@ -52,6 +54,7 @@ export class Sharding implements ShardFilter {
   private nextReleaseAt: number | undefined;
   private stopped = false;
   private joined = false;
+  private readyOnce = false;
 
   constructor(private readonly options: ShardingOptions) {
     const maxHoldMs = options.maxHoldMs ?? options.membership.leaseDurationMs + 2 * options.holdMs;
@@ -62,8 +65,16 @@ export class Sharding implements ShardFilter {
     return this.handover.owns(target.key);
   }
 
+  /**
+   * Ready once our Lease exists, the group's Leases were listed, and the served set was computed
+   * from discovery's first full list. Latched: later target churn never flips readiness back.
+   */
   ready(): boolean {
-    return this.options.membership.ready() && this.assignment !== undefined;
+    if (this.readyOnce) return true;
+    const discoveryReady = this.options.discoveryReady?.() ?? true;
+    this.readyOnce = discoveryReady && this.options.membership.ready() && this.assignment !== undefined && !this.targetsDirty;
+    if (!this.readyOnce && discoveryReady && this.targetsDirty && !this.recomputeTimer) this.scheduleRecompute();
+    return this.readyOnce;
   }
 
   currentView(): ViewState {
