@@ -12,6 +12,7 @@ import { IdentityError, readIdentity } from './identity.js';
 import { createKubeClient, loadKubeConfig, type KubeClient } from './kube/client.js';
 import { createMetrics, type SidecarMetrics } from './metrics.js';
 import { DiscoveryRuntime } from './serve-runtime.js';
+import { shardingSettingsFromEnv, ShardingSettingsError, startSharding, type ShardingRuntime } from './sharding/runtime.js';
 import type { ScrapeConfig } from './targets.js';
 
 const usage = `Usage: edot-ta sidecar serve [flags]
@@ -31,7 +32,9 @@ Flags:
 
 Environment: POD_NAME, POD_UID, POD_NAMESPACE, NODE_NAME, EDOT_TA_GROUP (required),
 EDOT_TA_PROMETHEUS_CR (optional JSON, the operator's prometheusCR settings; absent = monitors off),
-EDOT_TA_LOG_LEVEL (debug|info|warn|error, default info).`;
+EDOT_TA_LOG_LEVEL (debug|info|warn|error, default info).
+Sharding (optional): EDOT_TA_LEASE_RENEW_SECONDS (10), EDOT_TA_LEASE_DURATION_SECONDS (40),
+EDOT_TA_HANDOVER_HOLD_SECONDS (40), EDOT_TA_LEAVE_TIMEOUT_SECONDS (25), EDOT_TA_LOAD_FACTOR (1.10).`;
 
 export async function run(argv: string[]): Promise<number> {
   const logger = createLogger({ component: 'sidecar-serve' });
@@ -65,20 +68,23 @@ export async function run(argv: string[]): Promise<number> {
   let identity;
   let listen;
   let client: KubeClient;
+  let shardingSettings;
   try {
     identity = readIdentity(process.env);
+    shardingSettings = shardingSettingsFromEnv(process.env);
     listen = parseListenAddress(flags.listen);
     client = createKubeClient(loadKubeConfig(flags.kubeconfig));
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     logger.error('cannot start', { error: message });
     console.error(`edot-ta sidecar serve: ${message}`);
-    return err instanceof IdentityError ? 2 : 1;
+    return err instanceof IdentityError || err instanceof ShardingSettingsError ? 2 : 1;
   }
   const log = logger.child({ pod: `${identity.podNamespace}/${identity.podName}`, group: identity.group });
   const staticConfigs = loadStaticConfigs(flags['scrape-configs'], log);
 
   let runtime: DiscoveryRuntime | undefined;
+  let sharding: ShardingRuntime | undefined;
   const metrics: SidecarMetrics = createMetrics({
     targets: () => runtime?.engine.summary() ?? { keptByJob: {}, dropped: 0, owned: 0 },
     informers: () => runtime?.informers() ?? [],
@@ -99,18 +105,36 @@ export async function run(argv: string[]): Promise<number> {
     onProblem: ({ kind, name, message }) =>
       void events.record('Warning', kind === 'monitor' ? 'InvalidMonitor' : 'InvalidScrapeConfig', `skipped ${kind === 'monitor' ? 'monitor' : 'scrape config'} ${name}: ${message}`),
     onTargetsChanged: () => {
+      sharding?.targetsChanged();
       if (!current.ready()) return;
       const { owned } = current.engine.summary();
       events.setSummary(summaryText(owned, current.engine.jobNames().length));
     },
   });
   runtime = current;
+  // Sharding: who serves which target (Lease membership, assignment, make-before-break handover).
+  const shard = startSharding({
+    client,
+    identity,
+    logger: log,
+    registry: metrics.registry,
+    settings: shardingSettings,
+    targets: () => current.engine.allKeptTargets(),
+    onOwnershipChanged: () => {
+      current.engine.ownershipChanged();
+      if (current.ready()) events.setSummary(summaryText(current.engine.summary().owned, current.engine.jobNames().length));
+    },
+    onEvent: (reason, message) => void events.record('Normal', reason, message),
+    discoveryReady: () => current.ready(),
+  });
+  sharding = shard;
+  current.engine.setShardFilter(shard.sharding);
   if (staticConfigs.error) void events.record('Warning', 'InvalidScrapeConfigs', staticConfigs.error);
 
   const app = createApi(
     {
-      ready: () => current.ready(),
-      notReadyReason: () => current.notReadyReason(),
+      ready: () => current.ready() && shard.ready(),
+      notReadyReason: () => (current.ready() ? shard.notReadyReason() : current.notReadyReason()),
       collectorId: identity.podName,
       scrapeConfigs: () => current.engine.scrapeConfigs(),
       jobNames: () => current.engine.jobNames(),
@@ -120,6 +144,7 @@ export async function run(argv: string[]): Promise<number> {
     metrics,
     log,
   );
+  app.get('/debug/assignment', () => new Response(JSON.stringify(shard.debug(current.engine.allKeptTargets()), null, 2), { headers: { 'Content-Type': 'application/json' } }));
 
   let server: ServerType;
   try {
@@ -143,10 +168,13 @@ export async function run(argv: string[]): Promise<number> {
   return new Promise<number>((resolve) => {
     const shutdown = (signal: string) => {
       log.info('stopping', { signal });
-      events.stop();
-      server.close();
-      void current.stop().then(() => resolve(0));
-      setTimeout(() => resolve(0), 5_000).unref();
+      // Keep serving while the targets are handed over (bounded by EDOT_TA_LEAVE_TIMEOUT_SECONDS).
+      void shard.leave().finally(() => {
+        events.stop();
+        server.close();
+        void current.stop().then(() => resolve(0));
+        setTimeout(() => resolve(0), 5_000).unref();
+      });
     };
     process.once('SIGTERM', () => shutdown('SIGTERM'));
     process.once('SIGINT', () => shutdown('SIGINT'));
