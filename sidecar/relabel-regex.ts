@@ -58,22 +58,39 @@ function literalRegex(source: string): AnchoredRegex {
 }
 
 const memoLimit = 4096;
+const memoProbe = 2048;
 
 /**
  * Remembers recent results per regex: label names and most label values repeat across targets
  * (container names, phases, annotation values), and a Map lookup is far cheaper than a match.
+ * A regex that sees mostly unique values (addresses, pod names) stops memoizing after a probe.
  */
 function memoized(regex: AnchoredRegex): AnchoredRegex {
-  const results = new Map<string, string[] | null>();
-  const match = (value: string): string[] | null => {
-    const known = results.get(value);
-    if (known !== undefined) return known;
-    const result = regex.match(value);
+  return { source: regex.source, match: memo(regex.match), test: memo(regex.test), groupIndex: regex.groupIndex };
+}
+
+function memo<T>(compute: (value: string) => T): (value: string) => T {
+  const results = new Map<string, T>();
+  let lookups = 0;
+  let hits = 0;
+  let enabled = true;
+  return (value) => {
+    if (!enabled) return compute(value);
+    lookups++;
+    if (results.has(value)) {
+      hits++;
+      return results.get(value) as T;
+    }
+    if (lookups === memoProbe && hits < memoProbe / 2) {
+      enabled = false; // mostly unique inputs: the map only costs memory and GC
+      results.clear();
+      return compute(value);
+    }
+    const result = compute(value);
     if (results.size >= memoLimit) results.clear();
     results.set(value, result);
     return result;
   };
-  return { source: regex.source, match, test: (value) => match(value) !== null, groupIndex: regex.groupIndex };
 }
 
 /** The default regex `(.*)`: matches everything (without (?s), everything without a newline). */

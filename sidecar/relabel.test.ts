@@ -211,6 +211,15 @@ describe('relabel (table of Prometheus model/relabel shaped cases)', () => {
     expect(big < modulus).toBe(true);
   });
 
+  it('gives the same answers for repeated and for unique values (result memo on and switched off)', () => {
+    const rules = compileRelabelConfigs([{ source_labels: ['a'], regex: '(\\d+)-(x|y)', target_label: 'b', replacement: '$2$1' }]);
+    for (let i = 0; i < 5000; i++) {
+      const value = i % 2 === 0 ? '7-x' : `${i}-y`; // half repeated, half unique
+      expect(relabel({ a: value }, rules)?.b).toBe(i % 2 === 0 ? 'x7' : `y${i}`);
+    }
+    expect(relabel({ a: 'nope' }, rules)).toEqual({ a: 'nope' });
+  });
+
   it('an empty rule list returns an equal copy', () => {
     const input = { a: '1' };
     const out = relabel(input, []);
