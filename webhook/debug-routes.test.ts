@@ -92,8 +92,9 @@ describe('parseDebugSettings', () => {
     expect(parseDebugSettings({})).toBeUndefined();
   });
 
-  it('needs --debug-allow when --debug-audience is given (never open to every token)', () => {
-    expect(() => parseDebugSettings({ 'debug-audience': 'x' })).toThrow(UsageError);
+  it('stays off with --debug-audience alone (that flag only gates /debug/settings), refuses --kubeconfig without --debug-allow', () => {
+    expect(parseDebugSettings({ 'debug-audience': 'x' })).toBeUndefined();
+    expect(() => parseDebugSettings({ kubeconfig: '/k' })).toThrow(UsageError);
   });
 
   it('defaults the audience to edot-ta and validates each subject', () => {

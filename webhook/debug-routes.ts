@@ -5,7 +5,7 @@
 import { Hono, type Context } from 'hono';
 import { UsageError } from '../cli/args.js';
 import type { Logger } from '../cli/log.js';
-import { clusterKeySet, discoverIssuer, inClusterConnection, kubeconfigConnection, type ClusterConnection } from './cluster-jwks.js';
+import { clusterKeySet, discoverIssuer, discoveryPath, inClusterConnection, jwksPath, kubeconfigConnection, type ClusterConnection, type KeySetSource } from './cluster-jwks.js';
 import { DecisionLog } from './decisions.js';
 import { SubjectPatternError, createTokenVerifier, parseSubjectPattern, type TokenVerification, type TokenVerifier } from './token-auth.js';
 
@@ -14,16 +14,15 @@ export const defaultDebugAudience = 'edot-ta';
 export const debugClockToleranceSeconds = 30;
 const realm = 'edot-ta';
 
+/** The flags this module adds; `--debug-audience` is declared by cli.ts (it also gates GET /debug/settings). */
 export const debugFlagOptions = {
-  'debug-audience': { type: 'string' },
   'debug-allow': { type: 'string', multiple: true },
   kubeconfig: { type: 'string' },
 } as const;
 
-export const debugUsage = `Debug endpoint (off unless --debug-allow is given; authenticated by ServiceAccount token):
-  --debug-allow SUBJECT    ServiceAccount allowed to GET /debug/decisions, repeatable:
-                           system:serviceaccount:NS:NAME, NS:NAME, or NS:* (every ServiceAccount of NS)
-  --debug-audience AUD     audience the token must be requested for (default ${defaultDebugAudience})
+export const debugUsage = `Debug decisions (GET /debug/decisions; off unless --debug-allow is given):
+  --debug-allow SUBJECT    ServiceAccount allowed on /debug/ routes, repeatable: system:serviceaccount:NS:NAME,
+                           NS:NAME or NS:* ; its token must be for --debug-audience (default here: ${defaultDebugAudience})
   --kubeconfig FILE        read the cluster's token signing keys (JWKS) with this kubeconfig
                            (default: in-cluster ServiceAccount, else $KUBECONFIG)`;
 
@@ -38,7 +37,7 @@ export interface DebugSettings {
 export function parseDebugSettings(values: { 'debug-audience'?: string; 'debug-allow'?: string[]; kubeconfig?: string }): DebugSettings | undefined {
   const allowed = values['debug-allow'] ?? [];
   if (allowed.length === 0) {
-    if (values['debug-audience'] !== undefined) throw new UsageError('--debug-audience needs at least one --debug-allow SUBJECT (the debug endpoint is never open to every token)');
+    if (values.kubeconfig !== undefined) throw new UsageError('--kubeconfig is only used with --debug-allow (it locates the cluster\'s token signing keys)');
     return undefined;
   }
   for (const subject of allowed) {
@@ -65,6 +64,7 @@ export interface DebugEndpoint {
   routes: Hono;
   decisions: DecisionLog;
   verifier: TokenVerifier;
+  keys: KeySetSource;
 }
 
 /** Builds the verifier (keys fetched from the cluster on first use), the decision log and the routes. */
@@ -78,7 +78,24 @@ export function createDebugEndpoint(settings: DebugSettings, connection: Cluster
     clockToleranceSeconds: debugClockToleranceSeconds,
   });
   const decisions = new DecisionLog();
-  return { routes: createDebugRoutes({ verifier, decisions, logger }), decisions, verifier };
+  return { routes: createDebugRoutes({ verifier, decisions, logger }), decisions, verifier, keys };
+}
+
+/**
+ * What `edot-ta webhook` calls: connection from flags/environment, endpoint, and a first fetch of
+ * issuer and keys in the background so a missing permission shows in the log at start, not at the
+ * first debug request. Throws ClusterConnectionError when no credentials can be found.
+ */
+export function startDebugEndpoint(settings: DebugSettings, logger: Logger, env: NodeJS.ProcessEnv = process.env): DebugEndpoint {
+  const connection = debugClusterConnection(settings, env);
+  const endpoint = createDebugEndpoint(settings, connection, logger);
+  logger.info('debug endpoint enabled: GET /debug/decisions (ServiceAccount token required)', { audience: settings.audience, allowedSubjects: settings.allowedSubjects, keysFrom: connection.describe });
+  void Promise.all([discoverIssuer(connection), endpoint.keys.current()]).then(
+    ([issuer, keys]) => logger.info('debug endpoint: token issuer and signing keys loaded', { issuer, keys: keys.keys.length }),
+    (err: unknown) =>
+      logger.warn(`debug endpoint: cannot read ${discoveryPath} or ${jwksPath} yet (needs RBAC: the ClusterRole system:service-account-issuer-discovery bound to the webhook's ServiceAccount); debug requests answer 503 until it works`, { error: err }),
+  );
+  return endpoint;
 }
 
 function challenge(result: Extract<TokenVerification, { ok: false }>): string {
