@@ -9,7 +9,8 @@ import { UsageError, parseFlags } from '../cli/args.js';
 import { createLogger, type Logger } from '../cli/log.js';
 import { edotTaVersion } from '../cli/version.js';
 import { runClusterTask } from './cluster-tasks.js';
-import { createTokenVerifier } from './debug-auth.js';
+import { debugFlagOptions, debugUsage, parseDebugSettings, startDebugEndpoint, type DebugEndpoint } from './debug-routes.js';
+import { decisionFromReview } from './decisions.js';
 import { createWebhookMetrics } from './metrics.js';
 import { createWebhookApp, startHttpsServer } from './server.js';
 import { injectSettingsFlagOptions, parseCRSettings, parseInjectSettings, resolveNativeSidecars } from './settings.js';
@@ -23,8 +24,7 @@ Server:
   --listen-address ADDR    address to bind (default 0.0.0.0)
   --cert-dir DIR           tls.crt + tls.key, reloaded when they change (default /var/run/edot-ta/certs)
   --shutdown-delay-seconds N  after SIGTERM, fail /readyz but keep answering this long (default 5)
-  --debug-audience AUD     serve GET /debug/settings to callers with a projected ServiceAccount token
-                           for this audience, verified against the cluster's JWKS (default: off)
+  --debug-audience AUD     audience the /debug/ tokens must be requested for (default edot-ta)
 In-cluster certificates (optional; otherwise mount a Secret, e.g. from cert-manager, at --cert-dir):
   --bootstrap-secret NS/NAME  create/renew the CA + serving certificate in this Secret, write them to --cert-dir
   --service NAME           webhook Service name (required with --bootstrap-secret)
@@ -40,7 +40,9 @@ Injection (env EDOT_TA_<FLAG> in upper snake case works too; flag wins):
   --sidecar-cpu-limit Q    --sidecar-memory-limit Q  --ready-timeout-seconds N (120)
   --collector-image GLOB   --elastic-agent-image GLOB  --collector-selector SEL
   --collector-container NAME  --ta-interval D (30s)  --sd-refresh-interval D (10s)
-  --default-prometheus-cr JSON  --default-mode daemonset|statefulset|deployment (daemonset)`;
+  --default-prometheus-cr JSON  --default-mode daemonset|statefulset|deployment (daemonset)
+${debugUsage}
+  GET /debug/settings (same token rules): the effective settings and the served certificate.`;
 
 export const defaultCertDir = '/var/run/edot-ta/certs';
 const renewCheckIntervalMs = 60 * 60 * 1000;
@@ -86,6 +88,7 @@ export async function run(argv: string[]): Promise<number> {
       'ca-days': { type: 'string' },
       'shutdown-delay-seconds': { type: 'string' },
       'debug-audience': { type: 'string' },
+      ...debugFlagOptions,
       help: { type: 'boolean', short: 'h' },
     }).values;
     if (values.help) {
@@ -103,10 +106,12 @@ export async function run(argv: string[]): Promise<number> {
   let port: number;
   let shutdownDelaySeconds: number;
   let bootstrap: BootstrapOptions | undefined;
+  let debugSettings;
   let inject;
   let cr;
   try {
     inject = parseInjectSettings(values, process.env);
+    debugSettings = parseDebugSettings(values);
     cr = parseCRSettings(values, process.env);
     port = Number(values.port ?? '8443');
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port: want 0..65535, got "${values.port}"`);
@@ -170,18 +175,28 @@ export async function run(argv: string[]): Promise<number> {
 
   const metrics = createWebhookMetrics();
   let ready = false;
-  const debugAudience = values['debug-audience'];
   let servedPair = pair;
-  const debug = debugAudience
-    ? {
-        verifier: createTokenVerifier({ audience: debugAudience, loadKeys: () => runClusterTask({ task: 'jwks' }, { timeoutMs: 15_000 }) }),
-        snapshot: () => {
-          const certificate = certificateInfo(servedPair.certPem);
-          return { version: edotTaVersion(), inject, cr, certificate: { serial: certificate.serialHex, notAfter: certificate.notAfter.toISOString() }, certDir };
-        },
-      }
-    : undefined;
-  const app = createWebhookApp({ settings: { inject, cr }, metrics, logger, isReady: () => ready, ...(debug ? { debug } : {}) });
+  let debug: DebugEndpoint | undefined;
+  if (debugSettings) {
+    try {
+      debug = startDebugEndpoint(debugSettings, logger);
+    } catch (err) {
+      logger.error('cannot enable the debug endpoint', { error: err });
+      return 1;
+    }
+    debug.routes.get('/debug/settings', (c) => {
+      const certificate = certificateInfo(servedPair.certPem);
+      return c.json({ version: edotTaVersion(), inject, cr, certDir, certificate: { serial: certificate.serialHex, notAfter: certificate.notAfter.toISOString() } });
+    });
+  }
+  const decisions = debug?.decisions;
+  const app = createWebhookApp({
+    settings: { inject, cr },
+    metrics,
+    logger,
+    isReady: () => ready,
+    ...(debug && decisions ? { extraRoutes: debug.routes, onDecision: (request, outcome, answer) => decisions.record(decisionFromReview(request, outcome, answer)) } : {}),
+  });
   let server;
   try {
     server = await startHttpsServer(app, { port, hostname, ...pair });

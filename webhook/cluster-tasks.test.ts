@@ -19,6 +19,6 @@ describe('cluster tasks in a child process', () => {
         'current-context': 'c',
       }),
     );
-    await expect(runClusterTask({ task: 'version' }, { timeoutMs: 15_000, env: { ...process.env, KUBECONFIG: kubeconfig } })).rejects.toThrow(/ECONNREFUSED|connect/);
+    await expect(runClusterTask({ task: 'version' }, { timeoutMs: 50_000, env: { ...process.env, KUBECONFIG: kubeconfig } })).rejects.toThrow(/ECONNREFUSED|connect/);
   });
 });

@@ -1,5 +1,4 @@
-// The webhook's few API server calls (server version at start; certificate bootstrap and renewal;
-// the cluster's token signing keys for the debug endpoint)
+// The webhook's few API server calls (server version at start; certificate bootstrap and renewal)
 // run in a short-lived child process: @kubernetes/client-node adds ~70 MiB RSS to whatever loads
 // it, and the serving process must stay small. Request in on stdin (JSON), result out on the
 // last stdout line (JSON), logs on stderr (inherited: same stream as the webhook's).
@@ -12,13 +11,11 @@ import { createLogger } from '../cli/log.js';
 
 export type ClusterTask =
   | { task: 'version' }
-  | { task: 'bootstrap'; options: Omit<BootstrapOptions, 'now'>; certDir: string }
-  | { task: 'jwks' };
+  | { task: 'bootstrap'; options: Omit<BootstrapOptions, 'now'>; certDir: string };
 
 export type ClusterTaskResult =
   | { task: 'version'; major: number; minor: number; gitVersion: string }
-  | { task: 'bootstrap'; secretAction: string; caBundlePatched: boolean; serial: string }
-  | { task: 'jwks'; issuer: string; jwks: { keys: Array<Record<string, unknown>> } };
+  | { task: 'bootstrap'; secretAction: string; caBundlePatched: boolean; serial: string };
 
 const here = fileURLToPath(import.meta.url);
 
@@ -55,14 +52,6 @@ async function perform(request: ClusterTask): Promise<ClusterTaskResult> {
   if (request.task === 'version') {
     const info = await kc.makeApiClient(k8s.VersionApi).getCode();
     return { task: 'version', major: parseInt(info.major, 10), minor: parseInt(info.minor, 10), gitVersion: info.gitVersion };
-  }
-  if (request.task === 'jwks') {
-    // Service account issuer discovery (beta and on by default since 1.20).
-    const asObject = (value: unknown): Record<string, unknown> => (typeof value === 'string' ? (JSON.parse(value) as Record<string, unknown>) : (value as Record<string, unknown>));
-    const discovery = asObject(await kc.makeApiClient(k8s.WellKnownApi).getServiceAccountIssuerOpenIDConfiguration());
-    const jwks = asObject(await kc.makeApiClient(k8s.OpenidApi).getServiceAccountIssuerOpenIDKeyset());
-    if (typeof discovery.issuer !== 'string' || !Array.isArray(jwks.keys)) throw new Error('the API server\'s service account issuer discovery returned no issuer or keys');
-    return { task: 'jwks', issuer: discovery.issuer, jwks: { keys: jwks.keys as Array<Record<string, unknown>> } };
   }
   const logger = createLogger({ component: 'webhook', task: 'bootstrap' });
   const result = await bootstrapCertificates({ core: kc.makeApiClient(k8s.CoreV1Api), admission: kc.makeApiClient(k8s.AdmissionregistrationV1Api) }, request.options, logger);

@@ -8,8 +8,17 @@ import { serve } from '@hono/node-server';
 import { Hono, type Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { Logger } from '../cli/log.js';
-import { AdmissionReviewError, admissionResponse, defaultMutators, parseAdmissionReview, review, type AdmissionSettings, type Mutators } from './admission.js';
-import { DebugAuthError, type TokenVerifier } from './debug-auth.js';
+import {
+  AdmissionReviewError,
+  admissionResponse,
+  defaultMutators,
+  parseAdmissionReview,
+  review,
+  type AdmissionRequest,
+  type AdmissionSettings,
+  type Mutators,
+  type ReviewOutcome,
+} from './admission.js';
 import type { WebhookMetrics } from './metrics.js';
 
 /**
@@ -41,8 +50,10 @@ export interface WebhookAppOptions {
   /** /readyz: true once the serving certificate is loaded (and the server listens). */
   isReady?: () => boolean;
   mutators?: Mutators;
-  /** GET /debug/settings for callers with a projected ServiceAccount token for our audience. */
-  debug?: { verifier: TokenVerifier; snapshot: () => unknown };
+  /** Called after each answered review (e.g. the /debug/decisions log); must be cheap and not throw. */
+  onDecision?: (request: AdmissionRequest, outcome: ReviewOutcome, answer: { warnings?: string[]; latencyMs: number }) => void;
+  /** Extra routes mounted at / (the token-protected /debug/ sub-app). */
+  extraRoutes?: Hono;
 }
 
 export function createWebhookApp(options: WebhookAppOptions): Hono {
@@ -58,6 +69,7 @@ export function createWebhookApp(options: WebhookAppOptions): Hono {
     const { body, outcome } = review(request, settings, mutators);
     const durationSeconds = Number(process.hrtime.bigint() - started) / 1e9;
     metrics.observeReview(outcome, durationSeconds);
+    options.onDecision?.(request, outcome, { ...(body.response.warnings ? { warnings: body.response.warnings } : {}), latencyMs: durationSeconds * 1000 });
     const fields = {
       uid: request.uid,
       kind: request.kind.kind,
@@ -87,21 +99,7 @@ export function createWebhookApp(options: WebhookAppOptions): Hono {
   app.get('/readyz', (c) => ((options.isReady?.() ?? true) ? c.text('ok') : c.text('serving certificate not loaded yet', 503)));
   app.get('/metrics', async (c) => c.body(await metrics.registry.metrics(), 200, { 'Content-Type': metrics.registry.contentType }));
 
-  const debug = options.debug;
-  if (debug) {
-    app.get('/debug/settings', async (c) => {
-      let caller;
-      try {
-        caller = await debug.verifier.verify(c.req.header('authorization'));
-      } catch (err) {
-        if (!(err instanceof DebugAuthError)) throw err;
-        logger.warn('refused a debug request', { path: c.req.path, reason: err.message });
-        return c.json({ error: err.message }, 401, { 'WWW-Authenticate': 'Bearer' });
-      }
-      logger.info('debug settings served', { caller: caller.subject });
-      return c.json(debug.snapshot());
-    });
-  }
+  if (options.extraRoutes) app.route('/', options.extraRoutes);
 
   app.notFound((c) => c.json({ error: `no route for ${c.req.method} ${c.req.path}; the webhook serves POST /mutate, GET /healthz, /readyz, /metrics` }, 404));
   app.onError((err, c) => {

@@ -48,8 +48,13 @@ describe('edot-ta webhook on the real apiserver (v1.20)', () => {
     mountGeneration(join(work, 'v1'), '2026_11_25_10_00_01.1');
     for (const file of ['tls.crt', 'tls.key', 'ca.crt']) symlinkSync(`..data/${file}`, join(certDir, file));
 
+    labelled = await createTestNamespace('webhook', optIn);
+    unlabelled = await createTestNamespace('webhook-off');
     port = await freePort();
-    webhook = startProcess('webhook', process.execPath, [mainJs, 'webhook', '--port', String(port), '--listen-address', '127.0.0.1', '--cert-dir', certDir, '--sidecar-image', 'edot-ta:e2e', '--shutdown-delay-seconds', '0', '--debug-audience', 'edot-ta-webhook'], {
+    webhook = startProcess('webhook', process.execPath, [
+      mainJs, 'webhook', '--port', String(port), '--listen-address', '127.0.0.1', '--cert-dir', certDir, '--sidecar-image', 'edot-ta:e2e', '--shutdown-delay-seconds', '0',
+      '--debug-audience', 'edot-ta-webhook', '--debug-allow', `${labelled}:inspector`, '--kubeconfig', clusterEndpoints().kubeconfigPath,
+    ], {
       logFile: join(work, 'webhook.log'),
       env: { ...process.env, KUBECONFIG: clusterEndpoints().kubeconfigPath, EDOT_TA_LOG_LEVEL: 'debug' },
     });
@@ -81,8 +86,6 @@ describe('edot-ta webhook on the real apiserver (v1.20)', () => {
       ],
     };
     await admissionregistration.createMutatingWebhookConfiguration({ body: config });
-    labelled = await createTestNamespace('webhook', optIn);
-    unlabelled = await createTestNamespace('webhook-off');
 
     // The apiserver picks up a new webhook configuration asynchronously: probe until it calls us.
     let probe = 0;
@@ -197,27 +200,36 @@ describe('edot-ta webhook on the real apiserver (v1.20)', () => {
     expect(value('edot_ta_webhook_tls_reloads_total{result="success"}')).toBe(1);
   });
 
-  it('serves /debug/settings only to a ServiceAccount token bound to its audience (jose, cluster JWKS)', async () => {
-    await core.createNamespacedServiceAccount({ namespace: labelled, body: { metadata: { name: 'inspector' } } });
-    const token = async (audiences: string[]) =>
-      (await core.createNamespacedServiceAccountToken({ name: 'inspector', namespace: labelled, body: { spec: { audiences, expirationSeconds: 600 } } })).status!.token;
-    const debug = (authorization?: string) =>
+  it('serves /debug/ only to an allowed ServiceAccount token bound to its audience (jose, cluster JWKS)', async () => {
+    for (const name of ['inspector', 'someone-else']) await core.createNamespacedServiceAccount({ namespace: labelled, body: { metadata: { name } } });
+    const token = async (serviceAccount: string, audiences: string[]) =>
+      (await core.createNamespacedServiceAccountToken({ name: serviceAccount, namespace: labelled, body: { spec: { audiences, expirationSeconds: 600 } } })).status!.token;
+    const debug = (path: string, authorization?: string) =>
       new Promise<{ status: number; body: string }>((resolve, reject) => {
-        const req = httpsGet({ host: '127.0.0.1', port, path: '/debug/settings', ca: caPem, headers: authorization ? { authorization } : {} }, (res) => {
+        const req = httpsGet({ host: '127.0.0.1', port, path, ca: caPem, headers: authorization ? { authorization } : {} }, (res) => {
           let body = '';
           res.on('data', (chunk: Buffer) => (body += chunk.toString()));
           res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
         });
         req.once('error', reject);
       });
-    const allowed = await debug(`Bearer ${await token(['edot-ta-webhook'])}`);
-    expect(allowed.status, allowed.body).toBe(200);
-    expect(JSON.parse(allowed.body)).toMatchObject({ inject: { sidecarImage: 'edot-ta:e2e', nativeSidecars: false }, cr: { defaultMode: 'daemonset' } });
-    const otherAudience = await debug(`Bearer ${await token(['https://kubernetes.default.svc'])}`); // the apiserver's own audience
+    const inspector = `Bearer ${await token('inspector', ['edot-ta-webhook'])}`;
+    const settings = await debug('/debug/settings', inspector);
+    expect(settings.status, settings.body).toBe(200);
+    expect(JSON.parse(settings.body)).toMatchObject({ inject: { sidecarImage: 'edot-ta:e2e', nativeSidecars: false }, cr: { defaultMode: 'daemonset' } });
+    // The decision log holds the apiserver's reviews of this test's pods (what, not the objects).
+    const decisions = await debug(`/debug/decisions?namespace=${labelled}`, inspector);
+    expect(decisions.status, decisions.body).toBe(200);
+    expect(decisions.body).toContain('"name":"edot-daemon-a"');
+    expect(decisions.body).toContain('"result":"mutated"');
+    expect(decisions.body).not.toContain('elastic-secret-otel');
+
+    const otherAudience = await debug('/debug/settings', `Bearer ${await token('inspector', ['https://kubernetes.default.svc'])}`); // the apiserver's own audience
     expect(otherAudience.status).toBe(401);
-    expect(otherAudience.body).toMatch(/aud/);
-    expect((await debug()).status).toBe(401);
-    expect(webhook!.tail(400)).toContain(`"caller":"system:serviceaccount:${labelled}:inspector"`);
+    const notAllowed = await debug('/debug/settings', `Bearer ${await token('someone-else', ['edot-ta-webhook'])}`);
+    expect(notAllowed.status).toBe(403);
+    expect((await debug('/debug/settings')).status).toBe(401);
+    expect(webhook!.tail(400)).toContain(`"subject":"system:serviceaccount:${labelled}:inspector"`);
   });
 
   it('never blocks pod creation when the webhook is down (failurePolicy Ignore)', async () => {
