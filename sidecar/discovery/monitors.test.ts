@@ -90,6 +90,20 @@ describe('ServiceMonitor → scrape configs as the prometheus-operator generates
   });
 });
 
+describe('selectorMechanism RoleSelector and attachMetadata', () => {
+  it('moves the label selector into kubernetes_sd selectors instead of keep rules', () => {
+    const pm: PodMonitor = {
+      metadata: { name: 'm', namespace: 'ns' },
+      spec: { selectorMechanism: 'RoleSelector', attachMetadata: { node: true }, selector: { matchLabels: { app: 'gw' }, matchExpressions: [{ key: 'tier', operator: 'In', values: ['edge'] }] }, podMetricsEndpoints: [{ port: 'metrics' }] },
+    };
+    const [config] = podMonitorScrapeConfigs(pm, ctx);
+    expect(config?.kubernetes_sd_configs).toEqual([{ role: 'pod', namespaces: { names: ['ns'] }, attach_metadata: { node: true }, selectors: [{ role: 'pod', label: 'app=gw,tier in (edge)' }] }]);
+    expect(config?.relabel_configs?.some((r) => r.source_labels?.[0]?.startsWith('__meta_kubernetes_pod_label'))).toBe(false);
+    const sm: ServiceMonitor = { metadata: { name: 'm', namespace: 'ns' }, spec: { selectorMechanism: 'RoleSelector', selector: { matchLabels: { app: 'gw' } }, endpoints: [{ port: 'metrics' }] } };
+    expect(serviceMonitorScrapeConfigs(sm, ctx)[0]?.kubernetes_sd_configs?.[0]?.selectors).toEqual([{ role: 'endpoints', label: 'app=gw' }, { role: 'service', label: 'app=gw' }]);
+  });
+});
+
 describe('deprecated targetPort (IntOrString)', () => {
   const keepRule = (configs: ScrapeConfigYaml[]) => configs[0]?.relabel_configs?.find((r) => r.action === 'keep' && r.source_labels?.[0]?.startsWith('__meta_kubernetes_pod_container_port'));
   const endpointRule = (configs: ScrapeConfigYaml[]) => configs[0]?.relabel_configs?.find((r) => r.target_label === 'endpoint');
