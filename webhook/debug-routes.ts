@@ -93,7 +93,7 @@ export function startDebugEndpoint(settings: DebugSettings, logger: Logger, env:
   void Promise.all([discoverIssuer(connection), endpoint.keys.current()]).then(
     ([issuer, keys]) => logger.info('debug endpoint: token issuer and signing keys loaded', { issuer, keys: keys.keys.length }),
     (err: unknown) =>
-      logger.warn(`debug endpoint: cannot read ${discoveryPath} or ${jwksPath} yet (needs RBAC: the ClusterRole system:service-account-issuer-discovery bound to the webhook's ServiceAccount); debug requests answer 503 until it works`, { error: err }),
+      logger.warn(`debug endpoint: cannot read ${discoveryPath} or ${jwksPath} yet (RBAC: ClusterRole system:service-account-issuer-discovery, bound by default to every ServiceAccount); debug requests answer 503 until it works`, { error: err }),
   );
   return endpoint;
 }
