@@ -1,7 +1,8 @@
 // Make-before-break: which targets this member serves, given the assignment it computed for its
 // view and what the other members announced. A target this member gained is served at once; a
 // target it lost is held until its new owner has announced the same view (its Lease annotation)
-// and `holdMs` (one http_sd refresh + one scrape interval of the receiver) has passed since we saw
+// and `holdMs` (the receiver's http_sd refresh + Prometheus's 5 s discovery throttle + one scrape
+// interval: until the new owner's collector surely scrapes it) has passed since we saw
 // that announcement. A planned move therefore never leaves a gap, and overlaps by at most holdMs.
 // A target whose new owner never announces our view (views that disagree for long) is released
 // after maxHoldMs, so an overlap cannot last forever. A target that disappeared is dropped.

@@ -7,8 +7,8 @@ import { SimulatedLeaseStore } from './simulated-api.js';
 import { startSimulatedMember } from './simulation.js';
 
 describe('sharding settings', () => {
-  it('defaults to 10 s renew, 40 s lease, 40 s hold, 25 s leave timeout, load factor 1.10', () => {
-    expect(shardingSettingsFromEnv({})).toEqual({ renewIntervalMs: 10_000, leaseDurationSeconds: 40, holdMs: 40_000, leaveTimeoutMs: 25_000, loadFactor: 1.1 });
+  it('defaults to 10 s renew, 40 s lease, 45 s hold, 25 s leave timeout, load factor 1.10', () => {
+    expect(shardingSettingsFromEnv({})).toEqual({ renewIntervalMs: 10_000, leaseDurationSeconds: 40, holdMs: 45_000, leaveTimeoutMs: 25_000, loadFactor: 1.1 });
   });
 
   it('reads short test settings and rejects values that would break liveness, naming the variable', () => {

@@ -17,7 +17,10 @@ import { Sharding } from './shard-filter.js';
 export interface ShardingSettings {
   renewIntervalMs: number;
   leaseDurationSeconds: number;
-  /** Overlap of a planned move: one http_sd refresh + one scrape interval of the receiver. */
+  /**
+   * Overlap of a planned move: the receiver's http_sd refresh (10 s as rendered) + Prometheus's
+   * discovery-to-scrape throttle (5 s) + one scrape interval (30 s) = 45 s by default.
+   */
   holdMs: number;
   /** Longest a SIGTERM waits for the new owners before deleting the Lease anyway. */
   leaveTimeoutMs: number;
@@ -30,7 +33,7 @@ export class ShardingSettingsError extends Error {}
 export const shardingEnv = {
   EDOT_TA_LEASE_RENEW_SECONDS: 10,
   EDOT_TA_LEASE_DURATION_SECONDS: 40,
-  EDOT_TA_HANDOVER_HOLD_SECONDS: 40,
+  EDOT_TA_HANDOVER_HOLD_SECONDS: 45,
   EDOT_TA_LEAVE_TIMEOUT_SECONDS: 25,
   EDOT_TA_LOAD_FACTOR: defaultLoadFactor,
 } as const;

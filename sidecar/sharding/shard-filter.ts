@@ -15,7 +15,7 @@ export interface ShardingOptions {
   targets: () => Iterable<AssignableTarget>;
   clock: Clock;
   logger: Logger;
-  /** One http_sd refresh + one scrape interval of the receiver: the overlap of a planned move. */
+  /** http_sd refresh + Prometheus's 5 s discovery throttle + one scrape interval: the overlap of a planned move. */
   holdMs: number;
   /** Longest a target is held for a new owner that does not announce our view. */
   maxHoldMs?: number;

@@ -1,0 +1,303 @@
+// Sharding on the real apiserver with real sidecar processes (`edot-ta sidecar serve`), one per
+// collector pod on its own node, each collector played by a real Prometheus configured from its
+// sidecar's /scrape_configs + http_sd. Targets: Istio-gateway-like pods on member nodes, on a node
+// without a member, and node-less static targets. Short lease settings (renew 1 s, duration 4 s,
+// hold 8 s = 1 s http_sd refresh + 5 s Prometheus discovery throttle + 2 s scrape interval) so joins, leaves, crashes and an API
+// outage play out in seconds. Scrape gaps are read back from the Prometheus instances.
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type * as k8s from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse, stringify } from 'yaml';
+import { apiServer, clients, clusterEndpoints, createTestNamespace, setPodRunning } from '../harness/context.js';
+import { freePort, startProcess, waitFor, type ManagedProcess } from '../harness/processes.js';
+import { Prometheus } from '../harness/prometheus.js';
+import { fetchReceiverConfig } from './support/receiver.js';
+
+const repoRoot = new URL('../../', import.meta.url).pathname;
+const fixtures = new URL('../fixtures/', import.meta.url);
+const leaseDurationSeconds = 4;
+
+interface Member {
+  name: string;
+  node: string;
+  uid: string;
+  endpoint: string;
+  sidecar: ManagedProcess;
+  prometheus?: Prometheus;
+}
+
+describe('sharding across real sidecars on the real apiserver', () => {
+  const { core, custom, coordination } = clients();
+  const dir = mkdtempSync(join(tmpdir(), 'edot-ta-sharding-e2e-'));
+  const servers: Server[] = [];
+  const members = new Map<string, Member>();
+  const retired: Prometheus[] = [];
+  let namespace = '';
+  let scrapeConfigsFile = '';
+  /** job|address of every target that must be scraped. */
+  const expected = new Set<string>();
+  const podJob = () => `${namespace}/envoy-stats-monitor`;
+  const gatewayNodes: Array<[string, string]> = [
+    ['node-0', '127.0.9.1'], ['node-0', '127.0.9.2'], ['node-1', '127.0.9.3'], ['node-1', '127.0.9.4'], ['node-2', '127.0.9.5'],
+    ['node-3', '127.0.9.6'], ['node-3', '127.0.9.7'], // node-3's member joins later
+    ['node-x', '127.0.9.8'], ['node-x', '127.0.9.9'], // a node that never has a member
+  ];
+  const staticTargets = ['127.0.9.50', '127.0.9.51', '127.0.9.52', '127.0.9.53', '127.0.9.54', '127.0.9.55'].map((ip) => `${ip}:15090`);
+
+  beforeAll(async () => {
+    namespace = await createTestNamespace('sharding');
+    const pod = parse(readFileSync(new URL('sidecar/istio-gateway-pod.yaml', fixtures), 'utf8')) as k8s.V1Pod & { metadata: { name: string }; spec: { nodeName: string } };
+    for (const [i, [node, ip]] of gatewayNodes.entries()) {
+      const body = structuredClone(pod);
+      body.metadata.name = `gateway-${i}`;
+      body.spec.nodeName = node;
+      await core.createNamespacedPod({ namespace, body });
+      await setPodRunning(namespace, body.metadata.name, ip);
+      await serveTarget(ip);
+      expected.add(`${podJob()}|${ip}:15090`);
+    }
+    for (const address of staticTargets) {
+      await serveTarget(address.split(':')[0] as string);
+      expected.add(`static-nodeless|${address}`);
+    }
+    const monitor = parse(readFileSync(new URL('sidecar/envoy-stats-monitor.yaml', fixtures), 'utf8')) as { metadata: { namespace?: string }; spec: { namespaceSelector?: unknown } };
+    monitor.metadata.namespace = namespace;
+    monitor.spec.namespaceSelector = { matchNames: [namespace] };
+    await custom.createNamespacedCustomObject({ group: 'monitoring.coreos.com', version: 'v1', namespace, plural: 'podmonitors', body: monitor });
+    scrapeConfigsFile = join(dir, 'scrape-configs.yaml');
+    writeFileSync(scrapeConfigsFile, stringify({ scrape_configs: [{ job_name: 'static-nodeless', scrape_interval: '1s', metrics_path: '/stats/prometheus', static_configs: [{ targets: staticTargets, labels: { namespace } }] }] }));
+  });
+
+  afterAll(async () => {
+    await apiServer.start().catch(() => undefined);
+    for (const member of members.values()) {
+      await member.sidecar.stop(2_000);
+      await member.prometheus?.stop();
+    }
+    for (const prometheus of retired) await prometheus.stop().catch(() => undefined);
+    for (const server of servers) server.close();
+  });
+
+  async function serveTarget(ip: string): Promise<void> {
+    const server = createServer((req, res) => {
+      if (req.url !== '/stats/prometheus') return res.writeHead(404).end();
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(`envoy_server_live{ip="${ip}"} 1\n`);
+    });
+    await new Promise<void>((resolve, reject) => server.once('error', reject).listen(15090, ip, resolve));
+    servers.push(server);
+  }
+
+  /** Creates the collector pod and starts its sidecar as a real process with the pod's env. */
+  async function startMember(name: string, node: string): Promise<Member> {
+    const created = await core.createNamespacedPod({ namespace, body: { metadata: { name }, spec: { nodeName: node, containers: [{ name: 'otc-container', image: 'docker.elastic.co/elastic-agent/elastic-agent:9.1.0' }] } } });
+    const uid = created.metadata?.uid ?? '';
+    const port = await freePort();
+    const sidecar = startProcess(`sidecar-${name}`, process.execPath, ['--import', 'tsx', 'cli/main.ts', 'sidecar', 'serve', '--listen', `127.0.0.1:${port}`, '--scrape-configs', scrapeConfigsFile, '--summary-interval-seconds', '1'], {
+      cwd: repoRoot,
+      logFile: join(dir, `${name}.log`),
+      env: {
+        ...process.env,
+        KUBECONFIG: clusterEndpoints().kubeconfigPath,
+        POD_NAME: name,
+        POD_UID: uid,
+        POD_NAMESPACE: namespace,
+        NODE_NAME: node,
+        EDOT_TA_GROUP: `${namespace}/edot`,
+        EDOT_TA_PROMETHEUS_CR: JSON.stringify({ enabled: true, podMonitorSelector: {}, allowNamespaces: [namespace] }),
+        EDOT_TA_LEASE_RENEW_SECONDS: '1',
+        EDOT_TA_LEASE_DURATION_SECONDS: String(leaseDurationSeconds),
+        EDOT_TA_HANDOVER_HOLD_SECONDS: '8',
+        EDOT_TA_LEAVE_TIMEOUT_SECONDS: '20',
+      },
+    });
+    const member: Member = { name, node, uid, endpoint: `http://127.0.0.1:${port}`, sidecar };
+    members.set(name, member);
+    await waitFor(`${name} /readyz`, async () => (await fetch(`${member.endpoint}/readyz`)).ok, { timeoutMs: 60_000, abortIf: sidecar.exited, describe: () => sidecar.tail() });
+    return member;
+  }
+
+  async function startCollector(member: Member): Promise<void> {
+    await waitFor(`${member.name} serves both jobs`, async () => {
+      const configs = (await (await fetch(`${member.endpoint}/scrape_configs`)).json()) as Record<string, unknown>;
+      return Object.keys(configs).length === 2;
+    });
+    member.prometheus = await Prometheus.start(await fetchReceiverConfig({ endpoint: member.endpoint, collectorId: member.name, refreshInterval: '1s', scrapeInterval: '1s' }));
+  }
+
+  /** job|address -> names of the members whose Prometheus scrapes it (up, in our namespace). */
+  async function scrapedBy(): Promise<Map<string, string[]>> {
+    const result = new Map<string, string[]>();
+    for (const member of members.values()) {
+      if (!member.prometheus) continue;
+      const { activeTargets } = await member.prometheus.targets('active');
+      for (const target of activeTargets) {
+        if (target.labels.namespace !== namespace || target.health !== 'up') continue;
+        const key = `${target.labels.job}|${target.labels.instance}`;
+        result.set(key, [...(result.get(key) ?? []), member.name]);
+      }
+    }
+    return result;
+  }
+
+  /** Waits until every target is scraped by exactly one member (and `also` holds for that state). */
+  async function waitExactlyOnce(what: string, timeoutMs = 60_000, also: (by: Map<string, string[]>) => boolean = () => true): Promise<Map<string, string[]>> {
+    let last = new Map<string, string[]>();
+    await waitFor(what, async () => {
+      last = await scrapedBy();
+      return last.size === expected.size && [...expected].every((key) => last.get(key)?.length === 1) && also(last);
+    }, { timeoutMs, intervalMs: 500, describe: () => JSON.stringify(Object.fromEntries(last)) });
+    return last;
+  }
+
+  /** job label|address -> members whose sidecar serves it now (the sidecars' own answers). */
+  async function servedNow(): Promise<Record<string, string[]>> {
+    const out: Record<string, string[]> = {};
+    for (const member of members.values()) {
+      const keys: string[] = [];
+      for (const [jobName, jobLabel] of [[`podMonitor/${namespace}/envoy-stats-monitor/0`, podJob()], ['static-nodeless', 'static-nodeless']] as const) {
+        const res = await fetch(`${member.endpoint}/jobs/${encodeURIComponent(jobName)}/targets?collector_id=${member.name}`);
+        for (const group of (await res.json()) as Array<{ targets: string[] }>) keys.push(`${jobLabel}|${group.targets[0]}`);
+      }
+      out[member.name] = keys.sort();
+    }
+    return out;
+  }
+
+  /** Group Leases in the namespace. */
+  async function leases() {
+    return (await coordination.listNamespacedLease({ namespace, labelSelector: 'edot-ta.io/group' })).items;
+  }
+
+  /** Largest gap (s) between scrapes of each target, merged over every Prometheus, over the last `seconds`. */
+  async function largestGaps(seconds: number, proms: Prometheus[]): Promise<Map<string, number>> {
+    const times = new Map<string, number[]>();
+    for (const prom of proms) {
+      const res = await fetch(`${prom.url}/api/v1/query?query=${encodeURIComponent(`up{namespace="${namespace}"}[${seconds}s]`)}`);
+      const body = (await res.json()) as { data: { result: Array<{ metric: Record<string, string>; values: Array<[number, string]> }> } };
+      for (const series of body.data.result) {
+        const key = `${series.metric.job}|${series.metric.instance}`;
+        times.set(key, [...(times.get(key) ?? []), ...series.values.filter(([, v]) => v === '1').map(([t]) => t)]);
+      }
+    }
+    const gaps = new Map<string, number>();
+    for (const [key, list] of times) {
+      list.sort((a, b) => a - b);
+      let largest = 0;
+      for (let i = 1; i < list.length; i++) largest = Math.max(largest, (list[i] as number) - (list[i - 1] as number));
+      gaps.set(key, largest);
+    }
+    return gaps;
+  }
+
+  const intervalOf = (key: string) => (key.startsWith('static-nodeless|') ? 1 : 2);
+
+  it('three members create and renew their Leases (holder = pod UID, owned by the pod) and agree on one view', async () => {
+    await Promise.all(['collector-0', 'collector-1', 'collector-2'].map((name, i) => startMember(name, `node-${i}`)));
+    const list = await leases();
+    expect(list.map((l) => l.metadata?.name).sort()).toEqual(['edot-ta-collector-0', 'edot-ta-collector-1', 'edot-ta-collector-2']);
+    for (const lease of list) {
+      const member = members.get(lease.metadata?.annotations?.['edot-ta.io/pod'] ?? '');
+      expect(lease.spec?.holderIdentity).toBe(member?.uid);
+      expect(lease.spec?.leaseDurationSeconds).toBe(leaseDurationSeconds);
+      expect(lease.metadata?.ownerReferences).toEqual([{ apiVersion: 'v1', kind: 'Pod', name: member?.name, uid: member?.uid, controller: false, blockOwnerDeletion: false }]);
+    }
+    const renewed = String((await leases())[0]?.spec?.renewTime);
+    await waitFor('a renewal', async () => String((await leases())[0]?.spec?.renewTime) !== renewed, { timeoutMs: 10_000 });
+    await waitFor('one view announced by all three', async () => {
+      const views = new Set((await leases()).map((l) => l.metadata?.annotations?.['edot-ta.io/view']));
+      return views.size === 1 && !views.has(undefined) && (await leases()).every((l) => l.metadata?.annotations?.['edot-ta.io/view-members'] === '3');
+    }, { timeoutMs: 20_000 });
+  });
+
+  it('every target is scraped by exactly one collector, pod targets by the collector on their node', async () => {
+    for (const member of members.values()) await startCollector(member);
+    const by = await waitExactlyOnce('exactly-once with three members');
+    gatewayNodes.forEach(([node, ip]) => {
+      if (node === 'node-0' || node === 'node-1' || node === 'node-2') expect(by.get(`${podJob()}|${ip}:15090`)).toEqual([`collector-${node.slice(-1)}`]);
+    });
+    const debug = (await (await fetch(`${members.get('collector-0')!.endpoint}/debug/assignment`)).json()) as { view: { members: unknown[] }; targets: Array<{ key: string; why: string; owner: string }> };
+    expect(debug.view.members).toHaveLength(3);
+    expect(debug.targets.filter((t) => t.key.includes('127.0.9.8:') || t.key.includes('127.0.9.5:')).map((t) => t.why).sort()).toEqual(['hashed', 'node-local']);
+  });
+
+  it('a member joins: its node\'s pods move to it, no target misses a scrape, exactly-once again', async () => {
+    const since = Date.now();
+    const joiner = await startMember('collector-3', 'node-3');
+    await startCollector(joiner);
+    const onNode3 = [`${podJob()}|127.0.9.6:15090`, `${podJob()}|127.0.9.7:15090`];
+    await waitExactlyOnce('exactly-once with four members, node-3 pods on collector-3', 60_000, (by) => onNode3.every((key) => by.get(key)?.[0] === 'collector-3'));
+    await new Promise((resolve) => setTimeout(resolve, 3_000)); // let the last scrapes land before reading gaps
+    const gaps = await largestGaps(Math.ceil((Date.now() - since) / 1000), [...members.values()].flatMap((m) => (m.prometheus ? [m.prometheus] : [])));
+    for (const [key, gap] of gaps) expect(gap, key).toBeLessThanOrEqual(intervalOf(key) * 1.5);
+  });
+
+  it('a member leaves gracefully (SIGTERM): it hands over first, misses no scrape, deletes its Lease', async () => {
+    const leaving = members.get('collector-1')!;
+    const proms = [...members.values()].flatMap((m) => (m.prometheus ? [m.prometheus] : []));
+    const since = Date.now();
+    await leaving.sidecar.stop(30_000); // returns once the sidecar exited (after its handover)
+    expect(await leaving.sidecar.exited).toBe(0);
+    expect((await leases()).map((l) => l.metadata?.name)).not.toContain('edot-ta-collector-1');
+    expect(leaving.sidecar.tail(50)).toMatch(/"left the collector group".*"handedOver":true/);
+    // The collector dies with its pod: its Prometheus stops scraping now.
+    retired.push(leaving.prometheus!);
+    members.delete('collector-1');
+    const by = await waitExactlyOnce('exactly-once after the leave');
+    expect(by.get(`${podJob()}|127.0.9.3:15090`)?.[0]).not.toBe('collector-1');
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    const gaps = await largestGaps(Math.ceil((Date.now() - since) / 1000), proms);
+    expect(gaps.size).toBe(expected.size);
+    for (const [key, gap] of gaps) expect(gap, key).toBeLessThanOrEqual(intervalOf(key) * 1.5);
+  });
+
+  it('a member is killed (SIGKILL): the others take its targets within lease duration + a few seconds; its Lease is swept once its pod is gone', async () => {
+    const victim = members.get('collector-2')!;
+    process.kill(victim.sidecar.pid, 'SIGKILL');
+    await victim.sidecar.exited;
+    await victim.prometheus?.stop(); // the pod died: its collector too
+    members.delete('collector-2');
+    const killedAt = Date.now();
+    await waitFor('the survivors serve every target', async () => new Set(Object.values(await servedNow()).flat()).size === expected.size, { timeoutMs: 30_000, intervalMs: 200 });
+    const servedAfterSeconds = (Date.now() - killedAt) / 1000;
+    await waitExactlyOnce('exactly-once after the crash', 30_000);
+    const scrapedAfterSeconds = (Date.now() - killedAt) / 1000;
+    console.log(`crash pickup: served again after ${servedAfterSeconds.toFixed(1)} s, scraped exactly once after ${scrapedAfterSeconds.toFixed(1)} s (lease duration ${leaseDurationSeconds} s)`);
+    // Sidecars: lease duration + one recompute tick (1 s) + slack for a loaded 2-core machine.
+    expect(servedAfterSeconds).toBeLessThanOrEqual(leaseDurationSeconds + 3);
+    // Collectors: + http_sd refresh (1 s) + Prometheus's 5 s discovery throttle + first scrape (<= 2 s) + polling.
+    expect(scrapedAfterSeconds).toBeLessThanOrEqual(leaseDurationSeconds + 9);
+    expect((await leases()).map((l) => l.metadata?.name)).toContain('edot-ta-collector-2'); // its pod still exists
+    await core.deleteNamespacedPod({ name: 'collector-2', namespace, gracePeriodSeconds: 0 });
+    await waitFor('the stale Lease swept', async () => !(await leases()).some((l) => l.metadata?.name === 'edot-ta-collector-2'), { timeoutMs: 30_000 });
+  });
+
+  it('the API server is down for two lease durations: nobody drops a target, and all converge after', async () => {
+    const before = await servedNow();
+    expect(Object.values(before).flat().sort()).toEqual([...expected].sort());
+    await apiServer.stop();
+    try {
+      const until = Date.now() + 2 * leaseDurationSeconds * 1000 + 1_000;
+      while (Date.now() < until) {
+        expect(await servedNow()).toEqual(before);
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+      const debug = (await (await fetch(`${members.get('collector-0')!.endpoint}/debug/assignment`)).json()) as { apiHealthy: boolean; view: { members: unknown[] } };
+      expect(debug.apiHealthy).toBe(false);
+      expect(debug.view.members).toHaveLength(members.size);
+    } finally {
+      await apiServer.start();
+    }
+    await waitFor('membership healthy again', async () => {
+      for (const member of members.values()) {
+        const debug = (await (await fetch(`${member.endpoint}/debug/assignment`)).json()) as { apiHealthy: boolean; view: { members: unknown[] } };
+        if (!debug.apiHealthy || debug.view.members.length !== members.size) return false;
+      }
+      return true;
+    }, { timeoutMs: 60_000, intervalMs: 500 });
+    await waitExactlyOnce('exactly-once after the outage');
+    expect(await servedNow()).toEqual(before);
+  });
+});
