@@ -1,9 +1,13 @@
+import { readFileSync } from 'node:fs';
 import { SignJWT, exportJWK, generateKeyPair, type CryptoKey, type JSONWebKeySet } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { UsageError } from '../cli/args.js';
 import { createLogger } from '../cli/log.js';
 import { debugClusterConnection, createDebugRoutes, parseDebugSettings } from './debug-routes.js';
-import { DecisionLog, type AdmissionDecision } from './decisions.js';
+import { DecisionLog, decisionFromReview, type AdmissionDecision } from './decisions.js';
+import { createWebhookMetrics } from './metrics.js';
+import { createWebhookApp } from './server.js';
+import { defaultCRSettings, defaultInjectSettings } from './settings.js';
 import { createTokenVerifier } from './token-auth.js';
 
 const issuer = 'https://kubernetes.default.svc';
@@ -108,5 +112,35 @@ describe('parseDebugSettings', () => {
     expect(() => debugClusterConnection({ audience: 'a', allowedSubjects: [], kubeconfig: '/nonexistent/kubeconfig' })).toThrow(/cannot read kubeconfig \/nonexistent\/kubeconfig/);
     expect(() => debugClusterConnection({ audience: 'a', allowedSubjects: [] }, { KUBECONFIG: '/nonexistent/env-kubeconfig' })).toThrow(/env-kubeconfig/);
     expect(() => debugClusterConnection({ audience: 'a', allowedSubjects: [] }, {})).toThrow(/pass --kubeconfig/);
+  });
+});
+
+describe('mounted in the webhook app (server.ts, as cli.ts wires it)', () => {
+  const review = readFileSync(new URL('../test/fixtures/admission/pod-create-edot-daemon.json', import.meta.url), 'utf8');
+  const webhookApp = (decisions?: DecisionLog, routes?: ReturnType<typeof createDebugRoutes>) =>
+    createWebhookApp({
+      settings: { inject: defaultInjectSettings(), cr: defaultCRSettings() },
+      metrics: createWebhookMetrics({ processMetrics: false }),
+      logger,
+      ...(decisions && routes ? { extraRoutes: routes, onDecision: (request, outcome, answer) => decisions.record(decisionFromReview(request, outcome, answer)) } : {}),
+    });
+
+  it('has no /debug/ routes at all without --debug-allow (never open by default)', async () => {
+    expect((await webhookApp().request('/debug/decisions')).status).toBe(404);
+  });
+
+  it('records each answered review and serves it to an allowed token only, without the pod itself', async () => {
+    const decisions = new DecisionLog(10);
+    const verifier = createTokenVerifier({ jwks, issuer, audience: 'edot-ta', allowedSubjects: ['observability:debug-reader'] });
+    const hono = webhookApp(decisions, createDebugRoutes({ verifier, decisions, logger }));
+    expect((await hono.request('/mutate', { method: 'POST', body: review, headers: { 'content-type': 'application/json' } })).status).toBe(200);
+    expect(decisions.list()).toEqual([expect.objectContaining({ uid: '3c1b5a2e-7f0d-4e8b-a9c6-1d2e3f4a5b6c', kind: 'v1/Pod', result: 'mutated', changed: true })]);
+    expect((await hono.request('/debug/decisions')).status).toBe(401);
+    expect((await hono.request('/debug/decisions', { headers: { authorization: `Bearer ${await token('observability:someone-else')}` } })).status).toBe(403);
+    const res = await hono.request('/debug/decisions', { headers: { authorization: `Bearer ${await token('observability:debug-reader')}` } });
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    expect(text).toContain('3c1b5a2e-7f0d-4e8b-a9c6-1d2e3f4a5b6c');
+    expect(text).not.toContain('elastic-secret-otel');
   });
 });

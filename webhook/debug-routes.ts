@@ -20,7 +20,7 @@ export const debugFlagOptions = {
   kubeconfig: { type: 'string' },
 } as const;
 
-export const debugUsage = `Debug decisions (GET /debug/decisions; off unless --debug-allow is given):
+export const debugUsage = `Debug endpoints under /debug/ (GET /debug/decisions; off unless --debug-allow is given):
   --debug-allow SUBJECT    ServiceAccount allowed on /debug/ routes, repeatable: system:serviceaccount:NS:NAME,
                            NS:NAME or NS:* ; its token must be for --debug-audience (default here: ${defaultDebugAudience})
   --kubeconfig FILE        read the cluster's token signing keys (JWKS) with this kubeconfig
