@@ -1,4 +1,4 @@
-// Discovery + relabel + serialization at 1k, 10k and 100k pod targets, through the real serve
+// Discovery + relabel + serialization (gzipped http_sd answer) at 1k, 10k and 100k pod targets, through the real serve
 // engine (kubernetes_sd pod groups -> the prometheus-operator's envoy-stats relabeling -> the
 // http_sd JSON answer). Each size runs in its own process so RSS is that size's alone.
 // Baseline, same run: JSON.stringify of the same number of prebuilt target groups (the floor
@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { createLogger } from '../cli/log.js';
 import type { WatchScope } from '../sidecar/kube/scope.js';
-import { trimPod, type ObjectStores } from '../sidecar/targets-sd.js';
+import { transformFor, type ObjectStores } from '../sidecar/targets-sd.js';
 import { TargetEngine, type ScrapeConfig } from '../sidecar/targets.js';
 
 const sizes = (process.env.EDOT_TA_BENCH_SIZES ?? '1000,10000,100000').split(',').map(Number);
@@ -62,19 +62,28 @@ function podKey(i: number): string {
   return `${metadata.namespace}/${metadata.name}`;
 }
 
+/** The pod informer's cache for a role-pod scope: pod key -> target group (as transformFor makes it). */
 class PodStore implements ObjectStores {
   readonly pods = new Map<string, unknown>();
   get(scope: WatchScope, key: string): unknown {
     return scope.resource === 'pods' ? this.pods.get(key) : undefined;
   }
-  values(scope: WatchScope): Iterable<unknown> {
-    return scope.resource === 'pods' ? this.pods.values() : [];
+  entries(scope: WatchScope): Iterable<[string, unknown]> {
+    return scope.resource === 'pods' ? this.pods.entries() : [];
   }
 }
+
+const asCached = transformFor({ resource: 'pods', form: 'targetGroup' });
 
 function timeMs(fn: () => void): number {
   const start = process.hrtime.bigint();
   fn();
+  return Number(process.hrtime.bigint() - start) / 1e6;
+}
+
+async function timeAsyncMs(fn: () => Promise<void>): Promise<number> {
+  const start = process.hrtime.bigint();
+  await fn();
   return Number(process.hrtime.bigint() - start) / 1e6;
 }
 
@@ -86,11 +95,18 @@ function median(values: number[]): number {
 const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});
 
 /** One size, in this process: prints a JSON line with the measurements. */
-function measure(size: number): void {
+async function measure(size: number): Promise<void> {
   const store = new PodStore();
-  for (let i = 0; i < size; i++) store.pods.set(podKey(i), trimPod(meshPod(i)));
+  // Ingest (what the informer does on its first list): pod -> cached target group.
+  let ingestMs = 0;
+  for (let start = 0; start < size; start += 10_000) {
+    const raw = Array.from({ length: Math.min(10_000, size - start) }, (_, j) => meshPod(start + j));
+    const keys = raw.map((_, j) => podKey(start + j));
+    ingestMs += timeMs(() => raw.forEach((pod, j) => store.pods.set(keys[j] as string, asCached(pod))));
+  }
   gc();
   const rssStoreOnly = process.memoryUsage().rss;
+  const heapStoreOnly = process.memoryUsage().heapUsed;
   const job = scrapeConfig.job_name;
   const runs = size >= 100_000 ? 1 : 5;
 
@@ -100,14 +116,15 @@ function measure(size: number): void {
   let answerBytes = 0;
   for (let r = 0; r < runs; r++) {
     engine = new TargetEngine(store, { ownNamespace: 'otel' }, logger);
-    full.push(timeMs(() => {
+    full.push(await timeAsyncMs(async () => {
       engine.setScrapeConfigs([scrapeConfig]);
-      answerBytes = engine.targetsAnswer(job).length;
+      answerBytes = (await engine.targetsAnswerGzip(job)).length;
     }));
   }
   const kept = engine.summary().kept;
   gc();
   const rssServing = process.memoryUsage().rss;
+  const heapServing = process.memoryUsage().heapUsed;
 
   // Incremental: one pod changes (new label), its group is recomputed; then the answer rebuilt.
   const incremental: number[] = [];
@@ -118,34 +135,45 @@ function measure(size: number): void {
     const pod = meshPod(index, r + 2) as { metadata: { labels: Record<string, string> } };
     pod.metadata.labels.revision = String(r);
     incremental.push(timeMs(() => {
-      store.pods.set(key, trimPod(pod));
+      store.pods.set(key, asCached(pod));
       engine.onObjectChanged('pods', key);
     }));
-    if (r % (size >= 100_000 ? 100 : 20) === 0) incrementalWithAnswer.push(timeMs(() => void engine.targetsAnswer(job)));
+    if (r % (size >= 100_000 ? 100 : 20) === 0) {
+      incrementalWithAnswer.push(await timeAsyncMs(async () => void (await engine.targetsAnswerGzip(job))));
+    }
   }
 
+  const answerTextMiB = engine.targetsAnswer(job).length / 2 ** 20;
+
   // Baseline: stringify the same number of prebuilt groups (labels already computed).
-  const prebuilt = [...engine.allKeptTargets()].map((t) => ({ targets: [t.labels.__address__], labels: t.labels }));
+  const prebuilt = [...engine.allKeptTargets()].map((t) => ({ targets: [t.address], labels: t.labels }));
   const baseline: number[] = [];
   for (let r = 0; r < runs; r++) baseline.push(timeMs(() => void JSON.stringify(prebuilt)));
 
   console.log(JSON.stringify({
     size,
     kept,
+    ingestMs,
     fullMs: median(full),
     baselineMs: median(baseline),
     incrementalMs: median(incremental),
     incrementalP99Ms: [...incremental].sort((a, b) => a - b)[Math.floor(incremental.length * 0.99)] ?? 0,
     answerRebuildMs: median(incrementalWithAnswer),
     answerMiB: answerBytes / 2 ** 20,
+    answerTextMiB,
     rssStoreMiB: rssStoreOnly / 2 ** 20,
     rssMiB: rssServing / 2 ** 20,
+    heapStoreMiB: heapStoreOnly / 2 ** 20,
+    heapMiB: heapServing / 2 ** 20,
   }));
 }
 
 function main(): void {
   const child = process.argv.indexOf('--size');
-  if (child >= 0) return measure(Number(process.argv[child + 1]));
+  if (child >= 0) {
+    void measure(Number(process.argv[child + 1]));
+    return;
+  }
   const rows: Array<Record<string, number>> = [];
   for (const size of sizes) {
     const result = spawnSync(process.execPath, [...process.execArgv.filter((a) => a !== '--expose-gc'), '--expose-gc', fileURLToPath(import.meta.url), '--size', String(size)], { encoding: 'utf8', maxBuffer: 1 << 20 });
@@ -153,11 +181,11 @@ function main(): void {
     rows.push(JSON.parse(result.stdout.trim().split('\n').pop() ?? '{}') as Record<string, number>);
   }
   const f = (n: number | undefined, digits = 1) => (n ?? 0).toFixed(digits);
-  console.log('Pods each have an app container and istio-proxy (2 discovered targets, 1 kept by the envoy-stats relabeling).\n');
-  console.log('| targets kept | full recompute ms | baseline stringify ms | full / baseline | incremental (1 pod) ms, median / p99 | answer rebuild ms | answer MiB | RSS MiB (pods only / serving) |');
-  console.log('|---:|---:|---:|---:|---:|---:|---:|---:|');
+  console.log('Pods each have an app container and istio-proxy (2 discovered targets, 1 kept by the envoy-stats relabeling). Ingest = the informer turning listed pods into cached target groups; full recompute = relabel every cached group + build the gzipped answer (what a scrape config change costs); incremental = one pod event (transform + relabel its group).\n');
+  console.log('| targets kept | ingest ms | full recompute ms | baseline stringify ms | full / baseline | incremental (1 pod) ms, median / p99 | answer rebuild ms (gzip) | answer MiB gzip / text | heap MiB (pods only / serving) | RSS MiB (pods only / serving) |');
+  console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const r of rows) {
-    console.log(`| ${r.kept} | ${f(r.fullMs)} | ${f(r.baselineMs)} | ${f((r.fullMs ?? 0) / (r.baselineMs || 1), 2)}× | ${f(r.incrementalMs, 3)} / ${f(r.incrementalP99Ms, 3)} | ${f(r.answerRebuildMs)} | ${f(r.answerMiB)} | ${f(r.rssStoreMiB, 0)} / ${f(r.rssMiB, 0)} |`);
+    console.log(`| ${r.kept} | ${f(r.ingestMs)} | ${f(r.fullMs)} | ${f(r.baselineMs)} | ${f((r.fullMs ?? 0) / (r.baselineMs || 1), 2)}× | ${f(r.incrementalMs, 3)} / ${f(r.incrementalP99Ms, 3)} | ${f(r.answerRebuildMs)} | ${f(r.answerMiB)} / ${f(r.answerTextMiB)} | ${f(r.heapStoreMiB, 0)} / ${f(r.heapMiB, 0)} | ${f(r.rssStoreMiB, 0)} / ${f(r.rssMiB, 0)} |`);
   }
   const at100k = rows.find((r) => r.size === 100_000);
   const at10k = rows.find((r) => r.size === 10_000);

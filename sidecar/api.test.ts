@@ -1,3 +1,4 @@
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../cli/log.js';
 import { createApi, parseListenAddress, queryEscape, type ApiState } from './api.js';
@@ -13,7 +14,8 @@ function app(overrides: Partial<ApiState> = {}) {
     collectorId: 'collector-0',
     scrapeConfigs: () => ({ 'podMonitor/istio-system/envoy-stats-monitor/0': { job_name: 'podMonitor/istio-system/envoy-stats-monitor/0', scrape_interval: '15s' } }),
     jobNames: () => ['podMonitor/istio-system/envoy-stats-monitor/0', 'static job'],
-    targetsAnswer: (job) => (job === 'podMonitor/istio-system/envoy-stats-monitor/0' ? '[{"targets":["127.0.0.2:15090"],"labels":{"__address__":"127.0.0.2:15090"}}]' : job === 'static job' ? '[{"targets":["a:1"],"labels":{}}]' : '[]'),
+    targetsAnswerGzip: async (job) =>
+      gzipSync(job === 'podMonitor/istio-system/envoy-stats-monitor/0' ? '[{"targets":["127.0.0.2:15090"],"labels":{"__address__":"127.0.0.2:15090"}}]' : job === 'static job' ? '[{"targets":["a:1"],"labels":{}}]' : '[]'),
     debugTargets: () => ({ jobs: {} }),
     ...overrides,
   };
@@ -61,6 +63,25 @@ describe('target_allocator API', () => {
     expect(unknown.status).toBe(200);
     expect(unknown.headers.get('content-type')).toMatch(/application\/json/);
     expect(await unknown.json()).toEqual([]);
+  });
+
+  it('sends the targets gzipped to clients that ask for it (Go http clients do), plain JSON otherwise', async () => {
+    const { api } = app();
+    const path = '/jobs/static+job/targets?collector_id=collector-0';
+    const zipped = await api.request(path, { headers: { 'Accept-Encoding': 'gzip' } });
+    expect(zipped.headers.get('content-encoding')).toBe('gzip');
+    expect(JSON.parse(gunzipSync(Buffer.from(await zipped.arrayBuffer())).toString())).toEqual([{ targets: ['a:1'], labels: {} }]);
+    const plain = await api.request(path);
+    expect(plain.headers.get('content-encoding')).toBeNull();
+    expect(await plain.json()).toEqual([{ targets: ['a:1'], labels: {} }]);
+  });
+
+  it('streams a large answer inflated to clients that do not ask for gzip (Prometheus http_sd)', async () => {
+    const many = Array.from({ length: 20_000 }, (_, i) => ({ targets: [`10.0.${i >> 8}.${i & 255}:15090`], labels: { __meta_kubernetes_pod_uid: String(i * 7919) } }));
+    const { api } = app({ targetsAnswerGzip: async () => gzipSync(JSON.stringify(many)) });
+    const res = await api.request('/jobs/static+job/targets?collector_id=collector-0');
+    expect(res.headers.get('content-encoding')).toBeNull();
+    expect(await res.json()).toEqual(many);
   });
 
   it('exposes targets by job and request latency on /metrics', async () => {

@@ -1,6 +1,8 @@
 // The target_allocator HTTP API the collector's prometheus receiver polls, on loopback only.
 // Nothing here decides: it reads the engine's current answers. Before the first full discovery
 // every data endpoint answers 503, because the receiver treats `{}` as "delete every job".
+import { Readable } from 'node:stream';
+import { createGunzip, gunzipSync } from 'node:zlib';
 import { Hono } from 'hono';
 import type { Logger } from '../cli/log.js';
 import type { SidecarMetrics } from './metrics.js';
@@ -13,8 +15,8 @@ export interface ApiState {
   collectorId: string;
   scrapeConfigs(): Record<string, unknown>;
   jobNames(): string[];
-  /** JSON text of the http_sd answer for a job (`[]` when unknown). */
-  targetsAnswer(job: string): string;
+  /** The http_sd answer for a job (`[]` when unknown), gzipped JSON. */
+  targetsAnswerGzip(job: string): Promise<Buffer>;
   debugTargets(): unknown;
 }
 
@@ -41,14 +43,20 @@ export function createApi(state: ApiState, metrics: SidecarMetrics, logger: Logg
     return new Response(JSON.stringify(jobs), { headers: json });
   });
 
-  app.get('/jobs/*', (c) => {
+  app.get('/jobs/*', async (c) => {
     const url = new URL(c.req.url);
     const match = /^\/jobs\/(.+)\/targets\/?$/.exec(url.pathname);
     if (!match?.[1]) return c.json({ error: 'expected /jobs/{job}/targets' }, 404);
     if (!state.ready()) return notReady();
     // Only this pod's own collector gets targets; any other id, or none, gets [] (never 404).
     if (url.searchParams.get('collector_id') !== state.collectorId) return new Response('[]', { headers: json });
-    return new Response(state.targetsAnswer(jobFromPath(match[1], state.jobNames())), { headers: json });
+    const gzipped = await state.targetsAnswerGzip(jobFromPath(match[1], state.jobNames()));
+    const headers = { ...json, Vary: 'Accept-Encoding' };
+    if (/\bgzip\b/.test(c.req.header('accept-encoding') ?? '')) return new Response(new Uint8Array(gzipped), { headers: { ...headers, 'Content-Encoding': 'gzip' } });
+    // Prometheus's http_sd does not ask for gzip: inflate as a stream, never the whole text at once.
+    if (gzipped.length < 64 * 1024) return new Response(gunzipSync(gzipped), { headers });
+    const body = Readable.toWeb(Readable.from([gzipped]).pipe(createGunzip())) as ReadableStream<Uint8Array>;
+    return new Response(body, { headers });
   });
 
   app.get('/metrics', async () => {

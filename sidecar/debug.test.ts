@@ -4,7 +4,7 @@ import { parse } from 'yaml';
 import { createLogger } from '../cli/log.js';
 import { debugTargets } from './debug.js';
 import type { WatchScope } from './kube/scope.js';
-import { trimPod } from './targets-sd.js';
+import { transformFor } from './targets-sd.js';
 import { TargetEngine, type ScrapeConfig } from './targets.js';
 
 const fixture = (name: string) => readFileSync(new URL(`../test/fixtures/sidecar/${name}`, import.meta.url), 'utf8');
@@ -14,8 +14,9 @@ describe('debugTargets', () => {
     const pod = parse(fixture('istio-gateway-pod.yaml')) as { metadata: Record<string, unknown>; status?: unknown };
     pod.metadata.namespace = 'istio-system';
     pod.status = { phase: 'Running', podIP: '10.1.0.5', hostIP: '10.0.0.1', conditions: [{ type: 'Ready', status: 'True' }] };
-    const pods = new Map<string, unknown>([['istio-system/istio-ingressgateway-0', trimPod(pod)]]);
-    const stores = { get: (_s: WatchScope, key: string) => pods.get(key), values: () => pods.values() };
+    const pods = new Map<string, unknown>([['istio-system/istio-ingressgateway-0', pod]]);
+    const get = (scope: WatchScope, key: string) => (pods.has(key) ? transformFor(scope)(structuredClone(pods.get(key))) : undefined);
+    const stores = { get, entries: (scope: WatchScope) => [...pods.keys()].map((key): [string, unknown] => [key, get(scope, key)]) };
     const engine = new TargetEngine(stores, { ownNamespace: 'otel' }, createLogger({}, () => {}));
     const config = parse(fixture('envoy-stats-scrape-config.yaml')) as ScrapeConfig;
     engine.setScrapeConfigs([config]);

@@ -138,7 +138,7 @@ export async function run(argv: string[]): Promise<number> {
       collectorId: identity.podName,
       scrapeConfigs: () => current.engine.scrapeConfigs(),
       jobNames: () => current.engine.jobNames(),
-      targetsAnswer: (job) => current.engine.targetsAnswer(job),
+      targetsAnswerGzip: (job) => current.engine.targetsAnswerGzip(job),
       debugTargets: () => ({ ready: current.ready(), collectorId: identity.podName, ...debugTargets(current.engine) }),
     },
     metrics,

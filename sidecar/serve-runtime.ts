@@ -9,7 +9,7 @@ import { scopeKey, scopeSource, describeScope, type WatchScope, type WatchedReso
 import type { SidecarMetrics } from './metrics.js';
 import { needsNamespaceLabels } from './discovery/selectors.js';
 import { buildMonitorScrapeConfigs, type MonitorProblem, type SecretSource } from './monitor-configs.js';
-import { trimPod, type ObjectStores, type WatchOptions } from './targets-sd.js';
+import { transformFor, type ObjectStores, type WatchOptions } from './targets-sd.js';
 import { TargetEngine, type JobProblem, type ScrapeConfig } from './targets.js';
 
 export interface RuntimeOptions {
@@ -48,7 +48,7 @@ export class DiscoveryRuntime {
   constructor(private readonly options: RuntimeOptions) {
     const stores: ObjectStores = {
       get: (scope, key) => this.scopeInformers.get(scopeKey(scope))?.informer.get(key),
-      values: (scope) => this.scopeInformers.get(scopeKey(scope))?.informer.values() ?? [][Symbol.iterator](),
+      entries: (scope) => this.scopeInformers.get(scopeKey(scope))?.informer.entries() ?? [],
     };
     this.engine = new TargetEngine(stores, options.watch, options.logger);
   }
@@ -201,7 +201,7 @@ export class DiscoveryRuntime {
 
   private makeInformer(scope: WatchScope, onEvent: (event: InformerEvent<unknown>) => void): Informer<unknown> {
     return new Informer<unknown>(scopeSource(this.options.client, scope), {
-      transform: scope.resource === 'pods' ? trimPod : dropManagedFields,
+      transform: transformFor(scope),
       onEvent,
       onSynced: () => {
         if (['podmonitors', 'servicemonitors', 'namespaces', 'secrets'].includes(scope.resource)) this.scheduleMonitorConfigs();
@@ -211,10 +211,4 @@ export class DiscoveryRuntime {
       watchdogMs: this.options.watchdogMs,
     });
   }
-}
-
-function dropManagedFields(raw: unknown): unknown {
-  const meta = (raw as { metadata?: { managedFields?: unknown } }).metadata;
-  if (meta) delete meta.managedFields;
-  return raw;
 }

@@ -58,18 +58,31 @@ export function parseSdConfig(raw: unknown, options: WatchOptions): SdSpec {
   for (const resource of resourcesByRole[role]) {
     const selector = selectors.find((s) => s.role === resourceRole[resource]);
     const fieldSelector = andSelectors(selector?.field, resource === 'pods' ? options.podFieldSelector : undefined);
+    const form = role === 'pod' ? ('targetGroup' as const) : undefined;
     scopes.set(
       resource,
-      namespaces.map((namespace) => ({ resource, namespace, labelSelector: selector?.label || undefined, fieldSelector })),
+      namespaces.map((namespace) => ({ resource, namespace, labelSelector: selector?.label || undefined, fieldSelector, ...(form ? { form } : {}) })),
     );
   }
   return { role, namespaces, scopes };
 }
 
-/** Read access to the informers' caches, by scope. */
+/** Read access to the informers' caches, by scope (objects as `transformFor(scope)` made them). */
 export interface ObjectStores {
   get(scope: WatchScope, key: string): unknown;
-  values(scope: WatchScope): Iterable<unknown>;
+  entries(scope: WatchScope): Iterable<[string, unknown]>;
+}
+
+/** What the informer of a scope keeps per object (see WatchScope.form). */
+export function transformFor(scope: WatchScope): (raw: unknown) => unknown {
+  if (scope.resource === 'pods') return scope.form === 'targetGroup' ? (raw) => podTargetGroup(trimPod(raw) as Parameters<typeof podTargetGroup>[0]) : trimPod;
+  return dropManagedFields;
+}
+
+function dropManagedFields(raw: unknown): unknown {
+  const meta = (raw as { metadata?: { managedFields?: unknown } }).metadata;
+  if (meta) delete meta.managedFields;
+  return raw;
 }
 
 /** The informer scope (of this spec) that an object of `resource` in `namespace` belongs to. */
@@ -94,7 +107,7 @@ export function affectedGroupKeys(spec: SdSpec, resource: WatchedResource, key: 
   // A pod: the endpoints in its namespace that point at it.
   const podName = key.slice((namespace ?? '').length + 1);
   const keys: string[] = [];
-  for (const raw of stores.values(endpointsScope)) {
+  for (const [, raw] of stores.entries(endpointsScope)) {
     const ep = raw as { metadata?: { name?: string; namespace?: string }; subsets?: Array<{ addresses?: Address[]; notReadyAddresses?: Address[] }> };
     if (ep.metadata?.namespace !== namespace) continue;
     const refs = (ep.subsets ?? []).some((s) => [...(s.addresses ?? []), ...(s.notReadyAddresses ?? [])].some((a) => a.targetRef?.kind === 'Pod' && a.targetRef.name === podName));
@@ -117,7 +130,7 @@ export function groupFor(spec: SdSpec, key: string, stores: ObjectStores): Targe
   if (object === undefined) return undefined;
   switch (spec.role) {
     case 'pod':
-      return podTargetGroup(object as Parameters<typeof podTargetGroup>[0]);
+      return object as TargetGroup; // the pod scope's cache already holds the target group
     case 'service':
       return serviceTargetGroup(object as Parameters<typeof serviceTargetGroup>[0]);
     case 'node':

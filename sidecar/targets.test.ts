@@ -1,10 +1,11 @@
 import { readFileSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { createLogger } from '../cli/log.js';
 import type { WatchScope, WatchedResource } from './kube/scope.js';
-import { parseSdConfig, trimPod, type ObjectStores } from './targets-sd.js';
-import { TargetEngine, type KeptTarget, type ScrapeConfig } from './targets.js';
+import { parseSdConfig, transformFor, type ObjectStores } from './targets-sd.js';
+import { gzipTargets, TargetEngine, type KeptTarget, type ScrapeConfig } from './targets.js';
 
 const logger = createLogger({}, () => {});
 const fixture = (name: string) => readFileSync(new URL(`../test/fixtures/sidecar/${name}`, import.meta.url), 'utf8');
@@ -18,18 +19,22 @@ class MemoryStores implements ObjectStores {
     const key = object.metadata.namespace ? `${object.metadata.namespace}/${object.metadata.name}` : object.metadata.name;
     const map = this.byResource.get(resource) ?? new Map<string, unknown>();
     this.byResource.set(resource, map);
-    map.set(key, resource === 'pods' ? trimPod(object) : object);
+    map.set(key, object);
     return key;
   }
   remove(resource: WatchedResource, key: string): void {
     this.byResource.get(resource)?.delete(key);
   }
+  // Objects are cached as the informer of the scope would keep them (transformFor).
   get(scope: WatchScope, key: string): unknown {
     if (scope.namespace && !key.startsWith(`${scope.namespace}/`)) return undefined;
-    return this.byResource.get(scope.resource)?.get(key);
+    const object = this.byResource.get(scope.resource)?.get(key);
+    return object === undefined ? undefined : transformFor(scope)(structuredClone(object));
   }
-  *values(scope: WatchScope): Iterable<unknown> {
-    for (const [key, value] of this.byResource.get(scope.resource) ?? []) if (!scope.namespace || key.startsWith(`${scope.namespace}/`)) yield value;
+  *entries(scope: WatchScope): Iterable<[string, unknown]> {
+    for (const key of this.byResource.get(scope.resource)?.keys() ?? []) {
+      if (!scope.namespace || key.startsWith(`${scope.namespace}/`)) yield [key, this.get(scope, key)];
+    }
   }
 }
 
@@ -106,17 +111,29 @@ describe('TargetEngine', () => {
   it('keeps unchanged jobs as they are, recomputes a changed one, and names an invalid one without dropping the others', () => {
     const { stores, engine } = setup();
     engine.onObjectChanged('pods', stores.put('pods', gateway('gw-0', '10.1.0.1')));
-    const first = engine.targetsAnswer(envoyJob);
+    const first = engine.targetsAnswerGzip(envoyJob);
     const broken: ScrapeConfig = { job_name: 'broken', relabel_configs: [{ action: 'keep', source_labels: ['a'], regex: 'istio-(' }], static_configs: [{ targets: ['x:1'] }] };
     const problems = engine.setScrapeConfigs([envoyConfig, broken]);
     expect(problems).toHaveLength(1);
     expect(problems[0]?.job).toBe('broken');
     expect(problems[0]?.message).toMatch(/relabel_configs\[0\]\.regex/);
     expect(engine.jobNames()).toEqual([envoyJob]);
-    expect(engine.targetsAnswer(envoyJob)).toBe(first);
+    expect(engine.targetsAnswerGzip(envoyJob)).toBe(first); // the same cached answer: nothing recomputed
     const changed = { ...envoyConfig, metrics_path: '/other' };
     engine.setScrapeConfigs([changed]);
     expect([...engine.allKeptTargets()][0]?.key).toBe(`${envoyJob}|http|10.1.0.1:15090|/other`);
+  });
+
+  it('caches the gzipped answer until a target of the job changes', async () => {
+    const { stores, engine } = setup();
+    engine.onObjectChanged('pods', stores.put('pods', gateway('gw-0', '10.1.0.1')));
+    const first = engine.targetsAnswerGzip(envoyJob);
+    expect(JSON.parse(gunzipSync(await first).toString())).toEqual(answer(engine, envoyJob));
+    expect(engine.targetsAnswerGzip(envoyJob)).toBe(first);
+    engine.onObjectChanged('pods', stores.put('pods', gateway('gw-1', '10.1.0.2')));
+    const second = await engine.targetsAnswerGzip(envoyJob);
+    expect((JSON.parse(gunzipSync(second).toString()) as unknown[]).length).toBe(2);
+    expect(gunzipSync(await gzipTargets([...engine.allKeptTargets()], 1)).toString()).toBe(engine.targetsAnswer(envoyJob));
   });
 
   it('serves only what the shard filter owns, and re-asks it when ownership changes', () => {
@@ -168,6 +185,8 @@ describe('parseSdConfig', () => {
     );
     expect(spec.namespaces).toEqual(['a', 'b', 'otel']);
     expect(spec.scopes.get('pods')?.[0]).toEqual({ resource: 'pods', namespace: 'a', labelSelector: 'app=gw', fieldSelector: 'status.phase=Running,spec.nodeName=node-a' });
+    // Role pod caches target groups, not pods: its pod scope is a different informer.
+    expect(parseSdConfig({ role: 'pod' }, { ownNamespace: 'otel' }).scopes.get('pods')?.[0]?.form).toBe('targetGroup');
     expect(spec.scopes.get('services')?.map((s) => s.namespace)).toEqual(['a', 'b', 'otel']);
     expect(spec.scopes.get('endpoints')?.[2]).toEqual({ resource: 'endpoints', namespace: 'otel', labelSelector: undefined, fieldSelector: undefined });
   });

@@ -3,7 +3,10 @@
 // targets relabeling kept (sharing the group's labels) and how many it dropped; /debug/targets
 // rebuilds the details from the caches. An object event recomputes
 // only the groups it affects (one pod: one group), so updates stay cheap at 100k targets; the
-// per-job JSON answer is rebuilt lazily when asked for, at most once per change.
+// per-job answer is rebuilt lazily when asked for, at most once per change, and kept gzipped
+// (100k targets are ~200 MiB of JSON labels but ~15 MiB compressed; Go's http_sd client asks for gzip).
+import { once } from 'node:events';
+import { createGzip } from 'node:zlib';
 import type { Logger } from '../cli/log.js';
 import { compileRelabelConfigs, relabel, type Labels, type RelabelRule } from './relabel.js';
 import type { TargetGroup } from './discovery/types.js';
@@ -73,7 +76,7 @@ interface Job {
   groups: Map<string, GroupResult>;
   keptCount: number;
   droppedCount: number;
-  answer?: string;
+  answer?: Promise<Buffer>;
 }
 
 export interface JobProblem {
@@ -167,15 +170,25 @@ export class TargetEngine {
     return Object.fromEntries([...this.jobs.values()].map((job) => [job.name, job.served]));
   }
 
-  /** The http_sd answer for a job, `[]` for an unknown one. Cached until the job changes. */
+  /** The http_sd answer for a job as JSON text, `[]` for an unknown one (not cached). */
   targetsAnswer(jobName: string): string {
     const job = this.jobs.get(jobName);
-    if (!job) return '[]';
-    job.answer ??= serializeTargets(this.keptTargets(job).filter((t) => this.shardFilter.owns(t)));
+    return job ? serializeTargets(this.ownedTargets(job)) : '[]';
+  }
+
+  /** The same answer gzipped; cached until the job or the ownership changes. */
+  targetsAnswerGzip(jobName: string): Promise<Buffer> {
+    const job = this.jobs.get(jobName);
+    if (!job) return gzipTargets([]);
+    job.answer ??= gzipTargets(this.ownedTargets(job));
     return job.answer;
   }
 
-  *allKeptTargets(): IterableIterator<KeptTarget> {
+  private ownedTargets(job: Job): ServedTarget[] {
+    return this.keptTargets(job).filter((t) => this.shardFilter.owns(t));
+  }
+
+  *allKeptTargets(): IterableIterator<ServedTarget> {
     for (const job of this.jobs.values()) yield* this.keptTargets(job);
   }
 
@@ -248,9 +261,7 @@ export class TargetEngine {
     job.specs.forEach((spec, index) => {
       const main = spec.scopes.get(spec.role === 'pod' ? 'pods' : spec.role === 'service' ? 'services' : spec.role === 'node' ? 'nodes' : 'endpoints') ?? [];
       for (const scope of main) {
-        for (const raw of this.stores.values(scope)) {
-          const meta = (raw as { metadata?: { name?: string; namespace?: string } }).metadata;
-          const key = meta?.namespace ? `${meta.namespace}/${meta.name ?? ''}` : (meta?.name ?? '');
+        for (const [key] of this.stores.entries(scope)) {
           this.updateGroup(job, `${index}|${key}`, groupFor(spec, key, this.stores));
         }
       }
@@ -335,4 +346,23 @@ export function finalLabels(discovered: Labels, rules: RelabelRule[], defaults: 
 /** The http_sd answer: one JSON.stringify over plain objects (V8's fast path). */
 export function serializeTargets(targets: ServedTarget[]): string {
   return JSON.stringify(targets.map((t) => ({ targets: [t.address], labels: t.labels })));
+}
+
+/**
+ * The answer gzipped in slices, so the full JSON text never exists at once (a 100k-target
+ * answer is ~200 MiB as text). Level 1: label sets are repetitive, speed matters more.
+ */
+export async function gzipTargets(targets: ServedTarget[], sliceSize = 500): Promise<Buffer> {
+  const gzip = createGzip({ level: 1 });
+  const chunks: Buffer[] = [];
+  gzip.on('data', (chunk: Buffer) => chunks.push(chunk));
+  const ended = once(gzip, 'end');
+  gzip.write('[');
+  for (let start = 0; start < targets.length; start += sliceSize) {
+    const slice = serializeTargets(targets.slice(start, start + sliceSize));
+    if (!gzip.write((start === 0 ? '' : ',') + slice.slice(1, -1))) await once(gzip, 'drain');
+  }
+  gzip.end(']');
+  await ended;
+  return Buffer.concat(chunks);
 }

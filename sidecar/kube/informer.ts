@@ -90,6 +90,10 @@ export class Informer<T> {
     for (const stored of this.store.values()) yield stored.object;
   }
 
+  *entries(): IterableIterator<[string, T]> {
+    for (const [key, stored] of this.store) yield [key, stored.object];
+  }
+
   start(): void {
     this.loop ??= this.run();
   }

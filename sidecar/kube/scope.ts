@@ -12,6 +12,11 @@ export interface WatchScope {
   namespace?: string;
   labelSelector?: string;
   fieldSelector?: string;
+  /**
+   * What the cache keeps per object: the object (trimmed), or for pods watched only by role pod
+   * the target group kubernetes_sd derives from it (smaller, and shared with the kept targets).
+   */
+  form?: 'object' | 'targetGroup';
 }
 
 const groupVersion: Record<WatchedResource, string> = {
@@ -26,7 +31,7 @@ const groupVersion: Record<WatchedResource, string> = {
 };
 
 export function scopeKey(scope: WatchScope): string {
-  return [scope.resource, scope.namespace ?? '*', scope.labelSelector ?? '', scope.fieldSelector ?? ''].join('|');
+  return [scope.resource, scope.namespace ?? '*', scope.labelSelector ?? '', scope.fieldSelector ?? '', scope.form ?? 'object'].join('|');
 }
 
 export function describeScope(scope: WatchScope): string {
