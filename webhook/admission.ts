@@ -173,6 +173,9 @@ export function review(
       original = request.object;
       const context = { dryRun: request.dryRun, ...(request.namespace !== undefined ? { namespace: request.namespace } : {}) };
       const result = mutators.mutatePod(request.object as V1Pod, settings.inject, context);
+      // Most pods in an opted-in namespace are not collectors: the contract says the pod is then
+      // unchanged, so skip the diff (the costliest step after the mutation itself).
+      if (!result.injected) return unchanged('unchanged', result.reason ?? 'not injected', result.warnings);
       mutated = result.pod;
       warnings = result.warnings;
       reason = result.reason;
