@@ -144,25 +144,56 @@ function compileRule(raw: unknown, index: number, dotMatchesNewline: boolean): R
  * keep/drop rule dropped it. Setting a label to '' removes it, as in Prometheus.
  */
 export function relabel(labels: Labels, rules: readonly RelabelRule[]): Labels | null {
-  const current = new Map<string, string>();
-  for (const name in labels) current.set(name, labels[name] as string);
-  for (const rule of rules) if (!applyRule(rule, current)) return null;
-  const out: Labels = {};
-  for (const [name, value] of current) out[name] = value;
-  return out;
+  const state = new LabelState(labels);
+  for (const rule of rules) if (!applyRule(rule, state)) return null;
+  return state.toLabels();
 }
 
-function set(labels: Map<string, string>, name: string, value: string): void {
-  if (value === '') labels.delete(name);
-  else labels.set(name, value);
+/**
+ * The label set during relabeling: the caller's object, read-only, plus the changes made so far.
+ * A dropped target never pays for a copy; a kept one is copied once at the end.
+ */
+class LabelState {
+  /** name → new value, or null when deleted. */
+  private readonly changes = new Map<string, string | null>();
+  constructor(private readonly base: Labels) {}
+
+  get(name: string): string | undefined {
+    const changed = this.changes.get(name);
+    if (changed !== undefined) return changed ?? undefined;
+    return Object.prototype.hasOwnProperty.call(this.base, name) ? this.base[name] : undefined;
+  }
+
+  /** Setting '' deletes, as Prometheus's labels.Builder does. */
+  set(name: string, value: string): void {
+    this.changes.set(name, value === '' ? null : value);
+  }
+
+  delete(name: string): void {
+    this.changes.set(name, null);
+  }
+
+  names(): string[] {
+    const names: string[] = [];
+    for (const name in this.base) if (!this.changes.has(name)) names.push(name);
+    for (const [name, value] of this.changes) if (value !== null) names.push(name);
+    return names;
+  }
+
+  /** Label names sorted by code point with their values, as Prometheus iterates a label set. */
+  sortedEntries(): Array<[string, string]> {
+    return this.names().sort().map((name) => [name, this.get(name) ?? '']);
+  }
+
+  toLabels(): Labels {
+    const out: Labels = {};
+    for (const name in this.base) if (!this.changes.has(name)) out[name] = this.base[name] as string;
+    for (const [name, value] of this.changes) if (value !== null) out[name] = value;
+    return out;
+  }
 }
 
-/** Label names sorted by code point, as Prometheus iterates a label set. */
-function sortedSnapshot(labels: Map<string, string>): Array<[string, string]> {
-  return [...labels].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-}
-
-function applyRule(rule: RelabelRule, labels: Map<string, string>): boolean {
+function applyRule(rule: RelabelRule, labels: LabelState): boolean {
   let value = '';
   const sources = rule.sourceLabels;
   for (let i = 0; i < sources.length; i++) value += (i > 0 ? rule.separator : '') + (labels.get(sources[i] as string) ?? '');
@@ -180,29 +211,29 @@ function applyRule(rule: RelabelRule, labels: Map<string, string>): boolean {
       if (!groups) return true; // no match: no replacement
       const target = templateHasReference(rule.targetTemplate) ? expandTemplate(rule.targetTemplate, groups, rule.regex) : rule.targetLabel;
       if (!isValidLabelName(target)) return true;
-      set(labels, target, expandTemplate(rule.replacementTemplate, groups, rule.regex));
+      labels.set(target, expandTemplate(rule.replacementTemplate, groups, rule.regex));
       return true;
     }
     case 'lowercase':
-      set(labels, rule.targetLabel, goCase(value, 'lower'));
+      labels.set(rule.targetLabel, goCase(value, 'lower'));
       return true;
     case 'uppercase':
-      set(labels, rule.targetLabel, goCase(value, 'upper'));
+      labels.set(rule.targetLabel, goCase(value, 'upper'));
       return true;
     case 'hashmod':
-      set(labels, rule.targetLabel, hashMod(value, rule.modulus));
+      labels.set(rule.targetLabel, hashMod(value, rule.modulus));
       return true;
     case 'labelmap':
-      for (const [name, labelValue] of sortedSnapshot(labels)) {
+      for (const [name, labelValue] of labels.sortedEntries()) {
         const groups = rule.regex.match(name);
-        if (groups) set(labels, expandTemplate(rule.replacementTemplate, groups, rule.regex), labelValue);
+        if (groups) labels.set(expandTemplate(rule.replacementTemplate, groups, rule.regex), labelValue);
       }
       return true;
     case 'labeldrop':
-      for (const name of [...labels.keys()]) if (rule.regex.test(name)) labels.delete(name);
+      for (const name of labels.names()) if (rule.regex.test(name)) labels.delete(name);
       return true;
     case 'labelkeep':
-      for (const name of [...labels.keys()]) if (!rule.regex.test(name)) labels.delete(name);
+      for (const name of labels.names()) if (!rule.regex.test(name)) labels.delete(name);
       return true;
   }
 }
