@@ -94,6 +94,7 @@ export async function run(argv: string[]): Promise<number> {
   const events = new PodEvents(client, { name: identity.podName, namespace: identity.podNamespace, uid: identity.podUid }, log, {
     summaryIntervalMs: Number(flags['summary-interval-seconds']) * 1000,
   });
+  let summaryTimer: NodeJS.Timeout | undefined;
   const current = new DiscoveryRuntime({
     client,
     staticConfigs: staticConfigs.configs,
@@ -106,9 +107,13 @@ export async function run(argv: string[]): Promise<number> {
       void events.record('Warning', kind === 'monitor' ? 'InvalidMonitor' : 'InvalidScrapeConfig', `skipped ${kind === 'monitor' ? 'monitor' : 'scrape config'} ${name}: ${message}`),
     onTargetsChanged: () => {
       sharding?.targetsChanged();
-      if (!current.ready()) return;
-      const { owned } = current.engine.summary();
-      events.setSummary(summaryText(owned, current.engine.jobNames().length));
+      // Counting is O(targets): do it at most once a second, never per pod event.
+      if (summaryTimer || !current.ready()) return;
+      summaryTimer = setTimeout(() => {
+        summaryTimer = undefined;
+        events.setSummary(summaryText(current.engine.summary().owned, current.engine.jobNames().length));
+      }, 1_000);
+      summaryTimer.unref();
     },
   });
   runtime = current;
