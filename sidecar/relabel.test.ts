@@ -220,6 +220,14 @@ describe('relabel (table of Prometheus model/relabel shaped cases)', () => {
     expect(relabel({ a: 'nope' }, rules)).toEqual({ a: 'nope' });
   });
 
+  it('keeps a label named __proto__ as a label (valid in Prometheus), never as a prototype', () => {
+    const input = JSON.parse('{"__proto__":"p","a":"1"}') as Record<string, string>;
+    const out = relabel(input, compileRelabelConfigs([{ source_labels: ['__proto__'], target_label: 'copy' }]));
+    expect(Object.getOwnPropertyDescriptor(out, '__proto__')?.value).toBe('p');
+    expect(out?.copy).toBe('p');
+    expect(Object.getPrototypeOf(out)).toBe(Object.prototype);
+  });
+
   it('an empty rule list returns an equal copy', () => {
     const input = { a: '1' };
     const out = relabel(input, []);

@@ -187,10 +187,16 @@ class LabelState {
 
   toLabels(): Labels {
     const out: Labels = {};
-    for (const name in this.base) if (!this.changes.has(name)) out[name] = this.base[name] as string;
-    for (const [name, value] of this.changes) if (value !== null) out[name] = value;
+    for (const name in this.base) if (!this.changes.has(name)) put(out, name, this.base[name] as string);
+    for (const [name, value] of this.changes) if (value !== null) put(out, name, value);
     return out;
   }
+}
+
+/** `__proto__` is a valid label name: store it as an own property, not as the prototype. */
+function put(out: Labels, name: string, value: string): void {
+  if (name === '__proto__') Object.defineProperty(out, name, { value, enumerable: true, writable: true, configurable: true });
+  else out[name] = value;
 }
 
 function applyRule(rule: RelabelRule, labels: LabelState): boolean {
