@@ -8,6 +8,7 @@
 // drops members; when it ends everybody gets a fresh full lease duration.
 import type { Logger } from '../../cli/log.js';
 import type { Clock, TimerHandle } from './clock.js';
+import { hash64 } from './hash.js';
 import { buildLease, leaseName, parseMemberLease, type AnnouncedView, type LeaseObject, type MemberLease, type PodIdentity } from './lease-record.js';
 
 export interface LeaseApi {
@@ -39,6 +40,9 @@ export interface MembershipOptions {
 
 interface Observed {
   lease: MemberLease;
+  /** hash64 lanes of `podName/podUid`, for the order-free fingerprint of the live set. */
+  idHi: number;
+  idLo: number;
   /** Monotonic ms when we last saw its renewTime (or holder) change. */
   changedAt: number;
   /** Monotonic ms when we first saw it announce its current view hash. */
@@ -63,10 +67,14 @@ export class Membership {
   private failures = 0;
   private timer: TimerHandle | undefined;
   readonly stats = { renewals: 0, renewFailures: 0, conflicts: 0, sweeps: 0 };
+  /** Order-free fingerprint of the set liveMembers() last returned: a cheap "did it change?". */
+  liveFingerprint = '';
+  private readonly ownId: { hi: number; lo: number };
 
   constructor(private readonly options: MembershipOptions) {
     this.renewIntervalMs = options.renewIntervalMs ?? 10_000;
     this.leaseDurationMs = (options.leaseDurationSeconds ?? 40) * 1000;
+    this.ownId = hash64(`${options.pod.name}/${options.pod.uid}`);
   }
 
   get self(): PodIdentity {
@@ -103,8 +111,11 @@ export class Membership {
     const previous = this.observed.get(lease.leaseName);
     const renewed = !previous || previous.lease.renewTime !== lease.renewTime || previous.lease.podUid !== lease.podUid;
     const viewChanged = !previous || previous.lease.view?.hash !== lease.view?.hash;
+    const id = previous && previous.lease.podUid === lease.podUid && previous.lease.podName === lease.podName ? previous : hash64(`${lease.podName}/${lease.podUid}`);
     this.observed.set(lease.leaseName, {
       lease,
+      idHi: 'idHi' in id ? id.idHi : id.hi,
+      idLo: 'idLo' in id ? id.idLo : id.lo,
       changedAt: renewed ? now : (previous?.changedAt ?? now),
       viewSeenAt: viewChanged ? now : (previous?.viewSeenAt ?? now),
     });
@@ -137,12 +148,22 @@ export class Membership {
     this.wasHealthy = healthy;
     const judgedAt = healthy ? now : Math.min(now, Math.max(this.lastWriteOkAt, this.lastNewsAt));
     const members: MemberLease[] = [];
-    for (const { lease, changedAt } of this.observed.values()) {
+    let sumLo = 0;
+    let xorHi = 0;
+    for (const { lease, changedAt, idHi, idLo } of this.observed.values()) {
       if (lease.podName === this.options.pod.name) continue; // ourselves: added below
       if (lease.leaving) continue;
-      if (judgedAt - changedAt <= lease.leaseDurationSeconds * 1000) members.push(lease);
+      if (judgedAt - changedAt > lease.leaseDurationSeconds * 1000) continue;
+      members.push(lease);
+      sumLo = (sumLo + idLo) >>> 0;
+      xorHi = (xorHi ^ idHi) >>> 0;
     }
-    if (!this.leaving) members.push(this.ownRecord());
+    if (!this.leaving) {
+      members.push(this.ownRecord());
+      sumLo = (sumLo + this.ownId.lo) >>> 0;
+      xorHi = (xorHi ^ this.ownId.hi) >>> 0;
+    }
+    this.liveFingerprint = `${members.length}:${sumLo}:${xorHi}`;
     return members;
   }
 

@@ -55,6 +55,7 @@ export class Sharding implements ShardFilter {
   private stopped = false;
   private joined = false;
   private readyOnce = false;
+  private liveFingerprint = '';
 
   constructor(private readonly options: ShardingOptions) {
     const maxHoldMs = options.maxHoldMs ?? options.membership.leaseDurationMs + 2 * options.holdMs;
@@ -112,7 +113,11 @@ export class Sharding implements ShardFilter {
     const { membership, clock, logger } = this.options;
     if (!membership.ready() && !membership.isLeaving) return;
     const live = membership.liveMembers();
-    const hash = viewHash(live);
+    // Periodic checks are the common case: skip sorting and hashing when the live set is unchanged.
+    const sameSet = membership.liveFingerprint === this.liveFingerprint;
+    if (sameSet && !this.targetsDirty && this.assignment && this.handover.heldCount() === 0) return;
+    this.liveFingerprint = membership.liveFingerprint;
+    const hash = sameSet ? this.view.hash : viewHash(live);
     const viewChanged = hash !== this.view.hash;
     if (viewChanged) {
       const members = live.map((m) => ({ name: m.podName, nodeName: m.nodeName })).sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
