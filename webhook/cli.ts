@@ -46,6 +46,7 @@ ${debugUsage}
 
 export const defaultCertDir = '/var/run/edot-ta/certs';
 const renewCheckIntervalMs = 60 * 60 * 1000;
+const bootstrapAttempts = 5;
 
 function days(flag: string, value: string | undefined, fallback: number): number {
   if (value === undefined) return fallback;
@@ -153,12 +154,21 @@ export async function run(argv: string[]): Promise<number> {
   let renewTimer: NodeJS.Timeout | undefined;
   if (bootstrap) {
     const settle = () => runClusterTask({ task: 'bootstrap', options: bootstrap, certDir });
-    try {
-      const result = await settle();
-      logger.info('certificates bootstrapped', { secret: `${bootstrap.secretNamespace}/${bootstrap.secretName}`, action: result.secretAction, caBundlePatched: result.caBundlePatched, serial: result.serial });
-    } catch (err) {
-      logger.error('certificate bootstrap failed', { error: err });
-      return 1;
+    // The API server may be briefly unreachable at start (e.g. a control-plane upgrade): retry with backoff.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const result = await settle();
+        logger.info('certificates bootstrapped', { secret: `${bootstrap.secretNamespace}/${bootstrap.secretName}`, action: result.secretAction, caBundlePatched: result.caBundlePatched, serial: result.serial });
+        break;
+      } catch (err) {
+        if (attempt >= bootstrapAttempts) {
+          logger.error('certificate bootstrap failed', { error: err, attempts: attempt });
+          return 1;
+        }
+        const delayMs = 1000 * 2 ** attempt;
+        logger.warn('certificate bootstrap failed; retrying', { error: err, attempt, delayMs });
+        await new Promise((resolve) => setTimeout(resolve, delayMs));
+      }
     }
     // Renewal (ours or another replica's) lands in --cert-dir; the watcher below swaps it in.
     renewTimer = setInterval(() => settle().catch((err: unknown) => logger.warn('certificate renewal check failed; will retry', { error: err })), renewCheckIntervalMs);
@@ -205,10 +215,11 @@ export async function run(argv: string[]): Promise<number> {
     return 1;
   }
   const running = server;
-  const watcher = watchCertDir({ dir: certDir, current: pair, apply: (next) => {
-      running.setCertificate(next);
-      servedPair = next;
-    }, logger, onResult: (result) => metrics.observeTlsReload(result) });
+  const apply = (next: typeof pair) => {
+    running.setCertificate(next);
+    servedPair = next;
+  };
+  const watcher = watchCertDir({ dir: certDir, current: pair, apply, logger, onResult: (result) => metrics.observeTlsReload(result) });
   ready = true;
   logger.info('listening', {
     address: hostname,
