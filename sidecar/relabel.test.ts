@@ -7,7 +7,7 @@ interface Case {
   input: Labels;
   configs: unknown[];
   output: Labels | null;
-  options?: { dotMatchesNewline?: boolean };
+  options?: { dotMatchesNewline?: boolean; nameValidation?: 'legacy' | 'utf8' };
 }
 
 const cases: Case[] = [
@@ -72,10 +72,17 @@ const cases: Case[] = [
     output: { a: 'some-name-value', name: 'value' },
   },
   {
-    name: 'an expanded target that is not a valid label name is ignored',
+    name: 'an expanded target that is not a valid legacy label name is ignored (Prometheus 2)',
     input: { a: 'some-0-value' },
     configs: [{ source_labels: ['a'], regex: 'some-([^-]+)-([^,]+)', target_label: '${1}', replacement: '${2}' }],
     output: { a: 'some-0-value' },
+    options: { nameValidation: 'legacy' },
+  },
+  {
+    name: 'under UTF-8 name validation (Prometheus 3) any non-empty expanded target is a label',
+    input: { a: 'service.name=checkout' },
+    configs: [{ source_labels: ['a'], regex: '([^=]+)=(.*)', target_label: '${1}', replacement: '${2}' }],
+    output: { a: 'service.name=checkout', 'service.name': 'checkout' },
   },
   {
     name: 'default regex (.*) does not match a newline without (?s) (Prometheus 2)',
@@ -237,29 +244,29 @@ describe('relabel (table of Prometheus model/relabel shaped cases)', () => {
 });
 
 describe('compileRelabelConfigs validation (errors name the index and field like Prometheus)', () => {
-  const invalid: Array<[string, unknown, string]> = [
+  const invalid: Array<[string, unknown, string, ('legacy' | 'utf8')?]> = [
     ['unknown action', { action: 'explode' }, 'relabel_configs[0].action: unknown relabel action "explode"'],
     ['hashmod without modulus', { action: 'hashmod', source_labels: ['a'], target_label: 'b' }, 'relabel_configs[0].modulus: relabel configuration for hashmod requires non-zero modulus'],
     ['replace without target_label', { source_labels: ['a'] }, "relabel_configs[0].target_label: relabel configuration for replace action requires 'target_label' value"],
-    ['replace with an invalid target_label', { source_labels: ['a'], target_label: '1abc' }, `relabel_configs[0].target_label: "1abc" is invalid 'target_label' for replace action`],
-    ['replace with a bad template target', { source_labels: ['a'], target_label: '${1}-x' }, `"\${1}-x" is invalid 'target_label'`],
+    ['replace with an invalid target_label', { source_labels: ['a'], target_label: '1abc' }, `relabel_configs[0].target_label: "1abc" is invalid 'target_label' for replace action`, 'legacy'],
+    ['replace with a bad template target', { source_labels: ['a'], target_label: '${1}-x' }, `"\${1}-x" is invalid 'target_label'`, 'legacy'],
     ['lowercase with a replacement', { action: 'lowercase', source_labels: ['a'], target_label: 'b', replacement: 'x' }, "'replacement' can not be set for lowercase action"],
     ['keepequal with a regex', { action: 'keepequal', source_labels: ['a'], target_label: 'b', regex: '(.*)' }, 'relabel_configs[0].regex: keepequal action requires only'],
     ['dropequal without target_label', { action: 'dropequal', source_labels: ['a'] }, "dropequal action requires 'target_label' value"],
     ['labeldrop with source_labels', { action: 'labeldrop', source_labels: ['a'], regex: 'a' }, 'relabel_configs[0].source_labels: labeldrop action requires only'],
     ['labelkeep with a target_label', { action: 'labelkeep', target_label: 'x', regex: 'a' }, 'relabel_configs[0].target_label: labelkeep action requires only'],
-    ['labelmap with an invalid replacement', { action: 'labelmap', regex: '(.*)', replacement: 'a-b' }, `"a-b" is invalid 'replacement' for labelmap action`],
+    ['labelmap with an invalid replacement', { action: 'labelmap', regex: '(.*)', replacement: 'a-b' }, `"a-b" is invalid 'replacement' for labelmap action`, 'legacy'],
     ['a regex RE2 rejects (look-ahead)', { action: 'keep', source_labels: ['a'], regex: 'a(?=b)' }, 'relabel_configs[0].regex: invalid regex'],
-    ['an invalid source label name', { action: 'keep', source_labels: ['a-b'] }, 'relabel_configs[0].source_labels: "a-b" is not a valid label name'],
+    ['an invalid source label name', { action: 'keep', source_labels: ['a-b'] }, 'relabel_configs[0].source_labels: "a-b" is not a valid label name', 'legacy'],
     ['an explicit null action', { action: null }, 'relabel_configs[0].action: relabel action cannot be empty'],
     ['an unknown field', { action: 'keep', source_label: ['a'] }, 'relabel_configs[0].source_label: unknown field'],
     ['a negative modulus', { action: 'hashmod', source_labels: ['a'], target_label: 'b', modulus: -1 }, 'relabel_configs[0].modulus'],
   ];
-  for (const [what, config, message] of invalid) {
-    it(`rejects ${what}`, () => {
+  for (const [what, config, message, nameValidation] of invalid) {
+    it(`rejects ${what}${nameValidation ? ` (${nameValidation} names)` : ''}`, () => {
       let error: unknown;
       try {
-        compileRelabelConfigs([config]);
+        compileRelabelConfigs([config], { nameValidation });
       } catch (err) {
         error = err;
       }
@@ -267,6 +274,11 @@ describe('compileRelabelConfigs validation (errors name the index and field like
       expect((error as Error).message).toContain(message);
     });
   }
+
+  it('accepts UTF-8 label names by default (Prometheus 3) and still rejects empty names', () => {
+    expect(() => compileRelabelConfigs([{ source_labels: ['a-b'], target_label: 'service.name' }, { action: 'labelmap', regex: '(.*)', replacement: 'k8s.$1' }])).not.toThrow();
+    expect(() => compileRelabelConfigs([{ action: 'lowercase', source_labels: ['a'], target_label: '' }])).toThrow("requires 'target_label'");
+  });
 
   it('names the index of the bad rule in a list', () => {
     expect(() => compileRelabelConfigs([{ source_labels: ['a'], target_label: 'b' }, { action: 'nope' }])).toThrow(/^relabel_configs\[1\]\.action/);

@@ -24,7 +24,12 @@ export interface RelabelRule {
   /** Parsed forms of target_label and replacement (Go Expand templates). */
   targetTemplate: Template;
   replacementTemplate: Template;
+  /** How expanded target label names are validated at relabel time. */
+  nameValidation: NameValidation;
 }
+
+/** Prometheus's label name validation schemes: `legacy` [a-zA-Z_][a-zA-Z0-9_]*, `utf8` any non-empty UTF-8. */
+export type NameValidation = 'legacy' | 'utf8';
 
 export interface RelabelOptions {
   /**
@@ -32,6 +37,11 @@ export interface RelabelOptions {
    * prometheus receiver built on it. false: Prometheus 2.x (`^(?:…)$`). Default true.
    */
   dotMatchesNewline?: boolean;
+  /**
+   * Label name validation (a scrape config's `metric_name_validation_scheme`): `utf8` is the
+   * Prometheus 3 default, `legacy` is Prometheus 2.x. Default `utf8`.
+   */
+  nameValidation?: NameValidation;
 }
 
 export class RelabelConfigError extends Error {
@@ -47,21 +57,29 @@ export class RelabelConfigError extends Error {
 
 const knownFields = new Set(['source_labels', 'separator', 'target_label', 'regex', 'modulus', 'replacement', 'action']);
 const labelNamePattern = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+// A JavaScript string is valid UTF-8 unless it holds an unpaired surrogate.
+const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 // Prometheus's relabelTarget: a label name that may contain $var / ${var} references.
 const relabelTarget = RE2JS.compile('^(?:(?:[a-zA-Z_]|\\$(?:\\{\\w+\\}|\\w+))+\\w*)+$');
 
-export function isValidLabelName(name: string): boolean {
+export function isValidLabelName(name: string, scheme: NameValidation = 'legacy'): boolean {
+  if (scheme === 'utf8') return name.length > 0 && !loneSurrogate.test(name);
   return labelNamePattern.test(name);
+}
+
+/** A target_label / labelmap replacement that may hold $var references (Prometheus's isValidLabelNameWithRegexVar). */
+function isValidTemplateName(name: string, scheme: NameValidation): boolean {
+  return scheme === 'utf8' ? isValidLabelName(name, 'utf8') : relabelTarget.matches(name);
 }
 
 /** Parses and validates a list of relabel configs as Prometheus's config loader does. */
 export function compileRelabelConfigs(raw: unknown, options: RelabelOptions = {}): RelabelRule[] {
   if (raw === undefined || raw === null) return [];
   if (!Array.isArray(raw)) throw new RelabelConfigError(0, '', 'relabel configs must be a list');
-  return raw.map((entry, index) => compileRule(entry, index, options.dotMatchesNewline ?? true));
+  return raw.map((entry, index) => compileRule(entry, index, options.dotMatchesNewline ?? true, options.nameValidation ?? 'utf8'));
 }
 
-function compileRule(raw: unknown, index: number, dotMatchesNewline: boolean): RelabelRule {
+function compileRule(raw: unknown, index: number, dotMatchesNewline: boolean, scheme: NameValidation): RelabelRule {
   const fail = (field: string, detail: string): never => {
     throw new RelabelConfigError(index, field, detail);
   };
@@ -87,7 +105,7 @@ function compileRule(raw: unknown, index: number, dotMatchesNewline: boolean): R
   if (rawSources !== undefined && rawSources !== null) {
     if (!Array.isArray(rawSources)) fail('source_labels', 'must be a list of label names');
     sourceLabels = (rawSources as unknown[]).map((name) => {
-      if (typeof name !== 'string' || !isValidLabelName(name)) fail('source_labels', `"${String(name)}" is not a valid label name`);
+      if (typeof name !== 'string' || !isValidLabelName(name, scheme)) fail('source_labels', `"${String(name)}" is not a valid label name`);
       return name as string;
     });
   }
@@ -114,13 +132,13 @@ function compileRule(raw: unknown, index: number, dotMatchesNewline: boolean): R
   const needsTarget = ['replace', 'hashmod', 'lowercase', 'uppercase', 'keepequal', 'dropequal'];
   if (needsTarget.includes(action) && targetLabel === '') fail('target_label', `relabel configuration for ${action} action requires 'target_label' value`);
   const invalidTarget = () => fail('target_label', `"${targetLabel}" is invalid 'target_label' for ${action} action`);
-  if (action === 'replace' && !targetLabel.includes('$') && !isValidLabelName(targetLabel)) invalidTarget();
-  if (action === 'replace' && targetLabel.includes('$') && !relabelTarget.matches(targetLabel)) invalidTarget();
+  if (action === 'replace' && !targetLabel.includes('$') && !isValidLabelName(targetLabel, scheme)) invalidTarget();
+  if (action === 'replace' && targetLabel.includes('$') && !isValidTemplateName(targetLabel, scheme)) invalidTarget();
   const simpleTarget = ['lowercase', 'uppercase', 'keepequal', 'dropequal'].includes(action);
-  if (simpleTarget && !isValidLabelName(targetLabel)) invalidTarget();
+  if (simpleTarget && !isValidLabelName(targetLabel, scheme)) invalidTarget();
   if (simpleTarget && replacement !== '$1') fail('replacement', `'replacement' can not be set for ${action} action`);
-  if (action === 'labelmap' && !relabelTarget.matches(replacement)) fail('replacement', `"${replacement}" is invalid 'replacement' for ${action} action`);
-  if (action === 'hashmod' && !isValidLabelName(targetLabel)) invalidTarget();
+  if (action === 'labelmap' && !isValidTemplateName(replacement, scheme)) fail('replacement', `"${replacement}" is invalid 'replacement' for ${action} action`);
+  if (action === 'hashmod' && !isValidLabelName(targetLabel, scheme)) invalidTarget();
   if (action === 'keepequal' || action === 'dropequal') {
     // Prometheus compares the regex by identity: any regex given at all is rejected.
     if (regexText !== undefined || modulus !== 0n || separator !== ';') {
@@ -136,6 +154,7 @@ function compileRule(raw: unknown, index: number, dotMatchesNewline: boolean): R
     action, sourceLabels, separator, targetLabel, regex, replacement, modulus,
     targetTemplate: parseTemplate(targetLabel),
     replacementTemplate: parseTemplate(replacement),
+    nameValidation: scheme,
   };
 }
 
@@ -216,7 +235,7 @@ function applyRule(rule: RelabelRule, labels: LabelState): boolean {
       const groups = rule.regex.match(value);
       if (!groups) return true; // no match: no replacement
       const target = templateHasReference(rule.targetTemplate) ? expandTemplate(rule.targetTemplate, groups, rule.regex) : rule.targetLabel;
-      if (!isValidLabelName(target)) return true;
+      if (!isValidLabelName(target, rule.nameValidation)) return true;
       labels.set(target, expandTemplate(rule.replacementTemplate, groups, rule.regex));
       return true;
     }

@@ -63,7 +63,7 @@ function ourOutcome(p: Probe, sdUrl: string): Outcome {
   };
   for (const [name, values] of Object.entries(p.config.params ?? {})) if (values[0]) defaults[`__param_${name}`] = values[0];
   const input: Labels = { ...defaults, ...p.entry.labels, __address__: p.entry.targets[0] ?? '', __meta_url: sdUrl };
-  const out = relabel(input, compileRelabelConfigs(p.config.relabel_configs, { dotMatchesNewline: false }));
+  const out = relabel(input, compileRelabelConfigs(p.config.relabel_configs, { dotMatchesNewline: false, nameValidation: 'legacy' }));
   if (out === null) return { kind: 'dropped' };
   const visible: Labels = {};
   for (const [name, value] of Object.entries(out)) if (!name.startsWith('__') && value !== '') visible[name] = value;

@@ -38,7 +38,7 @@ function ourOutcome(p: Prepared, dotMatchesNewline: boolean): Outcome {
   const withDefaults: Labels = { ...p.input, __meta_url: `${sdBase}/sd/${p.job}` }; // http_sd adds __meta_url
   const defaults: Labels = { job: p.job, __scrape_interval__: scrapeInterval, __scrape_timeout__: scrapeTimeout, __metrics_path__: '/metrics', __scheme__: 'http' };
   for (const [name, value] of Object.entries(defaults)) if (!withDefaults[name]) withDefaults[name] = value;
-  const out = relabel(withDefaults, compileRelabelConfigs(p.testCase.relabel_configs, { dotMatchesNewline }));
+  const out = relabel(withDefaults, compileRelabelConfigs(p.testCase.relabel_configs, { dotMatchesNewline, nameValidation: 'legacy' }));
   if (out === null) return { kind: 'dropped' };
   const address = out.__address__;
   if (!address) return { kind: 'absent' }; // Prometheus: "no address", listed nowhere
