@@ -1,0 +1,136 @@
+// One target group through a job's relabeling, the pure half of the serve engine: the labels
+// Prometheus adds before relabeling, kept targets with their identity (job|scheme|address|path),
+// final labels for /debug/targets, and the http_sd answer (plain and gzipped).
+import { once } from 'node:events';
+import { createGzip } from 'node:zlib';
+import type { TargetGroup } from './discovery/types.js';
+import { relabel, type Labels, type RelabelRule } from './relabel.js';
+
+/** A target that relabeling kept (the contract with sharding and the API). */
+export interface KeptTarget {
+  job: string;
+  /** job|scheme|address|metrics_path after relabeling: the target's identity. */
+  key: string;
+  /** Node of the pod (or node) behind the target, if any. */
+  nodeName?: string;
+  /** Raw discovered labels, served as-is (the receiver relabels them itself). */
+  labels: Labels;
+}
+
+/** Sharding's hook: which kept targets this sidecar serves to its collector. */
+export interface ShardFilter {
+  owns(target: KeptTarget): boolean;
+}
+
+export const ownsEverything: ShardFilter = { owns: () => true };
+
+export type ScrapeConfig = Record<string, unknown> & { job_name: string };
+
+export interface GroupResult {
+  kept: ServedTarget[];
+  droppedCount: number;
+}
+
+/**
+ * A kept target, stored lean: its own per-target labels plus a reference to the labels its
+ * group shares (a pod's meta labels are held once, not once per container port).
+ */
+export class ServedTarget implements KeptTarget {
+  constructor(
+    readonly job: string,
+    readonly key: string,
+    readonly nodeName: string | undefined,
+    private readonly groupLabels: Labels,
+    private readonly ownLabels: Labels,
+  ) {}
+
+  /** Merged discovered labels (target labels win, as in Prometheus); built on each call. */
+  get labels(): Labels {
+    return { ...this.groupLabels, ...this.ownLabels };
+  }
+
+  get address(): string {
+    return this.ownLabels.__address__ ?? this.groupLabels.__address__ ?? '';
+  }
+}
+
+/** Labels Prometheus adds to every target before relabeling (scrape/target.go PopulateLabels). */
+export function jobDefaults(config: ScrapeConfig): Labels {
+  const defaults: Labels = {
+    job: config.job_name,
+    __scheme__: typeof config.scheme === 'string' ? config.scheme : 'http',
+    __metrics_path__: typeof config.metrics_path === 'string' ? config.metrics_path : '/metrics',
+    __scrape_interval__: typeof config.scrape_interval === 'string' ? config.scrape_interval : '1m',
+    __scrape_timeout__: typeof config.scrape_timeout === 'string' ? config.scrape_timeout : '10s',
+  };
+  const params = (config.params ?? {}) as Record<string, unknown>;
+  for (const [name, values] of Object.entries(params)) {
+    if (Array.isArray(values) && typeof values[0] === 'string') defaults[`__param_${name}`] = values[0];
+  }
+  return defaults;
+}
+
+/** One group's targets through the job's relabeling: the kept ones with their identity, and a count of the dropped. */
+export function targetsFromGroup(job: string, group: TargetGroup, rules: RelabelRule[], defaults: Labels): GroupResult {
+  const kept: ServedTarget[] = [];
+  let droppedCount = 0;
+  group.targets.forEach((target, index) => {
+    // Defaults first: discovered labels override them (PopulateLabels only sets absent ones).
+    const out = relabel(Object.assign({}, defaults, group.labels, target), rules);
+    const key = out ? targetKey(defaults.job ?? job, out) : undefined;
+    if (!key) {
+      droppedCount++;
+      return;
+    }
+    const nodeName = group.nodeNames?.[index] ?? target.__meta_kubernetes_pod_node_name ?? nodeOf(group.labels);
+    kept.push(new ServedTarget(job, key, nodeName || undefined, group.labels, target));
+  });
+  return { kept, droppedCount };
+}
+
+/** Identity of a relabeled target: job|scheme|address|metrics_path; undefined without an address. */
+function targetKey(job: string, out: Labels): string | undefined {
+  const address = out.__address__;
+  return address ? `${job}|${out.__scheme__ ?? ''}|${address}|${out.__metrics_path__ ?? ''}` : undefined;
+}
+
+/** The node behind a target, from kubernetes_sd meta labels (pod and node roles). */
+export function nodeOf(discovered: Labels): string | undefined {
+  return discovered.__meta_kubernetes_pod_node_name || discovered.__meta_kubernetes_node_name || undefined;
+}
+
+/** Relabels discovered labels as a scrape pool would; the final labels and identity, or why dropped. */
+export function finalLabels(discovered: Labels, rules: RelabelRule[], defaults: Labels): { labels: Labels; key: string } | { reason: string } {
+  const out = relabel(Object.assign({}, defaults, discovered), rules);
+  if (out === null) return { reason: 'dropped by relabel_configs' };
+  const key = targetKey(defaults.job ?? '', out);
+  if (!key) return { reason: 'no __address__ after relabeling' };
+  const labels: Labels = {};
+  for (const [name, value] of Object.entries(out)) if (!name.startsWith('__meta_') && value !== '') labels[name] = value;
+  labels.instance ??= out.__address__ ?? '';
+  return { labels, key };
+}
+
+/** The http_sd answer: one JSON.stringify over plain objects (V8's fast path). */
+export function serializeTargets(targets: ServedTarget[]): string {
+  return JSON.stringify(targets.map((t) => ({ targets: [t.address], labels: t.labels })));
+}
+
+/**
+ * The answer gzipped in slices, so the full JSON text never exists at once (a 100k-target
+ * answer is ~200 MiB as text). Level 1: label sets are repetitive, speed matters more.
+ */
+export async function gzipTargets(targets: ServedTarget[], sliceSize = 500): Promise<Buffer> {
+  const gzip = createGzip({ level: 1 });
+  const chunks: Buffer[] = [];
+  gzip.on('data', (chunk: Buffer) => chunks.push(chunk));
+  const ended = once(gzip, 'end');
+  gzip.write('[');
+  for (let start = 0; start < targets.length; start += sliceSize) {
+    const slice = serializeTargets(targets.slice(start, start + sliceSize));
+    if (!gzip.write((start === 0 ? '' : ',') + slice.slice(1, -1))) await once(gzip, 'drain');
+  }
+  gzip.end(']');
+  await ended;
+  return Buffer.concat(chunks);
+}
