@@ -60,6 +60,18 @@ export class Assignment {
     }
   }
 
+  /** Keys owned by one member (index built once per assignment, shared by every caller). */
+  keysOwnedBy(name: string): readonly string[] {
+    if (!this.byOwner) {
+      const byOwner = new Map<string, string[]>(this.members.map((m) => [m.name, []]));
+      for (const [key, code] of this.owners) byOwner.get(this.members[code >> 1]?.name ?? '')?.push(key);
+      this.byOwner = byOwner;
+    }
+    return this.byOwner.get(name) ?? [];
+  }
+
+  private byOwner: Map<string, string[]> | undefined;
+
   /** Targets per member (both kinds), by member name. */
   loads(): Map<string, { nodeLocal: number; hashed: number }> {
     const loads = new Map(this.members.map((m) => [m.name, { nodeLocal: 0, hashed: 0 }]));

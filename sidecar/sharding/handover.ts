@@ -65,21 +65,29 @@ export class Handover {
 
   update(input: HandoverInput): HandoverResult {
     const { self, assignment, viewHash, announcements, now } = input;
+    // No members at all (we are leaving alone, or nothing is known): keep what we serve.
+    if (assignment.members.length === 0) return { changed: false, gained: 0, released: 0 };
     const { holdMs, maxHoldMs } = this.options;
     const next = new Map<string, ServedTarget>();
     let gained = 0;
     let released = 0;
     let nextReleaseAt: number | undefined;
     let changed = false;
-    for (const { key, owner, reason } of assignment.entries()) {
+    // Cost is O(our share + what we serve), not O(all targets): this runs on every check.
+    for (const key of assignment.keysOwnedBy(self)) {
+      const reason = assignment.reasonOf(key) as OwnerReason;
       const previous = this.served.get(key);
-      if (owner === self) {
-        next.set(key, { reason });
-        if (!previous) gained++;
-        if (!previous || previous.reason !== reason) changed = true;
+      next.set(key, { reason });
+      if (!previous) gained++;
+      if (!previous || previous.reason !== reason) changed = true;
+    }
+    for (const [key, previous] of this.served) {
+      if (next.has(key)) continue;
+      const owner = assignment.ownerOf(key);
+      if (owner === undefined) {
+        changed = true; // no longer discovered: nothing to hand over
         continue;
       }
-      if (!previous) continue;
       const heldSince = previous.reason === 'held-for-handover' && previous.newOwner === owner ? (previous.heldSince ?? now) : now;
       const announced = announcements.get(owner);
       const readyAt = announced && announced.hash === viewHash ? announced.seenAt + holdMs : Infinity;
@@ -92,15 +100,6 @@ export class Handover {
       next.set(key, { reason: 'held-for-handover', newOwner: owner, heldSince });
       if (previous.reason !== 'held-for-handover' || previous.newOwner !== owner) changed = true;
       nextReleaseAt = nextReleaseAt === undefined ? releaseAt : Math.min(nextReleaseAt, releaseAt);
-    }
-    // Targets gone from the assignment (no longer discovered, or no members at all): drop them,
-    // unless there is nobody to hand them to (an empty assignment keeps the last served set).
-    if (assignment.members.length === 0) return { changed: false, gained: 0, released: 0 };
-    for (const key of this.served.keys()) {
-      if (!next.has(key) && assignment.ownerOf(key) === undefined) {
-        released++;
-        changed = true;
-      }
     }
     this.served = next;
     this.totals.gained += gained;

@@ -29,7 +29,23 @@ describe('membership', () => {
     expect(second?.spec.renewTime).not.toBe(first?.spec.renewTime);
     expect(Number(second?.metadata.resourceVersion)).toBeGreaterThan(Number(first?.metadata.resourceVersion));
     expect(store.counts.byOp.replace).toBeGreaterThanOrEqual(1);
+    expect(a?.membership.ready()).toBe(false); // watches the group for 1.5 renew intervals first
+    await clock.advance(renewIntervalMs / 2);
     expect(a?.membership.ready()).toBe(true);
+  });
+
+  it('counts a Lease seen only in its first list as a member once it renews (a dead pod\'s Lease never does)', async () => {
+    const store = new SimulatedLeaseStore();
+    const clock = new SimulatedClock();
+    const [, b] = group(store, clock, ['a', 'b']);
+    await clock.advance(2_000);
+    b!.crash(); // its Lease stays behind
+    const [c] = group(store, clock, ['c']);
+    await clock.advance(1_000);
+    expect(c!.membership.ready()).toBe(false);
+    await clock.advance(1.5 * renewIntervalMs);
+    expect(c!.membership.ready()).toBe(true);
+    expect(liveNames(c!.membership)).toEqual(['a', 'c']);
   });
 
   it('sees the other members, and drops one that stops renewing after the lease duration on its own clock', async () => {
@@ -70,7 +86,7 @@ describe('membership', () => {
     const store = new SimulatedLeaseStore();
     const clock = new SimulatedClock();
     const [a, b] = group(store, clock, ['a', 'b']);
-    await clock.advance(2_000);
+    await clock.advance(16_000);
     const before = a!.sharding.currentView().hash;
     b!.crash();
     startSimulatedMember({ name: 'b', uid: 'uid-b-2', nodeName: 'node-1', store, clock, targets: () => [], renewIntervalMs, leaseDurationSeconds });

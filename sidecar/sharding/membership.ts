@@ -43,8 +43,13 @@ interface Observed {
   /** hash64 lanes of `podName/podUid`, for the order-free fingerprint of the live set. */
   idHi: number;
   idLo: number;
-  /** Monotonic ms when we last saw its renewTime (or holder) change. */
-  changedAt: number;
+  /**
+   * Monotonic ms when we last saw its renewTime (or holder) change; undefined while we have only
+   * seen it in our first list (a Lease left by a dead pod looks the same until it fails to renew).
+   */
+  changedAt: number | undefined;
+  /** It was live the last time we judged (an outage only extends those). */
+  wasLive: boolean;
   /** Monotonic ms when we first saw it announce its current view hash. */
   viewSeenAt: number;
 }
@@ -59,6 +64,7 @@ export class Membership {
   private stopped = false;
   private created = false;
   private synced = false;
+  private syncedAt = 0;
   private lastWriteOkAt = -Infinity;
   private lastNewsAt = -Infinity;
   private wasHealthy = false;
@@ -85,9 +91,12 @@ export class Membership {
     return leaseName(this.options.pod.name);
   }
 
-  /** Our Lease exists and we have seen the group's Leases once. */
+  /**
+   * Our Lease exists, we listed the group's Leases, and watched them for 1.5 renew intervals:
+   * long enough for every live member to renew once, so our first view holds only live members.
+   */
   ready(): boolean {
-    return this.created && this.synced;
+    return this.created && this.synced && this.options.clock.now() - this.syncedAt >= 1.5 * this.renewIntervalMs;
   }
 
   /** Starts the loop: the first write creates (or takes over) our Lease. */
@@ -97,6 +106,7 @@ export class Membership {
 
   /** The group's Leases were listed once (the watch's first sync). */
   markSynced(): void {
+    if (!this.synced) this.syncedAt = this.options.clock.now();
     this.synced = true;
     this.lastNewsAt = this.options.clock.now();
     this.options.onChange?.();
@@ -104,7 +114,7 @@ export class Membership {
 
   /** A Lease of the group was added or changed (watch or list). */
   observe(raw: unknown): void {
-    const lease = parseMemberLease(raw, this.options.group);
+    const lease = parseShared(raw, this.options.group);
     if (!lease) return;
     const now = this.options.clock.now();
     this.lastNewsAt = now;
@@ -116,7 +126,9 @@ export class Membership {
       lease,
       idHi: 'idHi' in id ? id.idHi : id.hi,
       idLo: 'idLo' in id ? id.idLo : id.lo,
-      changedAt: renewed ? now : (previous?.changedAt ?? now),
+      // First sight in the initial list: unconfirmed. First sight later (watch, relist): just written.
+      changedAt: previous ? (renewed ? now : previous.changedAt) : this.synced ? now : undefined,
+      wasLive: previous?.wasLive ?? false,
       viewSeenAt: viewChanged ? now : (previous?.viewSeenAt ?? now),
     });
     if (!previous || viewChanged || previous.lease.leaving !== lease.leaving || previous.lease.podUid !== lease.podUid) this.options.onChange?.();
@@ -143,17 +155,19 @@ export class Membership {
     const healthy = this.apiHealthy();
     if (healthy && !this.wasHealthy) {
       // Back from an outage (or starting): nobody's renewals could be seen; start them afresh.
-      for (const entry of this.observed.values()) entry.changedAt = Math.max(entry.changedAt, now);
+      for (const entry of this.observed.values()) if (entry.wasLive) entry.changedAt = Math.max(entry.changedAt ?? now, now);
     }
     this.wasHealthy = healthy;
     const judgedAt = healthy ? now : Math.min(now, Math.max(this.lastWriteOkAt, this.lastNewsAt));
     const members: MemberLease[] = [];
     let sumLo = 0;
     let xorHi = 0;
-    for (const { lease, changedAt, idHi, idLo } of this.observed.values()) {
+    for (const entry of this.observed.values()) {
+      const { lease, changedAt, idHi, idLo } = entry;
       if (lease.podName === this.options.pod.name) continue; // ourselves: added below
-      if (lease.leaving) continue;
-      if (judgedAt - changedAt > lease.leaseDurationSeconds * 1000) continue;
+      const live = changedAt !== undefined && judgedAt - changedAt <= lease.leaseDurationSeconds * 1000;
+      if (healthy) entry.wasLive = live;
+      if (!live || lease.leaving) continue;
       members.push(lease);
       sumLo = (sumLo + idLo) >>> 0;
       xorHi = (xorHi ^ idHi) >>> 0;
@@ -177,9 +191,9 @@ export class Membership {
   }
 
   /** Observed Leases with their age on our clock, for /debug/assignment. */
-  observedLeases(): Array<{ lease: MemberLease; sinceChangeMs: number }> {
+  observedLeases(): Array<{ lease: MemberLease; sinceChangeMs: number | null }> {
     const now = this.options.clock.now();
-    return [...this.observed.values()].map(({ lease, changedAt }) => ({ lease, sinceChangeMs: Math.round(now - changedAt) }));
+    return [...this.observed.values()].map(({ lease, changedAt }) => ({ lease, sinceChangeMs: changedAt === undefined ? null : Math.round(now - changedAt) }));
   }
 
   /** Announces the view we act on: written right away, not at the next renewal. */
@@ -229,7 +243,8 @@ export class Membership {
     let deleted = 0;
     for (const { lease, changedAt } of [...this.observed.values()]) {
       if (lease.podName === this.options.pod.name) continue;
-      if (now - changedAt <= lease.leaseDurationSeconds * 1000) continue;
+      if (changedAt !== undefined && now - changedAt <= lease.leaseDurationSeconds * 1000) continue;
+      if (changedAt === undefined && now - this.syncedAt <= lease.leaseDurationSeconds * 1000) continue;
       try {
         if (!(await this.options.api.podMissing(this.options.pod.namespace, lease.podName))) continue;
         await this.options.api.delete(lease.leaseName, lease.resourceVersion);
@@ -331,6 +346,20 @@ export class Membership {
     if (this.timer) this.options.clock.clearTimeout(this.timer);
     this.timer = this.options.clock.setTimeout(() => void this.write(), delayMs);
   }
+}
+
+/**
+ * Parses a Lease once per object: every member of a simulated group receives the same event
+ * object, and a real informer hands each object to one member only (so this costs nothing there).
+ */
+const parsedLeases = new WeakMap<object, { group: string; lease: MemberLease | undefined }>();
+function parseShared(raw: unknown, group: string): MemberLease | undefined {
+  if (typeof raw !== 'object' || raw === null) return undefined;
+  const cached = parsedLeases.get(raw);
+  if (cached && cached.group === group) return cached.lease;
+  const lease = parseMemberLease(raw, group);
+  parsedLeases.set(raw, { group, lease });
+  return lease;
 }
 
 function resourceVersionOf(raw: unknown): string | undefined {

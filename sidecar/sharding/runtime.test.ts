@@ -26,7 +26,7 @@ describe('/debug/assignment and metrics', () => {
     const targets = [{ key: 'a-pod', nodeName: 'node-0' }, { key: 'b-pod', nodeName: 'node-1' }, { key: 'orphan-pod', nodeName: 'node-x' }, { key: 'endpoint' }];
     const a = startSimulatedMember({ name: 'a', nodeName: 'node-0', store, clock, targets: () => targets });
     startSimulatedMember({ name: 'b', nodeName: 'node-1', store, clock, targets: () => targets });
-    await clock.advance(5_000);
+    await clock.advance(16_000);
     const debug = assignmentDebug(a.sharding, a.membership, targets) as {
       view: { members: Array<{ name: string }>; epoch: number };
       leases: Array<{ pod: string; live: boolean }>;
