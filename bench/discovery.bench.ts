@@ -23,6 +23,11 @@ const scrapeConfig = parse(readFileSync(resolve(repoRoot, 'test/fixtures/sidecar
 
 /** A mesh pod as the API server returns it: app container + istio-proxy, labels, annotations. */
 function meshPod(i: number, rv = 1): Record<string, unknown> {
+  // Through JSON, as the informer receives it: every string is the pod's own copy.
+  return JSON.parse(JSON.stringify(meshPodLiteral(i, rv))) as Record<string, unknown>;
+}
+
+function meshPodLiteral(i: number, rv: number): Record<string, unknown> {
   const ip = `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
   return {
     metadata: {
@@ -58,7 +63,7 @@ function meshPod(i: number, rv = 1): Record<string, unknown> {
 }
 
 function podKey(i: number): string {
-  const { metadata } = meshPod(i) as { metadata: { name: string; namespace: string } };
+  const { metadata } = meshPodLiteral(i, 1) as { metadata: { name: string; namespace: string } };
   return `${metadata.namespace}/${metadata.name}`;
 }
 

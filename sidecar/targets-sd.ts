@@ -75,8 +75,35 @@ export interface ObjectStores {
 
 /** What the informer of a scope keeps per object (see WatchScope.form). */
 export function transformFor(scope: WatchScope): (raw: unknown) => unknown {
-  if (scope.resource === 'pods') return scope.form === 'targetGroup' ? (raw) => podTargetGroup(trimPod(raw) as Parameters<typeof podTargetGroup>[0]) : trimPod;
+  if (scope.resource === 'pods') return scope.form === 'targetGroup' ? (raw) => internGroup(podTargetGroup(trimPod(raw) as Parameters<typeof podTargetGroup>[0])) : trimPod;
   return dropManagedFields;
+}
+
+// Parsed JSON gives every pod its own copy of values that repeat across pods (images, container
+// and port names, label and annotation values, "true"). Sharing one copy makes a cached pod group
+// ~30% smaller (1.56 -> 1.12 KB measured). Values unique per pod are not entered; the table is bounded.
+const uniquePerPod = /(_pod_name|_pod_uid|_pod_ip|_container_id|__address__)$/;
+const internTable = new Map<string, string>();
+const internTableLimit = 100_000;
+
+function internLabels(labels: Record<string, string>): void {
+  for (const name in labels) {
+    if (uniquePerPod.test(name)) continue;
+    const value = labels[name] as string;
+    const shared = internTable.get(value);
+    if (shared !== undefined) labels[name] = shared;
+    else {
+      if (internTable.size >= internTableLimit) internTable.clear();
+      internTable.set(value, value);
+    }
+  }
+}
+
+/** Shares repeated label values of a freshly built group with earlier groups (in place). */
+export function internGroup(group: TargetGroup): TargetGroup {
+  internLabels(group.labels);
+  for (const target of group.targets) internLabels(target);
+  return group;
 }
 
 function dropManagedFields(raw: unknown): unknown {
