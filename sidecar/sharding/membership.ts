@@ -76,6 +76,7 @@ export class Membership {
   /** Order-free fingerprint of the set liveMembers() last returned: a cheap "did it change?". */
   liveFingerprint = '';
   private readonly ownId: { hi: number; lo: number };
+  private liveCache: { members: MemberLease[]; healthy: boolean; validUntil: number } | undefined;
 
   constructor(private readonly options: MembershipOptions) {
     this.renewIntervalMs = options.renewIntervalMs ?? 10_000;
@@ -119,23 +120,35 @@ export class Membership {
     const now = this.options.clock.now();
     this.lastNewsAt = now;
     const previous = this.observed.get(lease.leaseName);
-    const renewed = !previous || previous.lease.renewTime !== lease.renewTime || previous.lease.podUid !== lease.podUid;
-    const viewChanged = !previous || previous.lease.view?.hash !== lease.view?.hash;
-    const id = previous && previous.lease.podUid === lease.podUid && previous.lease.podName === lease.podName ? previous : hash64(`${lease.podName}/${lease.podUid}`);
+    if (previous && previous.lease.podUid === lease.podUid && previous.lease.podName === lease.podName) {
+      // The common case, a renewal: update in place (every member sees every renewal).
+      const viewChanged = previous.lease.view?.hash !== lease.view?.hash;
+      const leavingChanged = previous.lease.leaving !== lease.leaving;
+      if (previous.lease.renewTime !== lease.renewTime) previous.changedAt = now;
+      if (viewChanged) previous.viewSeenAt = now;
+      previous.lease = lease;
+      if (leavingChanged || !previous.wasLive) this.liveCache = undefined;
+      if (viewChanged || leavingChanged) this.options.onChange?.();
+      return;
+    }
+    const id = hash64(`${lease.podName}/${lease.podUid}`);
     this.observed.set(lease.leaseName, {
       lease,
-      idHi: 'idHi' in id ? id.idHi : id.hi,
-      idLo: 'idLo' in id ? id.idLo : id.lo,
-      // First sight in the initial list: unconfirmed. First sight later (watch, relist): just written.
-      changedAt: previous ? (renewed ? now : previous.changedAt) : this.synced ? now : undefined,
-      wasLive: previous?.wasLive ?? false,
-      viewSeenAt: viewChanged ? now : (previous?.viewSeenAt ?? now),
+      idHi: id.hi,
+      idLo: id.lo,
+      // First sight in the initial list: unconfirmed. First sight later (watch, relist): just
+      // written. A new holder (restarted pod) has just written it too.
+      changedAt: previous || this.synced ? now : undefined,
+      wasLive: false,
+      viewSeenAt: now,
     });
-    if (!previous || viewChanged || previous.lease.leaving !== lease.leaving || previous.lease.podUid !== lease.podUid) this.options.onChange?.();
+    this.liveCache = undefined;
+    this.options.onChange?.();
   }
 
   /** A Lease of the group was deleted. */
   forget(name: string): void {
+    this.liveCache = undefined;
     if (this.observed.delete(name)) this.options.onChange?.();
   }
 
@@ -153,6 +166,9 @@ export class Membership {
   liveMembers(): MemberLease[] {
     const now = this.options.clock.now();
     const healthy = this.apiHealthy();
+    // Cached until the earliest expiry among the live (renewals only push expiries later).
+    const cache = this.liveCache;
+    if (cache && cache.healthy === healthy && healthy === this.wasHealthy && now < cache.validUntil) return cache.members;
     if (healthy && !this.wasHealthy) {
       // Back from an outage (or starting): nobody's renewals could be seen; start them afresh.
       for (const entry of this.observed.values()) if (entry.wasLive) entry.changedAt = Math.max(entry.changedAt ?? now, now);
@@ -162,11 +178,13 @@ export class Membership {
     const members: MemberLease[] = [];
     let sumLo = 0;
     let xorHi = 0;
+    let validUntil = Infinity;
     for (const entry of this.observed.values()) {
       const { lease, changedAt, idHi, idLo } = entry;
       if (lease.podName === this.options.pod.name) continue; // ourselves: added below
       const live = changedAt !== undefined && judgedAt - changedAt <= lease.leaseDurationSeconds * 1000;
       if (healthy) entry.wasLive = live;
+      if (live && healthy) validUntil = Math.min(validUntil, (changedAt as number) + lease.leaseDurationSeconds * 1000 + 1);
       if (!live || lease.leaving) continue;
       members.push(lease);
       sumLo = (sumLo + idLo) >>> 0;
@@ -178,6 +196,8 @@ export class Membership {
       xorHi = (xorHi ^ this.ownId.hi) >>> 0;
     }
     this.liveFingerprint = `${members.length}:${sumLo}:${xorHi}`;
+    // While unhealthy, judgement time only moves with news or writes, which clear the cache.
+    this.liveCache = { members, healthy, validUntil };
     return members;
   }
 
@@ -207,6 +227,7 @@ export class Membership {
   startLeaving(): void {
     if (this.leaving) return;
     this.leaving = true;
+    this.liveCache = undefined;
     this.options.onChange?.();
     void this.write();
   }
@@ -326,6 +347,7 @@ export class Membership {
       this.created = true;
       this.failures = 0;
       this.lastWriteOkAt = clock.now();
+      if (!this.wasHealthy) this.liveCache = undefined;
       this.stats.renewals++;
       this.options.onRenew?.({ ok: true, latencyMs: clock.now() - started });
       this.schedule(this.renewIntervalMs);
