@@ -34,7 +34,7 @@ Environment: POD_NAME, POD_UID, POD_NAMESPACE, NODE_NAME, EDOT_TA_GROUP (require
 EDOT_TA_PROMETHEUS_CR (optional JSON, the operator's prometheusCR settings; absent = monitors off),
 EDOT_TA_LOG_LEVEL (debug|info|warn|error, default info).
 Sharding (optional): EDOT_TA_LEASE_RENEW_SECONDS (10), EDOT_TA_LEASE_DURATION_SECONDS (40),
-EDOT_TA_HANDOVER_HOLD_SECONDS (40), EDOT_TA_LEAVE_TIMEOUT_SECONDS (25), EDOT_TA_LOAD_FACTOR (1.10).`;
+EDOT_TA_HANDOVER_HOLD_SECONDS (45), EDOT_TA_LEAVE_TIMEOUT_SECONDS (25), EDOT_TA_LOAD_FACTOR (1.10).`;
 
 export async function run(argv: string[]): Promise<number> {
   const logger = createLogger({ component: 'sidecar-serve' });
