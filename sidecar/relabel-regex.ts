@@ -2,6 +2,7 @@
 // Prometheus anchors (`^(?s:…)$` since Prometheus 3, `^(?:…)$` before), and Go's
 // Regexp.Expand template rules for `$1`, `${1}`, `$name` and `$$`.
 import { RE2JS } from 're2js';
+import { translateToNative } from './relabel-native.js';
 
 export interface AnchoredRegex {
   /** The regex as the user wrote it (unanchored). */
@@ -33,21 +34,39 @@ export function compileAnchored(source: string, dotMatchesNewline: boolean): Anc
 }
 
 function re2Regex(source: string, dotMatchesNewline: boolean): AnchoredRegex {
+  // re2js first: it validates the pattern and names the groups, and stays the fallback.
   const compiled = RE2JS.compile(`^(?${dotMatchesNewline ? 's' : ''}:${source})$`);
   const groupCount = compiled.groupCount();
   const named = compiled.namedGroups();
+  const re2Match = (value: string): string[] | null => {
+    const matcher = compiled.matcher(value);
+    if (!matcher.matches()) return null;
+    const groups: string[] = [];
+    for (let i = 0; i <= groupCount; i++) groups.push(matcher.group(i) ?? '');
+    return groups;
+  };
+  const re2Test = (value: string): boolean => compiled.matches(value);
+  const native = translateToNative(source, dotMatchesNewline);
+  if (!native) return { source, match: re2Match, test: re2Test, groupIndex: (name) => named[name] };
+  const { regex, maxInputLength } = native;
   return {
     source,
     match(value) {
-      const matcher = compiled.matcher(value);
-      if (!matcher.matches()) return null;
-      const groups: string[] = [];
-      for (let i = 0; i <= groupCount; i++) groups.push(matcher.group(i) ?? '');
+      if (value.length > maxInputLength) return re2Match(value);
+      const result = regex.exec(value);
+      if (!result) return null;
+      const groups: string[] = new Array<string>(result.length);
+      for (let i = 0; i < result.length; i++) groups[i] = result[i] ?? '';
       return groups;
     },
-    test: (value) => compiled.matches(value),
+    test: (value) => (value.length > maxInputLength ? re2Test(value) : regex.test(value)),
     groupIndex: (name) => named[name],
   };
+}
+
+/** Whether `compileAnchored` runs this pattern on a native RegExp (for tests and the bench). */
+export function usesNativeRegex(source: string, dotMatchesNewline: boolean): boolean {
+  return translateToNative(source, dotMatchesNewline) !== undefined;
 }
 
 // No regex metacharacters at all: the anchored regex matches exactly this string.
