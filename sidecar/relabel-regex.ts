@@ -96,9 +96,10 @@ function memo<T>(compute: (value: string) => T): (value: string) => T {
   return (value) => {
     if (!enabled) return compute(value);
     lookups++;
-    if (results.has(value)) {
+    const known = results.get(value); // results are never undefined: one lookup instead of has + get
+    if (known !== undefined) {
       hits++;
-      return results.get(value) as T;
+      return known;
     }
     if (lookups === memoProbe && hits < memoProbe / 2) {
       enabled = false; // mostly unique inputs: the map only costs memory and GC
