@@ -6,6 +6,7 @@
 // outage play out in seconds. Scrape gaps are read back from the Prometheus instances.
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type * as k8s from '@kubernetes/client-node';
@@ -192,6 +193,31 @@ describe('sharding across real sidecars on the real apiserver', () => {
     return gaps;
   }
 
+  /** Counters from the apiserver's own /metrics (what it served), summed per label set we pick. */
+  async function apiserverCounters(): Promise<{ leaseWrites: number; leaseReads: number; leaseWatchEvents: number }> {
+    const { server, adminToken, caFile } = clusterEndpoints();
+    const text = await new Promise<string>((resolve, reject) => {
+      const req = httpsRequest(`${server}/metrics`, { headers: { Authorization: `Bearer ${adminToken}` }, ca: readFileSync(caFile) }, (res) => {
+        let body = '';
+        res.setEncoding('utf8').on('data', (chunk: string) => (body += chunk)).on('end', () => resolve(body));
+      });
+      req.once('error', reject).end();
+    });
+    let leaseWrites = 0;
+    let leaseReads = 0;
+    let leaseWatchEvents = 0;
+    for (const line of text.split('\n')) {
+      const value = Number(line.slice(line.lastIndexOf(' ') + 1));
+      if (line.startsWith('apiserver_request_total{') && line.includes('resource="leases"')) {
+        if (/verb="(PUT|POST|PATCH|DELETE)"/.test(line)) leaseWrites += value;
+        else if (/verb="(GET|LIST)"/.test(line)) leaseReads += value;
+      } else if (line.startsWith('apiserver_watch_events_total{') && line.includes('kind="Lease"')) {
+        leaseWatchEvents += value;
+      }
+    }
+    return { leaseWrites, leaseReads, leaseWatchEvents };
+  }
+
   const intervalOf = (key: string) => (key.startsWith('static-nodeless|') ? 1 : 2);
 
   it('three members create and renew their Leases (holder = pod UID, owned by the pod) and agree on one view', async () => {
@@ -206,6 +232,17 @@ describe('sharding across real sidecars on the real apiserver', () => {
     }
     const renewed = String((await leases())[0]?.spec?.renewTime);
     await waitFor('a renewal', async () => String((await leases())[0]?.spec?.renewTime) !== renewed, { timeoutMs: 10_000 });
+    // API load at the real apiserver with 3 members (renew 1 s): writes ≈ N/renew, watch events ≈ N²/renew.
+    const first = await apiserverCounters();
+    const t0 = Date.now();
+    await new Promise((resolve) => setTimeout(resolve, 10_000));
+    const second = await apiserverCounters();
+    const seconds = (Date.now() - t0) / 1000;
+    const writesPerSecond = (second.leaseWrites - first.leaseWrites) / seconds;
+    const eventsPerSecond = (second.leaseWatchEvents - first.leaseWatchEvents) / seconds;
+    console.log(`real apiserver, 3 members, renew 1 s: ${writesPerSecond.toFixed(2)} Lease writes/s, ${((second.leaseReads - first.leaseReads) / seconds).toFixed(2)} Lease reads/s, ${eventsPerSecond.toFixed(2)} Lease watch events/s (all namespaces)`);
+    expect(writesPerSecond).toBeGreaterThan(3 * 0.7);
+    expect(writesPerSecond).toBeLessThan(3 * 2);
     await waitFor('one view announced by all three', async () => {
       const views = new Set((await leases()).map((l) => l.metadata?.annotations?.['edot-ta.io/view']));
       return views.size === 1 && !views.has(undefined) && (await leases()).every((l) => l.metadata?.annotations?.['edot-ta.io/view-members'] === '3');
@@ -231,7 +268,13 @@ describe('sharding across real sidecars on the real apiserver', () => {
     await waitExactlyOnce('exactly-once with four members, node-3 pods on collector-3', 60_000, (by) => onNode3.every((key) => by.get(key)?.[0] === 'collector-3'));
     await new Promise((resolve) => setTimeout(resolve, 3_000)); // let the last scrapes land before reading gaps
     const gaps = await largestGaps(Math.ceil((Date.now() - since) / 1000), [...members.values()].flatMap((m) => (m.prometheus ? [m.prometheus] : [])));
+    console.log(`join: largest scrape gap ${Math.max(...gaps.values()).toFixed(2)} s over ${gaps.size} targets`);
     for (const [key, gap] of gaps) expect(gap, key).toBeLessThanOrEqual(intervalOf(key) * 1.5);
+    // What `kubectl describe pod` shows: the joiner's Joined event, a peer's handoff.
+    await waitFor('Joined and HandedOffTargets events', async () => {
+      const events = (await core.listNamespacedEvent({ namespace })).items;
+      return events.some((e) => e.reason === 'Joined' && e.involvedObject.name === 'collector-3') && events.some((e) => e.reason === 'HandedOffTargets');
+    }, { timeoutMs: 30_000 });
   });
 
   it('a member leaves gracefully (SIGTERM): it hands over first, misses no scrape, deletes its Lease', async () => {
@@ -249,6 +292,7 @@ describe('sharding across real sidecars on the real apiserver', () => {
     expect(by.get(`${podJob()}|127.0.9.3:15090`)?.[0]).not.toBe('collector-1');
     await new Promise((resolve) => setTimeout(resolve, 3_000));
     const gaps = await largestGaps(Math.ceil((Date.now() - since) / 1000), proms);
+    console.log(`graceful leave: largest scrape gap ${Math.max(...gaps.values()).toFixed(2)} s over ${gaps.size} targets`);
     expect(gaps.size).toBe(expected.size);
     for (const [key, gap] of gaps) expect(gap, key).toBeLessThanOrEqual(intervalOf(key) * 1.5);
   });
