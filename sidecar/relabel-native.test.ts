@@ -46,7 +46,8 @@ function prng(seed: number): () => number {
   };
 }
 
-const alphabet = ['a', 'b', 'c', '-', '.', ';', ':', '0', '7', 'é', '日', '🙂', '\n', '\r', '\u2028', ' '];
+// Includes what JavaScript's own `.` and `$` treat specially (\r, \u2028) and a lone surrogate.
+const alphabet = ['a', 'b', 'c', '-', '.', ';', ':', '0', '7', 'é', '日', '🙂', '\n', '\r', '\u2028', ' ', '\uD800'];
 const pick = <T,>(random: () => number, items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
 
 function randomString(random: () => number, maxLength: number): string {
@@ -116,7 +117,19 @@ describe('native RegExp fast path', () => {
   it('agrees with re2js on every regex of the relabel tests, the conformance cases and the rule chains', () => {
     const random = prng(1);
     const inputs = [...fixedInputs, ...Array.from({ length: 200 }, () => randomString(random, 12))];
-    const translated = [...new Set([...knownRegexes, ...caseRegexes])].filter((source) => expectSameAsRe2(source, inputs));
+    const regexes = [...new Set([...knownRegexes, ...caseRegexes])];
+    const translated = regexes.filter((source) => expectSameAsRe2(source, inputs));
+    // And through the engine's entry point (memo, literal shortcut, length cap) as relabeling uses it.
+    for (const source of regexes) {
+      for (const dotAll of [true, false]) {
+        const regex = compileAnchored(source, dotAll);
+        for (const value of [...inputs, '1'.repeat(70_000), `15020;${'1.'.repeat(20_000)}1`]) {
+          const expected = re2Groups(source, dotAll, value);
+          expect(regex.match(value), `${source} on ${JSON.stringify(value.slice(0, 40))}`).toEqual(expected);
+          expect(regex.test(value)).toBe(expected !== null);
+        }
+      }
+    }
     // The hot regexes of the Istio chain do take the fast path.
     expect(translated).toEqual(expect.arrayContaining(['(Failed|Succeeded)', '(.+)', '__meta_kubernetes_pod_label_(.+)', '([^:]+)(?::\\d+)?;(\\d+)',
       '(\\d+);(([A-Fa-f0-9]{1,4}::?){1,7}[A-Fa-f0-9]{1,4})', '(\\d+);((([0-9]+?)(\\.|$)){4})', '(?P<first>f)(?P<rest>.*)']));
@@ -163,6 +176,7 @@ describe('native RegExp fast path', () => {
     ['a literal brace', 'a{'],
     ['a hex escape', '\\x41'],
     ['a quoted literal', '\\Q.*\\E'],
+    ['a lone surrogate in the pattern', 'a\uD800'],
   ])('leaves %s on re2js: %s', (_, source) => {
     expect(translateToNative(source, true)).toBeUndefined();
     expect(translateToNative(source, false)).toBeUndefined();

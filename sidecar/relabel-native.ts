@@ -98,8 +98,7 @@ class Parser {
       case '*': case '+': case '?': case '{': case '}': case ']':
         throw new Unsupported(); // RE2 rejects most of these; a literal '{' or ']' is not worth the risk
       default: {
-        const code = this.src.codePointAt(this.pos) as number;
-        this.pos += code > 0xffff ? 2 : 1;
+        const code = this.literal();
         return { kind: 'char', set: [[code, code]] };
       }
     }
@@ -175,7 +174,13 @@ class Parser {
       }
       return (ranges[0] as [number, number])[0];
     }
+    return this.literal();
+  }
+
+  /** One literal code point; a lone surrogate in the pattern is not worth proving equal. */
+  private literal(): number {
     const code = this.src.codePointAt(this.pos) as number;
+    if (code >= 0xd800 && code <= 0xdfff) throw new Unsupported();
     this.pos += code > 0xffff ? 2 : 1;
     return code;
   }
