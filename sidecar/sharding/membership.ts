@@ -1,27 +1,19 @@
 // The membership loop (after client-go's leaderelection, for many holders instead of one):
-// create our Lease, renew it every renewIntervalMs with optimistic concurrency, observe the
-// group's Leases (fed in by a watch), and judge who is alive on OUR monotonic clock: a member is
+// our Lease is written by LeaseWriter (create, renew with optimistic concurrency, announce);
+// here we observe the group's Leases (fed in by a watch) and judge who is alive on OUR monotonic
+// clock: a member is
 // alive while we saw its renewTime change within its lease duration. Another node's wall clock
 // is never compared with ours.
 // Failure rules: a failed write (409, 429, 5xx, timeout) never changes the view; while we cannot
 // reach the API (writes failing or no Lease news) time is frozen for liveness, so an outage never
 // drops members; when it ends everybody gets a fresh full lease duration.
 import type { Logger } from '../../cli/log.js';
-import type { Clock, TimerHandle } from './clock.js';
+import type { Clock } from './clock.js';
 import { hash64 } from './hash.js';
-import { buildLease, leaseName, parseMemberLease, type AnnouncedView, type LeaseObject, type MemberLease, type PodIdentity } from './lease-record.js';
+import { parseMemberLease, type AnnouncedView, type MemberLease, type PodIdentity } from './lease-record.js';
+import { codeOf, LeaseWriter, messageOf, type LeaseApi } from './lease-writer.js';
 
-export interface LeaseApi {
-  create(lease: LeaseObject): Promise<unknown>;
-  /** The Lease, or undefined when it does not exist (404). */
-  get(name: string): Promise<unknown>;
-  /** PUT with metadata.resourceVersion: fails with code 409 when someone else wrote in between. */
-  replace(lease: LeaseObject): Promise<unknown>;
-  /** Deletes a Lease; with a resourceVersion precondition when given (409 if it changed). */
-  delete(name: string, resourceVersion?: string): Promise<void>;
-  /** GET of the pod: true only when it answers 404. */
-  podMissing(namespace: string, name: string): Promise<boolean>;
-}
+export { codeOf, type LeaseApi };
 
 export interface MembershipOptions {
   pod: PodIdentity;
@@ -58,21 +50,12 @@ export class Membership {
   readonly renewIntervalMs: number;
   readonly leaseDurationMs: number;
   private readonly observed = new Map<string, Observed>();
-  private resourceVersion: string | undefined;
-  private announcement: AnnouncedView | undefined;
-  private leaving = false;
-  private stopped = false;
-  private created = false;
+  private readonly writer: LeaseWriter;
   private synced = false;
   private syncedAt = 0;
-  private lastWriteOkAt = -Infinity;
   private lastNewsAt = -Infinity;
   private wasHealthy = false;
-  private writing: Promise<void> | undefined;
-  private writeAgain = false;
-  private failures = 0;
-  private timer: TimerHandle | undefined;
-  readonly stats = { renewals: 0, renewFailures: 0, conflicts: 0, sweeps: 0 };
+  private sweeps = 0;
   /** Order-free fingerprint of the set liveMembers() last returned: a cheap "did it change?". */
   liveFingerprint = '';
   private readonly ownId: { hi: number; lo: number };
@@ -82,6 +65,24 @@ export class Membership {
     this.renewIntervalMs = options.renewIntervalMs ?? 10_000;
     this.leaseDurationMs = (options.leaseDurationSeconds ?? 40) * 1000;
     this.ownId = hash64(`${options.pod.name}/${options.pod.uid}`);
+    this.writer = new LeaseWriter({
+      pod: options.pod,
+      group: options.group,
+      api: options.api,
+      clock: options.clock,
+      logger: options.logger,
+      renewIntervalMs: this.renewIntervalMs,
+      leaseDurationMs: this.leaseDurationMs,
+      ...(options.onRenew ? { onRenew: options.onRenew } : {}),
+      ...(options.random ? { random: options.random } : {}),
+      onWritten: () => {
+        if (!this.wasHealthy) this.liveCache = undefined;
+      },
+    });
+  }
+
+  get stats(): { renewals: number; renewFailures: number; conflicts: number; sweeps: number } {
+    return { ...this.writer.stats, sweeps: this.sweeps };
   }
 
   get self(): PodIdentity {
@@ -89,7 +90,7 @@ export class Membership {
   }
 
   get ownLeaseName(): string {
-    return leaseName(this.options.pod.name);
+    return this.writer.name;
   }
 
   /**
@@ -97,12 +98,12 @@ export class Membership {
    * long enough for every live member to renew once, so our first view holds only live members.
    */
   ready(): boolean {
-    return this.created && this.synced && this.options.clock.now() - this.syncedAt >= 1.5 * this.renewIntervalMs;
+    return this.writer.created && this.synced && this.options.clock.now() - this.syncedAt >= 1.5 * this.renewIntervalMs;
   }
 
   /** Starts the loop: the first write creates (or takes over) our Lease. */
   start(): void {
-    void this.write();
+    this.writer.start();
   }
 
   /** The group's Leases were listed once (the watch's first sync). */
@@ -156,7 +157,7 @@ export class Membership {
   apiHealthy(): boolean {
     const now = this.options.clock.now();
     const windowMs = 2 * this.renewIntervalMs;
-    return now - this.lastWriteOkAt <= windowMs && now - this.lastNewsAt <= windowMs;
+    return now - this.writer.lastWriteOkAt <= windowMs && now - this.lastNewsAt <= windowMs;
   }
 
   /**
@@ -174,7 +175,7 @@ export class Membership {
       for (const entry of this.observed.values()) if (entry.wasLive) entry.changedAt = Math.max(entry.changedAt ?? now, now);
     }
     this.wasHealthy = healthy;
-    const judgedAt = healthy ? now : Math.min(now, Math.max(this.lastWriteOkAt, this.lastNewsAt));
+    const judgedAt = healthy ? now : Math.min(now, Math.max(this.writer.lastWriteOkAt, this.lastNewsAt));
     const members: MemberLease[] = [];
     let sumLo = 0;
     let xorHi = 0;
@@ -190,7 +191,7 @@ export class Membership {
       sumLo = (sumLo + idLo) >>> 0;
       xorHi = (xorHi ^ idHi) >>> 0;
     }
-    if (!this.leaving) {
+    if (!this.writer.isLeaving) {
       members.push(this.ownRecord());
       sumLo = (sumLo + this.ownId.lo) >>> 0;
       xorHi = (xorHi ^ this.ownId.hi) >>> 0;
@@ -218,40 +219,29 @@ export class Membership {
 
   /** Announces the view we act on: written right away, not at the next renewal. */
   announce(view: AnnouncedView): void {
-    if (this.announcement?.hash === view.hash) return;
-    this.announcement = view;
-    void this.write();
+    this.writer.announce(view);
   }
 
   /** Graceful leave, step 1: tell the others to take our targets (we keep serving meanwhile). */
   startLeaving(): void {
-    if (this.leaving) return;
-    this.leaving = true;
+    if (this.writer.isLeaving) return;
+    this.writer.setLeaving();
     this.liveCache = undefined;
     this.options.onChange?.();
-    void this.write();
   }
 
   get isLeaving(): boolean {
-    return this.leaving;
+    return this.writer.isLeaving;
   }
 
   /** Graceful leave, step 2: stop renewing and delete our Lease. */
-  async release(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) this.options.clock.clearTimeout(this.timer);
-    await this.writing;
-    try {
-      await this.options.api.delete(this.ownLeaseName);
-    } catch (err) {
-      if (codeOf(err) !== 404) this.options.logger.warn('could not delete our Lease on leave; it expires by itself', { error: messageOf(err) });
-    }
+  release(): Promise<void> {
+    return this.writer.release();
   }
 
   /** Stops renewing without deleting (tests: a member that dies). */
   stop(): void {
-    this.stopped = true;
-    if (this.timer) this.options.clock.clearTimeout(this.timer);
+    this.writer.stop();
   }
 
   /**
@@ -271,7 +261,7 @@ export class Membership {
         await this.options.api.delete(lease.leaseName, lease.resourceVersion);
         this.observed.delete(lease.leaseName);
         deleted++;
-        this.stats.sweeps++;
+        this.sweeps++;
         this.options.logger.info('deleted the stale Lease of a pod that is gone', { lease: lease.leaseName });
       } catch (err) {
         if (codeOf(err) !== 404 && codeOf(err) !== 409) this.options.logger.warn('stale Lease sweep failed', { lease: lease.leaseName, error: messageOf(err) });
@@ -291,82 +281,9 @@ export class Membership {
       group,
       renewTime: '',
       leaseDurationSeconds: this.leaseDurationMs / 1000,
-      resourceVersion: this.resourceVersion ?? '',
-      leaving: this.leaving,
+      resourceVersion: '',
+      leaving: this.writer.isLeaving,
     };
-  }
-
-  /** One write at a time; a request during a write runs once more right after it. */
-  private write(): Promise<void> {
-    if (this.writing) {
-      this.writeAgain = true;
-      return this.writing;
-    }
-    this.writing = (async () => {
-      do {
-        this.writeAgain = false;
-        await this.writeOnce();
-      } while (this.writeAgain && !this.stopped);
-    })().finally(() => {
-      this.writing = undefined;
-    });
-    return this.writing;
-  }
-
-  private async writeOnce(): Promise<void> {
-    if (this.stopped) return;
-    if (this.timer) this.options.clock.clearTimeout(this.timer);
-    const { api, clock, logger } = this.options;
-    const started = clock.now();
-    let code: number | undefined;
-    try {
-      for (let attempt = 0; ; attempt++) {
-        const body = buildLease({
-          pod: this.options.pod,
-          group: this.options.group,
-          renewTime: clock.wallNow(),
-          leaseDurationSeconds: this.leaseDurationMs / 1000,
-          ...(this.announcement ? { view: this.announcement } : {}),
-          leaving: this.leaving,
-          ...(this.resourceVersion ? { resourceVersion: this.resourceVersion } : {}),
-        });
-        try {
-          const answer = this.resourceVersion ? await api.replace(body) : await api.create(body);
-          this.resourceVersion = resourceVersionOf(answer) ?? this.resourceVersion;
-          break;
-        } catch (err) {
-          code = codeOf(err);
-          if (attempt >= 3 || (code !== 409 && code !== 404)) throw err;
-          if (code === 409) this.stats.conflicts++;
-          // 409: someone wrote in between (or create found our old Lease): re-read and retry on
-          // its resourceVersion. 404 on replace: it was deleted; create it again.
-          const current = code === 409 ? await api.get(body.metadata.name) : undefined;
-          this.resourceVersion = current === undefined ? undefined : resourceVersionOf(current);
-        }
-      }
-      this.created = true;
-      this.failures = 0;
-      this.lastWriteOkAt = clock.now();
-      if (!this.wasHealthy) this.liveCache = undefined;
-      this.stats.renewals++;
-      this.options.onRenew?.({ ok: true, latencyMs: clock.now() - started });
-      this.schedule(this.renewIntervalMs);
-    } catch (err) {
-      this.failures++;
-      this.stats.renewFailures++;
-      this.options.onRenew?.({ ok: false, latencyMs: clock.now() - started, ...(codeOf(err) !== undefined ? { code: codeOf(err) } : {}) });
-      // Keep the view; retry sooner than a renewal, with backoff and jitter, never past the interval.
-      const ceiling = Math.min(this.renewIntervalMs, 250 * 2 ** Math.min(this.failures - 1, 10));
-      const delayMs = ceiling / 2 + (this.options.random ?? Math.random)() * (ceiling / 2);
-      logger.warn('Lease write failed; keeping the current view and retrying', { error: messageOf(err), code: codeOf(err), failures: this.failures, retryInMs: Math.round(delayMs) });
-      this.schedule(delayMs);
-    }
-  }
-
-  private schedule(delayMs: number): void {
-    if (this.stopped) return;
-    if (this.timer) this.options.clock.clearTimeout(this.timer);
-    this.timer = this.options.clock.setTimeout(() => void this.write(), delayMs);
   }
 }
 
@@ -382,18 +299,4 @@ function parseShared(raw: unknown, group: string): MemberLease | undefined {
   const lease = parseMemberLease(raw, group);
   parsedLeases.set(raw, { group, lease });
   return lease;
-}
-
-function resourceVersionOf(raw: unknown): string | undefined {
-  const rv = (raw as { metadata?: { resourceVersion?: unknown } } | undefined)?.metadata?.resourceVersion;
-  return typeof rv === 'string' && rv ? rv : undefined;
-}
-
-export function codeOf(err: unknown): number | undefined {
-  const code = (err as { code?: unknown } | undefined)?.code;
-  return typeof code === 'number' ? code : undefined;
-}
-
-function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
