@@ -52,6 +52,21 @@ export class ServedTarget implements KeptTarget {
   get address(): string {
     return this.ownLabels.__address__ ?? this.groupLabels.__address__ ?? '';
   }
+
+  /**
+   * This target's http_sd entry, the same text as JSON.stringify({ targets, labels }) but
+   * without building the merged label object: group and own labels are stringified apart and
+   * spliced (kubernetes_sd never repeats a group label on a target; if one does, merge).
+   */
+  json(): string {
+    const own = this.ownLabels;
+    const group = this.groupLabels;
+    for (const name in own) if (Object.hasOwn(group, name)) return JSON.stringify({ targets: [this.address], labels: this.labels });
+    const groupText = JSON.stringify(group);
+    const ownText = JSON.stringify(own);
+    const labels = groupText.length === 2 ? ownText : ownText.length === 2 ? groupText : `${groupText.slice(0, -1)},${ownText.slice(1)}`;
+    return `{"targets":[${JSON.stringify(this.address)}],"labels":${labels}}`;
+  }
 }
 
 /** Labels Prometheus adds to every target before relabeling (scrape/target.go PopulateLabels). */
@@ -111,9 +126,9 @@ export function finalLabels(discovered: Labels, rules: RelabelRule[], defaults: 
   return { labels, key };
 }
 
-/** The http_sd answer: one JSON.stringify over plain objects (V8's fast path). */
+/** The http_sd answer as JSON text. */
 export function serializeTargets(targets: ServedTarget[]): string {
-  return JSON.stringify(targets.map((t) => ({ targets: [t.address], labels: t.labels })));
+  return `[${targets.map((t) => t.json()).join(',')}]`;
 }
 
 /**

@@ -4,12 +4,14 @@
 // rebuilds the details from the caches. An object event recomputes
 // only the groups it affects (one pod: one group), so updates stay cheap at 100k targets; the
 // per-job answer is rebuilt lazily when asked for, at most once per change, and kept gzipped
-// (100k targets are ~200 MiB of JSON labels but ~7 MiB compressed).
+// in chunks of groups (100k targets are ~200 MiB of JSON labels but ~7 MiB compressed; one
+// changed pod re-compresses its chunk only, see targets-answer.ts).
 import type { Logger } from '../cli/log.js';
 import { compileRelabelConfigs, type Labels, type RelabelRule } from './relabel.js';
 import type { TargetGroup } from './discovery/types.js';
 import type { WatchScope, WatchedResource } from './kube/scope.js';
 import { gzipTargets, jobDefaults, serializeTargets, targetsFromGroup, type GroupResult, type KeptTarget, type ScrapeConfig, type ServedTarget, type ShardFilter, ownsEverything } from './targets-group.js';
+import { AnswerChunks } from './targets-answer.js';
 import { affectedGroupKeys, groupFor, parseSdConfig, type ObjectStores, type SdSpec, type WatchOptions } from './targets-sd.js';
 
 export * from './targets-group.js';
@@ -27,6 +29,8 @@ interface Job {
   groups: Map<string, GroupResult>;
   keptCount: number;
   droppedCount: number;
+  /** The gzipped answer in per-chunk members (a change re-compresses one chunk). */
+  chunks: AnswerChunks;
   answer?: Promise<Buffer>;
 }
 
@@ -104,7 +108,10 @@ export class TargetEngine {
 
   setShardFilter(filter: ShardFilter): void {
     this.shardFilter = filter;
-    for (const job of this.jobs.values()) job.answer = undefined;
+    for (const job of this.jobs.values()) {
+      job.chunks.invalidateAll();
+      job.answer = undefined;
+    }
   }
 
   /** Call when the shard filter's answers changed (membership or assignment moved). */
@@ -131,7 +138,7 @@ export class TargetEngine {
   targetsAnswerGzip(jobName: string): Promise<Buffer> {
     const job = this.jobs.get(jobName);
     if (!job) return gzipTargets([]);
-    job.answer ??= gzipTargets(this.ownedTargets(job));
+    job.answer ??= job.chunks.gzip(job.groups, (t) => this.shardFilter.owns(t));
     return job.answer;
   }
 
@@ -200,11 +207,12 @@ export class TargetEngine {
       return { source: String(i), targets: targets.map((address) => ({ __address__: address })), labels };
     });
     const served = Object.fromEntries(Object.entries(config).filter(([k]) => !discoveryFields.includes(k)));
-    return { name: config.job_name, fingerprint, served, rules, defaults: jobDefaults(config), specs, staticGroups, groups: new Map(), keptCount: 0, droppedCount: 0 };
+    return { name: config.job_name, fingerprint, served, rules, defaults: jobDefaults(config), specs, staticGroups, groups: new Map(), keptCount: 0, droppedCount: 0, chunks: new AnswerChunks() };
   }
 
   private recomputeJob(job: Job): void {
     job.groups.clear();
+    job.chunks.clear();
     job.keptCount = 0;
     job.droppedCount = 0;
     job.answer = undefined;
@@ -228,10 +236,12 @@ export class TargetEngine {
     job.answer = undefined;
     if (!group) {
       job.groups.delete(groupKey);
+      job.chunks.removed(groupKey);
       return;
     }
     const result = targetsFromGroup(job.name, group, job.rules, job.defaults);
     job.groups.set(groupKey, result);
+    job.chunks.changed(groupKey);
     job.keptCount += result.kept.length;
     job.droppedCount += result.droppedCount;
   }
