@@ -8,9 +8,10 @@ import { Agent, request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
-import { parseAllDocuments, parse } from 'yaml';
+import { parse } from 'yaml';
 import { createWebhookCertificates } from '../certs/ca.js';
 import { fetchReceiverConfig } from '../test/e2e/support/receiver.js';
+import { shippedWebhookConfiguration } from '../test/e2e/support/webhook.js';
 import { Cluster } from '../test/harness/cluster.js';
 import { installCrds } from '../test/harness/crds.js';
 import { freePort, waitFor } from '../test/harness/processes.js';
@@ -87,7 +88,15 @@ async function demo(running: Running): Promise<boolean> {
   );
   const agent = new Agent({ ca: certs.ca.certPem });
   await waitFor('the webhook /readyz', () => httpsOk(`https://127.0.0.1:${webhookPort}/readyz`, agent), { timeoutMs: 20_000 });
-  await registerWebhook(kc, join(root, 'manifests/webhook.yaml'), `https://127.0.0.1:${webhookPort}/mutate`, certs.ca.certPem);
+  // The shipped MutatingWebhookConfiguration, pointed at the local webhook by URL.
+  await kc.makeApiClient(k8s.AdmissionregistrationV1Api).createMutatingWebhookConfiguration({
+    body: shippedWebhookConfiguration({
+      name: 'edot-ta',
+      namespaceSelector: { 'edot-ta.io/inject': 'enabled' },
+      clientConfig: { url: `https://127.0.0.1:${webhookPort}/mutate`, caBundle: Buffer.from(certs.ca.certPem).toString('base64') },
+      timeoutSeconds: 5,
+    }),
+  });
 
   say('Deploying an Istio-like mesh: 8 ingress gateways on node-a..node-d, Istio\'s envoy-stats-monitor PodMonitor…');
   running.servers.push(...(await scenario.startTargetServers()));
@@ -204,15 +213,6 @@ function httpsOk(url: string, agent: Agent): Promise<boolean> {
     req.on('error', () => resolve(false));
     req.end();
   });
-}
-
-/** The shipped MutatingWebhookConfiguration, pointed at the local webhook by URL. */
-async function registerWebhook(kc: k8s.KubeConfig, manifestPath: string, url: string, caPem: string): Promise<void> {
-  const docs = parseAllDocuments(readFileSync(manifestPath, 'utf8')).map((d) => d.toJS() as k8s.V1MutatingWebhookConfiguration & { kind?: string });
-  const config = docs.find((d) => d.kind === 'MutatingWebhookConfiguration');
-  if (!config) throw new Error(`no MutatingWebhookConfiguration in ${manifestPath}`);
-  for (const hook of config.webhooks ?? []) hook.clientConfig = { url, caBundle: Buffer.from(caPem).toString('base64') };
-  await kc.makeApiClient(k8s.AdmissionregistrationV1Api).createMutatingWebhookConfiguration({ body: config });
 }
 
 async function setRunning(core: k8s.CoreV1Api, namespace: string, name: string, podIP: string): Promise<void> {

@@ -11,7 +11,7 @@ import { certificateInfo, signedBy } from '../../certs/ca.js';
 import { createLogger } from '../../cli/log.js';
 import { clients, clusterEndpoints, createTestNamespace } from '../harness/context.js';
 import { freePort, startProcess, waitFor } from '../harness/processes.js';
-import { containerNames, daemonPod, edotTa, ensureBuilt, mainJs, servedSerial } from './support/webhook.js';
+import { containerNames, daemonPod, edotTa, ensureBuilt, mainJs, servedSerial, shippedWebhookConfiguration } from './support/webhook.js';
 
 beforeAll(() => ensureBuilt());
 
@@ -23,22 +23,14 @@ describe('certificate bootstrap on the real apiserver', () => {
     const namespace = await createTestNamespace('certs');
     const configName = `edot-ta-bootstrap-${Date.now().toString(36)}`;
     await admissionregistration.createMutatingWebhookConfiguration({
-      body: {
-        metadata: { name: configName },
-        webhooks: [
-          {
-            name: 'pods.edot-ta.io',
-            admissionReviewVersions: ['v1'],
-            sideEffects: 'None',
-            failurePolicy: 'Ignore',
-            timeoutSeconds: 2,
-            // Matches no namespace: this configuration only receives the caBundle.
-            namespaceSelector: { matchLabels: { 'edot-ta.io/bootstrap-test': 'never' } },
-            clientConfig: { service: { name: 'edot-ta-webhook', namespace, path: '/mutate' } },
-            rules: [{ operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'] }],
-          },
-        ],
-      },
+      body: shippedWebhookConfiguration({
+        name: configName,
+        podsOnly: true,
+        timeoutSeconds: 2,
+        // Matches no namespace: this configuration only receives the caBundle.
+        namespaceSelector: { 'edot-ta.io/bootstrap-test': 'never' },
+        clientConfig: { service: { name: 'edot-ta-webhook', namespace, path: '/mutate' } },
+      }),
     });
     try {
       const options = { secretNamespace: namespace, secretName: 'edot-ta-webhook-tls', service: 'edot-ta-webhook', serviceNamespace: namespace, webhookConfig: configName, validityDays: 30, caValidityDays: 365 };
@@ -90,22 +82,13 @@ describe('certificate bootstrap on the real apiserver', () => {
     const port = await freePort();
     const dir = mkdtempSync(join(tmpdir(), 'edot-ta-selfboot-'));
     await admissionregistration.createMutatingWebhookConfiguration({
-      body: {
-        metadata: { name: configName },
-        webhooks: [
-          {
-            name: 'pods.edot-ta.io',
-            admissionReviewVersions: ['v1'],
-            sideEffects: 'None',
-            failurePolicy: 'Ignore',
-            timeoutSeconds: 3,
-            // Only this test's namespace (other opted-in namespaces belong to other tests).
-            namespaceSelector: { matchLabels: { 'edot-ta.io/e2e-selfboot': marker } },
-            clientConfig: { url: `https://127.0.0.1:${port}/mutate` }, // no caBundle yet: the webhook patches it in
-            rules: [{ operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'] }],
-          },
-        ],
-      },
+      body: shippedWebhookConfiguration({
+        name: configName,
+        podsOnly: true,
+        // Only this test's namespace (other opted-in namespaces belong to other tests).
+        namespaceSelector: { 'edot-ta.io/e2e-selfboot': marker },
+        clientConfig: { url: `https://127.0.0.1:${port}/mutate` }, // no caBundle yet: the webhook patches it in
+      }),
     });
     const webhook = startProcess('webhook-selfboot', process.execPath, [
       mainJs, 'webhook', '--port', String(port), '--listen-address', '127.0.0.1', '--cert-dir', join(dir, 'certs'),

@@ -10,13 +10,13 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, s
 import { get as httpsGet } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { V1MutatingWebhookConfiguration, V1Pod } from '@kubernetes/client-node';
+import type { V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { certificateInfo } from '../../certs/ca.js';
 import { clients, clusterEndpoints, createTestNamespace, kubectl } from '../harness/context.js';
 import { freePort, startProcess, waitFor, type ManagedProcess } from '../harness/processes.js';
-import { containerNames, daemonPod, edotTa, ensureBuilt, fixture, mainJs, optIn, servedSerial } from './support/webhook.js';
+import { containerNames, daemonPod, edotTa, ensureBuilt, fixture, mainJs, optIn, servedSerial, shippedWebhookConfiguration } from './support/webhook.js';
 
 beforeAll(() => ensureBuilt());
 
@@ -60,31 +60,11 @@ describe('edot-ta webhook on the real apiserver (v1.20)', () => {
     });
     await waitFor('the webhook to be ready', async () => (await servedSerial(port, caPem)).length > 0, { timeoutMs: 20_000, abortIf: webhook.exited, describe: () => webhook!.tail() });
 
-    const config: V1MutatingWebhookConfiguration = {
-      metadata: { name: configName },
-      webhooks: [
-        {
-          name: 'pods.edot-ta.io',
-          admissionReviewVersions: ['v1'],
-          sideEffects: 'None',
-          failurePolicy: 'Ignore',
-          timeoutSeconds: 3,
-          namespaceSelector: { matchLabels: optIn },
-          clientConfig: { url: `https://127.0.0.1:${port}/mutate`, caBundle: Buffer.from(caPem).toString('base64') },
-          rules: [{ operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'], scope: 'Namespaced' }],
-        },
-        {
-          name: 'collectors.edot-ta.io',
-          admissionReviewVersions: ['v1'],
-          sideEffects: 'None',
-          failurePolicy: 'Ignore',
-          timeoutSeconds: 3,
-          namespaceSelector: { matchLabels: optIn },
-          clientConfig: { url: `https://127.0.0.1:${port}/mutate`, caBundle: Buffer.from(caPem).toString('base64') },
-          rules: [{ operations: ['CREATE', 'UPDATE'], apiGroups: ['opentelemetry.io'], apiVersions: ['v1alpha1', 'v1beta1'], resources: ['opentelemetrycollectors'], scope: 'Namespaced' }],
-        },
-      ],
-    };
+    const config = shippedWebhookConfiguration({
+      name: configName,
+      namespaceSelector: optIn,
+      clientConfig: { url: `https://127.0.0.1:${port}/mutate`, caBundle: Buffer.from(caPem).toString('base64') },
+    });
     await admissionregistration.createMutatingWebhookConfiguration({ body: config });
 
     // The apiserver picks up a new webhook configuration asynchronously: probe until it calls us.

@@ -4,11 +4,11 @@ import { execFile, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
-import { fileURLToPath } from 'node:url';
-import type { V1Pod } from '@kubernetes/client-node';
-import { parse } from 'yaml';
+import type { AdmissionregistrationV1WebhookClientConfig, V1MutatingWebhookConfiguration, V1Pod } from '@kubernetes/client-node';
+import { parse, parseAllDocuments } from 'yaml';
+import { packageRoot } from '../../../cli/version.js';
 
-export const root = fileURLToPath(new URL('../../../', import.meta.url));
+export const root = packageRoot(); // the repo, also when this runs compiled from dist/ (the demo)
 export const mainJs = join(root, 'dist/cli/main.js');
 export const fixture = (path: string) => join(root, 'test/fixtures', path);
 export const optIn = { 'edot-ta.io/inject': 'enabled' };
@@ -52,3 +52,29 @@ export function daemonPod(name: string): V1Pod {
 }
 
 export const containerNames = (pod: V1Pod) => [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])].map((c) => c.name);
+
+/**
+ * The MutatingWebhookConfiguration we ship (manifests/webhook.yaml), renamed and pointed at a
+ * test's webhook, so the e2e tests exercise the real rules, policies and selectors.
+ * `podsOnly` keeps just the pod webhook; `timeoutSeconds` keeps the apiserver's wait short.
+ */
+export function shippedWebhookConfiguration(options: {
+  name: string;
+  clientConfig: AdmissionregistrationV1WebhookClientConfig;
+  namespaceSelector: Record<string, string>;
+  podsOnly?: boolean;
+  timeoutSeconds?: number;
+}): V1MutatingWebhookConfiguration {
+  const docs = parseAllDocuments(readFileSync(join(root, 'manifests/webhook.yaml'), 'utf8')).map((d) => d.toJS() as { kind?: string });
+  const shipped = docs.find((d) => d.kind === 'MutatingWebhookConfiguration') as V1MutatingWebhookConfiguration | undefined;
+  if (!shipped) throw new Error('manifests/webhook.yaml has no MutatingWebhookConfiguration');
+  const webhooks = (shipped.webhooks ?? [])
+    .filter((hook) => !options.podsOnly || hook.rules?.some((rule) => rule.resources?.includes('pods')))
+    .map((hook) => ({
+      ...hook,
+      clientConfig: options.clientConfig,
+      namespaceSelector: { matchLabels: options.namespaceSelector },
+      timeoutSeconds: options.timeoutSeconds ?? 3,
+    }));
+  return { ...shipped, metadata: { name: options.name }, webhooks };
+}
