@@ -99,11 +99,22 @@ function internLabels(labels: Record<string, string>): void {
   }
 }
 
-/** Shares repeated label values of a freshly built group with earlier groups (in place). */
+/**
+ * Compacts a freshly built group for the cache: label objects rebuilt in V8's fast mode (built
+ * key by key, a pod's ~30 meta labels land in a hash table; parsed JSON gets a hidden class
+ * shared by every pod with the same label names: 2.9 -> 1.3 KB per cached pod measured), and
+ * repeated values shared with earlier groups.
+ */
 export function internGroup(group: TargetGroup): TargetGroup {
-  internLabels(group.labels);
-  for (const target of group.targets) internLabels(target);
+  group.labels = compactLabels(group.labels);
+  group.targets = group.targets.map(compactLabels);
   return group;
+}
+
+function compactLabels(labels: Record<string, string>): Record<string, string> {
+  const compact = JSON.parse(JSON.stringify(labels)) as Record<string, string>;
+  internLabels(compact);
+  return compact;
 }
 
 function dropManagedFields(raw: unknown): unknown {
