@@ -118,10 +118,12 @@ export class SimulatedLeaseStore {
   /** Delivers a watch event to every connected member, asynchronously (as a watch would). */
   private fanOut(deliver: (membership: Membership) => void): void {
     if (this.down) return;
-    for (const watcher of this.watchers) {
-      this.counts.watchEvents++;
-      queueMicrotask(() => deliver(watcher.membership));
-    }
+    const watchers = [...this.watchers];
+    this.counts.watchEvents += watchers.length;
+    // One microtask per write (not per watcher): the same order, far less overhead at N = 1,000.
+    queueMicrotask(() => {
+      for (const watcher of watchers) if (this.watchers.has(watcher)) deliver(watcher.membership);
+    });
   }
 
   private copy(lease: LeaseObject | undefined): LeaseObject | undefined {
