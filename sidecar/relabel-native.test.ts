@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { relabelCases } from '../test/fixtures/relabel/cases.js';
 import { translateToNative } from './relabel-native.js';
 import { compileAnchored } from './relabel-regex.js';
+import { compileRelabelConfigs, relabel } from './relabel.js';
 
 /** re2js, anchored as Prometheus anchors: the reference. */
 const re2Cache = new Map<string, RE2JS>();
@@ -224,6 +225,16 @@ describe('native RegExp fast path', () => {
     expect(translateToNative('(\\d+);((([0-9]+?)(\\.|$)){4})', true)?.maxInputLength).toBeGreaterThan(10_000);
     expect(translateToNative('(\\d+);(([A-Fa-f0-9]{1,4}::?){1,7}[A-Fa-f0-9]{1,4})', true)?.maxInputLength).toBeGreaterThan(10_000);
     expect(translateToNative('([^:]+)(?::\\d+)?;(\\d+)', true)?.maxInputLength).toBeGreaterThan(256);
+  });
+
+  it('relabels every conformance case exactly as the re2js-only engine does', () => {
+    for (const c of relabelCases) {
+      for (const dotMatchesNewline of [true, false]) {
+        const fast = relabel(c.input, compileRelabelConfigs(c.relabel_configs, { dotMatchesNewline }));
+        const re2jsOnly = relabel(c.input, compileRelabelConfigs(c.relabel_configs, { dotMatchesNewline, nativeFastPath: false }));
+        expect(fast, c.name).toEqual(re2jsOnly);
+      }
+    }
   });
 
   it('resolves named groups through the same numbering as re2js', () => {

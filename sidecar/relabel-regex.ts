@@ -23,17 +23,17 @@ const cacheLimit = 10_000;
  * problem) for patterns RE2 rejects, e.g. look-arounds or back-references.
  * `dotMatchesNewline` = Prometheus ≥ 3 (`(?s:`); false = Prometheus 2.x (`(?:`).
  */
-export function compileAnchored(source: string, dotMatchesNewline: boolean): AnchoredRegex {
-  const key = `${dotMatchesNewline ? 's' : '-'}${source}`;
+export function compileAnchored(source: string, dotMatchesNewline: boolean, nativeFastPath = true): AnchoredRegex {
+  const key = `${dotMatchesNewline ? 's' : '-'}${nativeFastPath ? 'n' : '-'}${source}`;
   const cached = cache.get(key);
   if (cached) return cached;
-  const regex = source === '(.*)' ? matchAllRegex(dotMatchesNewline) : literalPattern.test(source) ? literalRegex(source) : memoized(re2Regex(source, dotMatchesNewline));
+  const regex = source === '(.*)' ? matchAllRegex(dotMatchesNewline) : literalPattern.test(source) ? literalRegex(source) : memoized(re2Regex(source, dotMatchesNewline, nativeFastPath));
   if (cache.size >= cacheLimit) cache.clear();
   cache.set(key, regex);
   return regex;
 }
 
-function re2Regex(source: string, dotMatchesNewline: boolean): AnchoredRegex {
+function re2Regex(source: string, dotMatchesNewline: boolean, nativeFastPath: boolean): AnchoredRegex {
   // re2js first: it validates the pattern and names the groups, and stays the fallback.
   const compiled = RE2JS.compile(`^(?${dotMatchesNewline ? 's' : ''}:${source})$`);
   const groupCount = compiled.groupCount();
@@ -46,7 +46,7 @@ function re2Regex(source: string, dotMatchesNewline: boolean): AnchoredRegex {
     return groups;
   };
   const re2Test = (value: string): boolean => compiled.matches(value);
-  const native = translateToNative(source, dotMatchesNewline);
+  const native = nativeFastPath ? translateToNative(source, dotMatchesNewline) : undefined;
   if (!native) return { source, match: re2Match, test: re2Test, groupIndex: (name) => named[name] };
   const { regex, maxInputLength } = native;
   return {

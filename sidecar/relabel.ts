@@ -42,6 +42,11 @@ export interface RelabelOptions {
    * Prometheus 3 default, `legacy` is Prometheus 2.x. Default `utf8`.
    */
   nameValidation?: NameValidation;
+  /**
+   * Run regexes that sidecar/relabel-native.ts proves equal on a native RegExp (default true);
+   * false keeps every regex on re2js (the bench's before/after, and a switch if ever needed).
+   */
+  nativeFastPath?: boolean;
 }
 
 export class RelabelConfigError extends Error {
@@ -76,10 +81,10 @@ function isValidTemplateName(name: string, scheme: NameValidation): boolean {
 export function compileRelabelConfigs(raw: unknown, options: RelabelOptions = {}): RelabelRule[] {
   if (raw === undefined || raw === null) return [];
   if (!Array.isArray(raw)) throw new RelabelConfigError(0, '', 'relabel configs must be a list');
-  return raw.map((entry, index) => compileRule(entry, index, options.dotMatchesNewline ?? true, options.nameValidation ?? 'utf8'));
+  return raw.map((entry, index) => compileRule(entry, index, options.dotMatchesNewline ?? true, options.nameValidation ?? 'utf8', options.nativeFastPath ?? true));
 }
 
-function compileRule(raw: unknown, index: number, dotMatchesNewline: boolean, scheme: NameValidation): RelabelRule {
+function compileRule(raw: unknown, index: number, dotMatchesNewline: boolean, scheme: NameValidation, nativeFastPath: boolean): RelabelRule {
   const fail = (field: string, detail: string): never => {
     throw new RelabelConfigError(index, field, detail);
   };
@@ -122,7 +127,7 @@ function compileRule(raw: unknown, index: number, dotMatchesNewline: boolean, sc
   }
   let regex: AnchoredRegex;
   try {
-    regex = compileAnchored(regexText ?? '(.*)', dotMatchesNewline);
+    regex = compileAnchored(regexText ?? '(.*)', dotMatchesNewline, nativeFastPath);
   } catch (err) {
     return fail('regex', `invalid regex ${JSON.stringify(regexText)}: ${(err as Error).message}`);
   }
