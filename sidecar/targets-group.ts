@@ -85,13 +85,45 @@ export function jobDefaults(config: ScrapeConfig): Labels {
   return defaults;
 }
 
-/** One group's targets through the job's relabeling: the kept ones with their identity, and a count of the dropped. */
-export function targetsFromGroup(job: string, group: TargetGroup, rules: RelabelRule[], defaults: Labels): GroupResult {
+/**
+ * The label names that decide whether a target is kept and its identity under `rules`: every
+ * label a rule reads (sources, and the target of keepequal/dropequal/hashmod) or writes, plus
+ * the identity's own labels. Relabeling only these gives the same keep/drop and identity as
+ * relabeling all ~40 discovered labels: the other labels are never read, and labeldrop /
+ * labelkeep only remove names. undefined when a labelmap rule is present (it can copy any
+ * label to a name that matters), or a target label is a template: relabel everything then.
+ */
+export function identityLabelNames(rules: readonly RelabelRule[]): string[] | undefined {
+  const names = new Set(['__address__', '__scheme__', '__metrics_path__']);
+  for (const rule of rules) {
+    if (rule.action === 'labelmap' || rule.targetLabel.includes('$')) return undefined;
+    for (const name of rule.sourceLabels) names.add(name);
+    if (rule.targetLabel !== '') names.add(rule.targetLabel);
+  }
+  return names.has('__proto__') ? undefined : [...names]; // a plain object can't hold that name as a key
+}
+
+/** The identity labels of a target as relabeling would see them (target over group over defaults). */
+function identityInput(names: readonly string[], defaults: Labels, groupLabels: Labels, target: Labels): Labels {
+  const input: Labels = {};
+  for (const name of names) {
+    const value = Object.hasOwn(target, name) ? target[name] : Object.hasOwn(groupLabels, name) ? groupLabels[name] : Object.hasOwn(defaults, name) ? defaults[name] : undefined;
+    if (value !== undefined) input[name] = value;
+  }
+  return input;
+}
+
+/**
+ * One group's targets through the job's relabeling: the kept ones with their identity, and a
+ * count of the dropped. With `identityNames` (see identityLabelNames) only those labels are relabeled.
+ */
+export function targetsFromGroup(job: string, group: TargetGroup, rules: RelabelRule[], defaults: Labels, identityNames?: readonly string[]): GroupResult {
   const kept: ServedTarget[] = [];
   let droppedCount = 0;
   group.targets.forEach((target, index) => {
     // Defaults first: discovered labels override them (PopulateLabels only sets absent ones).
-    const out = relabel(Object.assign({}, defaults, group.labels, target), rules);
+    const input = identityNames ? identityInput(identityNames, defaults, group.labels, target) : Object.assign({}, defaults, group.labels, target);
+    const out = relabel(input, rules);
     const key = out ? targetKey(defaults.job ?? job, out) : undefined;
     if (!key) {
       droppedCount++;
