@@ -41,6 +41,7 @@ Injection (env EDOT_TA_<FLAG> in upper snake case works too; flag wins):
   --collector-image GLOB   --elastic-agent-image GLOB  --collector-selector SEL
   --collector-container NAME  --ta-interval D (30s)  --sd-refresh-interval D (10s)
   --default-prometheus-cr JSON  --default-mode daemonset|statefulset|deployment (daemonset)
+  --handover-seconds N (60; 0 = off)  collector preStop sleep while the sidecar hands over
 ${debugUsage}
   GET /debug/settings (same token rules): the effective settings and the served certificate.`;
 
@@ -229,6 +230,7 @@ export async function run(argv: string[]): Promise<number> {
     sidecarImage: inject.sidecarImage,
     sidecarPort: inject.sidecarPort,
     nativeSidecars: inject.nativeSidecars,
+    handoverSeconds: inject.handoverSeconds,
     defaultMode: cr.defaultMode,
   });
 

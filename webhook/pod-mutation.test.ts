@@ -133,7 +133,9 @@ describe('mutatePod on the operator-rendered EDOT daemon pod', () => {
       'add /spec/containers/0',
       'replace /spec/containers/1/args/0',
       'add /spec/containers/1/volumeMounts/6',
+      'add /spec/containers/1/lifecycle',
       'add /spec/volumes/6',
+      'add /spec/terminationGracePeriodSeconds',
       'add /spec/initContainers',
     ]);
   });

@@ -7,6 +7,7 @@ import { findCollectorContainer } from './collector-detect.js';
 import { parseCollectorArgs, renderedConfigPath, replaceTokens, rewrittenToken, type ConfigSource } from './config-args.js';
 import { podNameEnv, renderInitContainer, sidecarContainer } from './sidecar-containers.js';
 import { mountHolding, uniqueByMountPath, unreadableReason } from './config-volumes.js';
+import { applyPlannedLeave } from './planned-leave.js';
 import { formatPodStatus } from './status.js';
 import {
   annotations,
@@ -94,6 +95,9 @@ export function mutatePod(pod: V1Pod, settings: InjectSettings, context: PodMuta
   collector.volumeMounts = [...(collector.volumeMounts ?? []), { name: renderedConfigVolumeName, mountPath: renderedConfigMountPath, readOnly: true }];
   if (!(collector.env ?? []).some((e) => e.name === 'POD_NAME')) collector.env = [...(collector.env ?? []), podNameEnv()];
 
+  // Planned leave: the collector keeps scraping while the sidecar hands its targets over.
+  const leave = applyPlannedLeave(spec, collector, settings, warnings);
+
   const sourceMounts = uniqueByMountPath(rewrites.map((r) => r.mount));
   const render = renderInitContainer(settings, port, {
     inputs: rewrites.map((r) => ({ in: r.path, out: r.out })),
@@ -106,6 +110,7 @@ export function mutatePod(pod: V1Pod, settings: InjectSettings, context: PodMuta
     port,
     group,
     prometheusCR,
+    ...(leave.leaveTimeoutSeconds !== undefined ? { leaveTimeoutSeconds: String(leave.leaveTimeoutSeconds) } : {}),
     serviceAccountMount: (collector.volumeMounts ?? []).find((m) => m.mountPath === serviceAccountMountPath),
   });
 
@@ -129,6 +134,9 @@ export function mutatePod(pod: V1Pod, settings: InjectSettings, context: PodMuta
     volumes: [renderedConfigVolumeName],
     configs: rewrites.map((r) => ({ from: r.source.value, to: r.out })),
     argsChanged: true,
+    preStop: leave.preStop,
+    ...(leave.leaveTimeoutSeconds !== undefined ? { leaveTimeoutSeconds: leave.leaveTimeoutSeconds } : {}),
+    ...(leave.terminationGracePeriodSeconds !== undefined ? { terminationGracePeriodSeconds: leave.terminationGracePeriodSeconds } : {}),
     warnings,
   };
   copy.metadata = copy.metadata ?? {};

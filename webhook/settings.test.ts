@@ -50,6 +50,17 @@ describe('inject settings', () => {
     expect(() => parseInjectSettings({ 'sidecar-cpu-request': 'lots' })).toThrow(/--sidecar-cpu-request/);
   });
 
+  it('takes --handover-seconds (EDOT_TA_HANDOVER_SECONDS), default 60, 0 = off, refusing 1..5 (the sidecar leave timeout is N - 5)', () => {
+    expect(defaultInjectSettings().handoverSeconds).toBe(60);
+    expect(envNameForFlag('handover-seconds')).toBe('EDOT_TA_HANDOVER_SECONDS');
+    expect(parseInjectSettings({}, { EDOT_TA_HANDOVER_SECONDS: '90' }).handoverSeconds).toBe(90);
+    expect(parseInjectSettings({ 'handover-seconds': '0' }, { EDOT_TA_HANDOVER_SECONDS: '90' }).handoverSeconds).toBe(0);
+    expect(parseInjectSettings({ 'handover-seconds': '6' }).handoverSeconds).toBe(6);
+    expect(() => parseInjectSettings({ 'handover-seconds': '5' })).toThrow(/--handover-seconds: want 0 \(off\) or at least 6/);
+    expect(() => parseInjectSettings({ 'handover-seconds': '-1' })).toThrow(/--handover-seconds/);
+    expect(() => parseInjectSettings({ 'handover-seconds': '1.5' })).toThrow(/--handover-seconds/);
+  });
+
   it('resolves native sidecars from the server version in auto mode', () => {
     expect(resolveNativeSidecars('auto', { major: 1, minor: 20 })).toBe(false);
     expect(resolveNativeSidecars('auto', { major: 1, minor: 29 })).toBe(true);

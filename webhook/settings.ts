@@ -27,6 +27,7 @@ export const injectSettingsFlagOptions = {
   'sidecar-memory-limit': { type: 'string' },
   'native-sidecars': { type: 'string' },
   'ready-timeout-seconds': { type: 'string' },
+  'handover-seconds': { type: 'string' },
   'collector-image': { type: 'string', multiple: true },
   'elastic-agent-image': { type: 'string', multiple: true },
   'collector-selector': { type: 'string' },
@@ -53,6 +54,14 @@ export const defaultCollectorImagePatterns = [
 ];
 export const defaultElasticAgentImagePatterns = ['docker.elastic.co/elastic-agent/elastic-agent*', '*/elastic-agent/elastic-agent*', 'elastic/elastic-agent*'];
 export const defaultCollectorSelector = 'app.kubernetes.io/managed-by=opentelemetry-operator,app.kubernetes.io/component=opentelemetry-collector';
+/**
+ * How long a terminating collector keeps scraping while its sidecar hands the targets over:
+ * the sidecar's handover hold (45 s: 10 s http_sd refresh + 5 s discovery batching + 30 s
+ * scrape interval) + 15 s margin. 0 turns the preStop hook and grace period changes off.
+ */
+export const defaultHandoverSeconds = 60;
+/** The sidecar gets handoverSeconds - 5 as EDOT_TA_LEAVE_TIMEOUT_SECONDS, which must be positive. */
+export const minimumHandoverSeconds = 6;
 /** The sidecar discovers PodMonitors/ServiceMonitors everywhere unless a CR or flag narrows it. */
 export const defaultPrometheusCRJson = '{"enabled":true,"podMonitorSelector":{},"serviceMonitorSelector":{}}';
 
@@ -65,6 +74,7 @@ export function defaultInjectSettings(): InjectSettings {
     nativeSidecars: false,
     nativeSidecarsMode: 'auto',
     readyTimeoutSeconds: 120,
+    handoverSeconds: defaultHandoverSeconds,
     collectorImagePatterns: [...defaultCollectorImagePatterns],
     elasticAgentImagePatterns: [...defaultElasticAgentImagePatterns],
     collectorPodSelector: parseLabelSelector(defaultCollectorSelector),
@@ -147,6 +157,11 @@ export function parseInjectSettings(flags: InjectSettingsFlagValues, env: Record
   settings.sidecarPort = integer('sidecar-port', 1, 65535) ?? settings.sidecarPort;
   settings.sidecarRunAsUser = integer('sidecar-run-as-user', 1, 2147483647) ?? settings.sidecarRunAsUser;
   settings.readyTimeoutSeconds = integer('ready-timeout-seconds', 1, 3600) ?? settings.readyTimeoutSeconds;
+  settings.handoverSeconds = integer('handover-seconds', 0, 3600) ?? settings.handoverSeconds;
+  if (settings.handoverSeconds > 0 && settings.handoverSeconds < minimumHandoverSeconds) {
+    // The sidecar's leave timeout is handoverSeconds - 5 and must be positive.
+    throw new UsageError(`--handover-seconds: want 0 (off) or at least ${minimumHandoverSeconds}, got "${settings.handoverSeconds}"`);
+  }
   const native = text('native-sidecars');
   if (native !== undefined) {
     if (native !== 'auto' && native !== 'true' && native !== 'false') throw new UsageError(`--native-sidecars: want auto, true or false, got "${native}"`);

@@ -109,6 +109,8 @@ export interface SidecarFacts {
   group: string;
   /** EDOT_TA_PROMETHEUS_CR value; undefined = not set. */
   prometheusCR?: string;
+  /** EDOT_TA_LEAVE_TIMEOUT_SECONDS value; undefined = not set (the sidecar's default). */
+  leaveTimeoutSeconds?: string;
   /** The service account token mount of the collector (webhooks run after the ServiceAccount admission plugin). */
   serviceAccountMount?: V1VolumeMount;
 }
@@ -116,6 +118,7 @@ export interface SidecarFacts {
 export function sidecarContainer(settings: InjectSettings, facts: SidecarFacts): V1Container {
   const env = [...downwardApiEnv(), { name: 'EDOT_TA_GROUP', value: facts.group }];
   if (facts.prometheusCR !== undefined) env.push({ name: 'EDOT_TA_PROMETHEUS_CR', value: facts.prometheusCR });
+  if (facts.leaveTimeoutSeconds !== undefined) env.push({ name: 'EDOT_TA_LEAVE_TIMEOUT_SECONDS', value: facts.leaveTimeoutSeconds });
   const graceMs = String(settings.readyTimeoutSeconds * 1000);
   const check = (mode: 'wait' | 'probe') => [settings.nodeBinary, '-e', readinessScript, readyUrl(facts.port), graceMs, mode];
   const container: V1Container = {

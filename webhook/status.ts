@@ -20,6 +20,9 @@ export function formatPodStatus(status: PodInjectionStatus): string {
     collectorContainer: status.collectorContainer,
     volumes: status.volumes,
     argsChanged: status.argsChanged,
+    preStop: status.preStop,
+    ...(status.leaveTimeoutSeconds !== undefined ? { leaveTimeoutSeconds: status.leaveTimeoutSeconds } : {}),
+    ...(status.terminationGracePeriodSeconds !== undefined ? { terminationGracePeriodSeconds: status.terminationGracePeriodSeconds } : {}),
     sidecarImage: status.sidecarImage,
   };
   return JSON.stringify(ordered);

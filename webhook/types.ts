@@ -64,6 +64,12 @@ export interface InjectSettings {
   nativeSidecarsMode: NativeSidecarsMode;
   /** How long the postStart hook / startup probe waits for /readyz before letting the collector start anyway. */
   readyTimeoutSeconds: number;
+  /**
+   * Planned leave: the collector gets a `sleep <handoverSeconds>` preStop hook (unless it has its
+   * own), the sidecar EDOT_TA_LEAVE_TIMEOUT_SECONDS = handoverSeconds - 5, the pod a grace period
+   * of at least handoverSeconds + 10. 0 = off. Not applied with native sidecars.
+   */
+  handoverSeconds: number;
   /** Image repository globs (`*` = any run of characters, matched against the image without tag/digest). */
   collectorImagePatterns: string[];
   /** elastic-agent image globs: a collector only in otel mode (ELASTIC_AGENT_OTEL=true or an `otel` arg). */
@@ -119,6 +125,12 @@ export interface PodInjectionStatus {
   /** Each rewritten --config value: original → rendered file. */
   configs: Array<{ from: string; to: string }>;
   argsChanged: boolean;
+  /** The collector got the planned-leave `sleep` preStop hook. */
+  preStop: boolean;
+  /** EDOT_TA_LEAVE_TIMEOUT_SECONDS given to the sidecar, when set. */
+  leaveTimeoutSeconds?: number;
+  /** spec.terminationGracePeriodSeconds, when the webhook raised it. */
+  terminationGracePeriodSeconds?: number;
   warnings: string[];
 }
 
