@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { V1Container, V1Pod } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { shardingSettingsFromEnv } from '../sidecar/sharding/runtime.js';
+import { shardingSettingsFromEnv } from '../sidecar/sharding/settings.js';
 import { containerEnv } from '../cli/demo-kubelet.js';
 import { diffPatch } from './patch.js';
 import { mutatePod } from './pod-mutation.js';

@@ -5,7 +5,7 @@
 // stopped, so its targets are unscraped until the new owners' collectors pick them up.
 // Pure: edits the (already copied) collector container and pod spec, returns what it changed.
 import type { V1Container, V1PodSpec } from '@kubernetes/client-node';
-import { shardingSettingsFromEnv } from '../sidecar/sharding/runtime.js';
+import { shardingSettingsFromEnv } from '../sidecar/sharding/settings.js';
 import type { InjectSettings } from './types.js';
 
 /** The sidecar's setting: how long its SIGTERM waits for the new owners before deleting its Lease. */

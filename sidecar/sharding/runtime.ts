@@ -6,59 +6,15 @@ import type { SidecarIdentity } from '../identity.js';
 import type { KubeClient } from '../kube/client.js';
 import { Informer } from '../kube/informer.js';
 import type { AssignableTarget } from './assignment.js';
-import { defaultLoadFactor } from './assignment.js';
 import { systemClock, type Clock } from './clock.js';
 import { groupLeaseSource, kubeLeaseApi } from './kube-leases.js';
 import { leaseName } from './lease-record.js';
 import { codeOf, Membership } from './membership.js';
 import { createShardingMetrics } from './metrics.js';
+import type { ShardingSettings } from './settings.js';
 import { Sharding } from './shard-filter.js';
 
-export interface ShardingSettings {
-  renewIntervalMs: number;
-  leaseDurationSeconds: number;
-  /**
-   * Overlap of a planned move: the receiver's http_sd refresh (10 s as rendered) + Prometheus's
-   * discovery-to-scrape throttle (5 s) + one scrape interval (30 s) = 45 s by default.
-   */
-  holdMs: number;
-  /** Longest a SIGTERM waits for the new owners before deleting the Lease anyway. */
-  leaveTimeoutMs: number;
-  loadFactor: number;
-}
-
-export class ShardingSettingsError extends Error {}
-
-/** Environment variables (all optional) and their defaults. */
-export const shardingEnv = {
-  EDOT_TA_LEASE_RENEW_SECONDS: 10,
-  EDOT_TA_LEASE_DURATION_SECONDS: 40,
-  EDOT_TA_HANDOVER_HOLD_SECONDS: 45,
-  EDOT_TA_LEAVE_TIMEOUT_SECONDS: 25,
-  EDOT_TA_LOAD_FACTOR: defaultLoadFactor,
-} as const;
-
-export function shardingSettingsFromEnv(env: NodeJS.ProcessEnv): ShardingSettings {
-  const value = (name: keyof typeof shardingEnv): number => {
-    const raw = env[name]?.trim();
-    if (!raw) return shardingEnv[name];
-    const parsed = Number(raw);
-    if (!Number.isFinite(parsed) || parsed <= 0) throw new ShardingSettingsError(`${name}="${raw}" must be a positive number`);
-    return parsed;
-  };
-  const settings = {
-    renewIntervalMs: value('EDOT_TA_LEASE_RENEW_SECONDS') * 1000,
-    leaseDurationSeconds: value('EDOT_TA_LEASE_DURATION_SECONDS'),
-    holdMs: value('EDOT_TA_HANDOVER_HOLD_SECONDS') * 1000,
-    leaveTimeoutMs: value('EDOT_TA_LEAVE_TIMEOUT_SECONDS') * 1000,
-    loadFactor: value('EDOT_TA_LOAD_FACTOR'),
-  };
-  if (settings.leaseDurationSeconds * 1000 < 2 * settings.renewIntervalMs) {
-    throw new ShardingSettingsError('EDOT_TA_LEASE_DURATION_SECONDS must be at least twice EDOT_TA_LEASE_RENEW_SECONDS');
-  }
-  if (settings.loadFactor < 1) throw new ShardingSettingsError('EDOT_TA_LOAD_FACTOR must be at least 1');
-  return settings;
-}
+export { shardingEnv, shardingSettingsFromEnv, ShardingSettingsError, type ShardingSettings } from './settings.js';
 
 export interface ShardingRuntimeOptions {
   client: KubeClient;
