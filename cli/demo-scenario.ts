@@ -1,8 +1,9 @@
 // What the demo deploys: an Istio-like mesh (ingress gateways whose Envoy serves
 // /stats/prometheus on 15090, Istio's envoy-stats-monitor PodMonitor) on four nodes, and an
 // EDOT collector DaemonSet on three of them (node-d has none: its targets are hashed).
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { V1ConfigMap, V1DaemonSet, V1Pod } from '@kubernetes/client-node';
+import { serveMetrics } from '../test/harness/targets.js';
 
 export const collectorNamespace = 'observability';
 export const meshNamespace = 'istio-system';
@@ -152,19 +153,9 @@ export function collectorPod(daemonSet: V1DaemonSet, node: string, index: number
 /** Small HTTP servers standing in for Envoy (/stats/prometheus) and a node exporter (/metrics). */
 export async function startTargetServers(): Promise<Server[]> {
   const servers: Server[] = [];
-  const listen = (ip: string, port: number, path: string, body: string) =>
-    new Promise<void>((resolve, reject) => {
-      const server = createServer((req, res) => {
-        if (req.url?.split('?')[0] !== path) return void res.writeHead(404).end();
-        res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(body);
-      });
-      server.once('error', reject);
-      server.listen(port, ip, () => resolve());
-      servers.push(server);
-    });
   for (const gateway of gateways()) {
-    await listen(gateway.ip, 15090, '/stats/prometheus', `envoy_server_live 1\nenvoy_cluster_upstream_rq_total{cluster="outbound|80||demo"} 42\n`);
+    servers.push(await serveMetrics(gateway.ip, 15090, '/stats/prometheus', `envoy_server_live 1\nenvoy_cluster_upstream_rq_total{cluster="outbound|80||demo"} 42\n`));
   }
-  await listen(staticTarget.ip, staticTarget.port, '/metrics', 'node_load1 0.42\n');
+  servers.push(await serveMetrics(staticTarget.ip, staticTarget.port, '/metrics', 'node_load1 0.42\n'));
   return servers;
 }

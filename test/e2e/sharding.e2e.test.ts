@@ -5,7 +5,7 @@
 // hold 8 s = 1 s http_sd refresh + 5 s Prometheus discovery throttle + 2 s scrape interval) so joins, leaves, crashes and an API
 // outage play out in seconds. Scrape gaps are read back from the Prometheus instances.
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { apiServer, clients, clusterEndpoints, createTestNamespace, setPodRunning } from '../harness/context.js';
 import { freePort, startProcess, waitFor, type ManagedProcess } from '../harness/processes.js';
+import { serveEnvoyStats } from '../harness/targets.js';
 import { Prometheus } from '../harness/prometheus.js';
 import { fetchReceiverConfig } from './support/receiver.js';
 
@@ -83,12 +84,7 @@ describe('sharding across real sidecars on the real apiserver', () => {
   });
 
   async function serveTarget(ip: string): Promise<void> {
-    const server = createServer((req, res) => {
-      if (req.url !== '/stats/prometheus') return res.writeHead(404).end();
-      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(`envoy_server_live{ip="${ip}"} 1\n`);
-    });
-    await new Promise<void>((resolve, reject) => server.once('error', reject).listen(15090, ip, resolve));
-    servers.push(server);
+    servers.push(await serveEnvoyStats(ip));
   }
 
   /** Creates the collector pod and starts its sidecar as a real process with the pod's env. */

@@ -3,7 +3,7 @@
 // the receiver builds from a target allocator). Istio-gateway-like pods get 127.0.5.x pod IPs
 // and a small HTTP server each on <ip>:15090 serving /stats/prometheus.
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type * as k8s from '@kubernetes/client-node';
@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { apiServer, clients, clusterEndpoints, createTestNamespace, setPodRunning } from '../harness/context.js';
 import { freePort, startProcess, waitFor, type ManagedProcess } from '../harness/processes.js';
+import { serveEnvoyStats } from '../harness/targets.js';
 import { Prometheus } from '../harness/prometheus.js';
 import { fetchReceiverConfig } from './support/receiver.js';
 
@@ -59,12 +60,7 @@ describe('sidecar serve on a real cluster', () => {
   });
 
   async function serveTarget(ip: string): Promise<void> {
-    const server = createServer((req, res) => {
-      if (req.url !== '/stats/prometheus') return res.writeHead(404).end();
-      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(`envoy_server_live{ip="${ip}"} 1\n`);
-    });
-    await new Promise<void>((resolve, reject) => server.once('error', reject).listen(15090, ip, resolve));
-    servers.push(server);
+    servers.push(await serveEnvoyStats(ip));
   }
 
   async function createGateway(name: string, ip: string): Promise<void> {
