@@ -2,8 +2,9 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { podTargetGroup } from './discovery/kubernetes-sd.js';
-import { compileRelabelConfigs } from './relabel.js';
-import { identityLabelNames, jobDefaults, targetsFromGroup, type ScrapeConfig } from './targets-group.js';
+import { relabelCases } from '../test/fixtures/relabel/cases.js';
+import { compileRelabelConfigs, type Labels } from './relabel.js';
+import { finalLabels, identityLabelNames, jobDefaults, ServedLabels, targetsFromGroup, type ScrapeConfig } from './targets-group.js';
 
 const fixture = (name: string) => readFileSync(new URL(`../test/fixtures/sidecar/${name}`, import.meta.url), 'utf8');
 const envoyConfig = parse(fixture('envoy-stats-scrape-config.yaml')) as ScrapeConfig;
@@ -65,5 +66,65 @@ describe('relabeling only the identity labels', () => {
     const templated = compileRelabelConfigs([{ source_labels: ['__meta_kubernetes_namespace'], regex: '(.*)', target_label: '__tmp_${1}', replacement: 'x' }]);
     expect(identityLabelNames(labelmap)).toBeUndefined();
     expect(identityLabelNames(templated)).toBeUndefined();
+  });
+});
+
+describe('serving only the labels the receiver needs', () => {
+  const served = (labels: Labels, selection: ServedLabels): Labels => JSON.parse(`{${selection.select(labels, {})}}`) as Labels;
+  const monitorConfigs = ['envoy-stats-monitor', 'app-podmonitor', 'gateway-servicemonitor'].flatMap(
+    (name) => (parse(readFileSync(new URL(`../test/fixtures/monitors/${name}.expected.yaml`, import.meta.url), 'utf8')) as { scrape_configs: ScrapeConfig[] }).scrape_configs,
+  );
+
+  it('relabels every conformance case to the same result from the served labels as from all of them', () => {
+    let trimmedCases = 0;
+    for (const testCase of relabelCases) {
+      const rules = compileRelabelConfigs(testCase.relabel_configs);
+      const input: Labels = { __address__: '127.0.0.9:15090', ...testCase.input, __meta_unread_annotation: 'big', __meta_kubernetes_pod_uid: 'u-1' };
+      const trimmed = served(input, new ServedLabels(rules));
+      if (Object.keys(trimmed).length < Object.keys(input).length) trimmedCases++;
+      const defaults = jobDefaults({ job_name: 'conformance' });
+      expect(finalLabels(trimmed, rules, defaults), testCase.name).toEqual(finalLabels(input, rules, defaults));
+    }
+    expect(trimmedCases).toBeGreaterThan(relabelCases.length / 2);
+  });
+
+  it('gives the prometheus-operator monitor configs the same targets and labels from a fraction of the gateway pods labels', () => {
+    let before = 0;
+    let after = 0;
+    for (const config of monitorConfigs) {
+      const rules = compileRelabelConfigs(config.relabel_configs ?? []);
+      const selection = new ServedLabels(rules);
+      const defaults = jobDefaults(config);
+      for (const pod of pods()) {
+        const group = podTargetGroup(pod);
+        for (const target of group.targets) {
+          const all: Labels = { ...group.labels, ...target };
+          const trimmed = JSON.parse(`{${selection.select(group.labels, target)}}`) as Labels;
+          before += Object.keys(all).length;
+          after += Object.keys(trimmed).length;
+          expect(finalLabels(trimmed, rules, defaults)).toEqual(finalLabels(all, rules, defaults));
+        }
+      }
+    }
+    expect(after / before).toBeLessThan(0.6);
+  });
+
+  it('keeps labels outside __meta_, the meta labels rules read or write, and those a labelmap regex matches', () => {
+    const rules = compileRelabelConfigs([
+      { source_labels: ['__meta_kubernetes_namespace'], target_label: 'namespace' },
+      { source_labels: ['__meta_kubernetes_pod_ip'], target_label: '__meta_rewritten' },
+      { action: 'keepequal', source_labels: ['__meta_a'], target_label: '__meta_b' },
+      { action: 'labelmap', regex: '__meta_kubernetes_pod_label_(.+)' },
+    ]);
+    const selection = new ServedLabels(rules);
+    const labels: Labels = {
+      __address__: 'x:1', zone: 'a', __tmp_keep: 't', __meta_kubernetes_namespace: 'ns', __meta_rewritten: 'old', __meta_a: '1', __meta_b: '1',
+      __meta_kubernetes_pod_label_app: 'gw', __meta_kubernetes_pod_labelpresent_app: 'true', __meta_kubernetes_pod_annotation_sidecar_istio_io_status: '{"big":"json"}',
+    };
+    expect(Object.keys(served(labels, selection)).sort()).toEqual(
+      ['__address__', '__meta_a', '__meta_b', '__meta_kubernetes_namespace', '__meta_kubernetes_pod_label_app', '__meta_rewritten', '__tmp_keep', 'zone'].sort(),
+    );
+    // own labels win over the group's, and values are JSON-escaped
+    expect(JSON.parse(`{${selection.select({ zone: 'a', quoted: 'x' }, { zone: 'b"c' })}}`)).toEqual({ quoted: 'x', zone: 'b"c' });
   });
 });

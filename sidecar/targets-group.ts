@@ -13,7 +13,7 @@ export interface KeptTarget {
   key: string;
   /** Node of the pod (or node) behind the target, if any. */
   nodeName?: string;
-  /** Raw discovered labels, served as-is (the receiver relabels them itself). */
+  /** Raw discovered labels (all of them; the answer serves the subset ServedLabels picks). */
   labels: Labels;
 }
 
@@ -42,6 +42,8 @@ export class ServedTarget implements KeptTarget {
     readonly nodeName: string | undefined,
     private readonly groupLabels: Labels,
     private readonly ownLabels: Labels,
+    /** Which discovered labels the answer carries; undefined: all of them. */
+    private readonly served?: ServedLabels,
   ) {}
 
   /** Merged discovered labels (target labels win, as in Prometheus); built on each call. */
@@ -61,6 +63,7 @@ export class ServedTarget implements KeptTarget {
   json(): string {
     const own = this.ownLabels;
     const group = this.groupLabels;
+    if (this.served) return `{"targets":[${JSON.stringify(this.address)}],"labels":{${this.served.select(group, own)}}}`;
     for (const name in own) if (Object.hasOwn(group, name)) return JSON.stringify({ targets: [this.address], labels: this.labels });
     const groupText = JSON.stringify(group);
     const ownText = JSON.stringify(own);
@@ -114,10 +117,63 @@ function identityInput(names: readonly string[], defaults: Labels, groupLabels: 
 }
 
 /**
- * One group's targets through the job's relabeling: the kept ones with their identity, and a
- * count of the dropped. With `identityNames` (see identityLabelNames) only those labels are relabeled.
+ * The discovered labels a job's answer has to carry so that the receiver, which relabels them
+ * itself, ends with the same targets and labels: every label outside `__meta_` (they can become
+ * target labels), and the `__meta_` labels a rule reads or writes or a labelmap regex matches.
+ * Prometheus deletes every other `__meta_` label after relabeling without reading it (labeldrop
+ * and labelkeep only remove names), so leaving them out changes nothing but the answer's size:
+ * a pod's ~40 meta labels, annotations included, shrink to the dozen its job looks at.
  */
-export function targetsFromGroup(job: string, group: TargetGroup, rules: RelabelRule[], defaults: Labels, identityNames?: readonly string[]): GroupResult {
+export class ServedLabels {
+  private readonly read = new Set<string>();
+  private readonly mappers: Array<{ test(name: string): boolean }> = [];
+  /** label name -> its JSON key text (`"name":`), or '' when the answer leaves it out. */
+  private readonly keyText = new Map<string, string>();
+
+  constructor(rules: readonly RelabelRule[]) {
+    for (const rule of rules) {
+      for (const name of rule.sourceLabels) this.read.add(name);
+      if (rule.targetLabel !== '') this.read.add(rule.targetLabel);
+      if (rule.action === 'labelmap') this.mappers.push(rule.regex);
+    }
+  }
+
+  serves(name: string): boolean {
+    return !name.startsWith('__meta_') || this.read.has(name) || this.mappers.some((regex) => regex.test(name));
+  }
+
+  /** The served labels of a target as the inside of a JSON object (own labels win over the group's). */
+  select(group: Labels, own: Labels): string {
+    let text = '';
+    for (const name in group) if (!Object.hasOwn(own, name)) text = this.append(text, name, group[name] as string);
+    for (const name in own) text = this.append(text, name, own[name] as string);
+    return text;
+  }
+
+  private append(text: string, name: string, value: string): string {
+    let key = this.keyText.get(name);
+    if (key === undefined) {
+      key = this.serves(name) ? `${JSON.stringify(name)}:` : '';
+      if (this.keyText.size < 100_000) this.keyText.set(name, key); // names repeat across targets; bounded anyway
+    }
+    if (key === '') return text;
+    return `${text}${text === '' ? '' : ','}${key}${JSON.stringify(value)}`;
+  }
+}
+
+/**
+ * One group's targets through the job's relabeling: the kept ones with their identity, and a
+ * count of the dropped. With `identityNames` (see identityLabelNames) only those labels are
+ * relabeled; with `served` the answer carries only the labels the receiver needs.
+ */
+export function targetsFromGroup(
+  job: string,
+  group: TargetGroup,
+  rules: RelabelRule[],
+  defaults: Labels,
+  identityNames?: readonly string[],
+  served?: ServedLabels,
+): GroupResult {
   const kept: ServedTarget[] = [];
   let droppedCount = 0;
   group.targets.forEach((target, index) => {
@@ -130,7 +186,7 @@ export function targetsFromGroup(job: string, group: TargetGroup, rules: Relabel
       return;
     }
     const nodeName = group.nodeNames?.[index] ?? target.__meta_kubernetes_pod_node_name ?? nodeOf(group.labels);
-    kept.push(new ServedTarget(job, key, nodeName || undefined, group.labels, target));
+    kept.push(new ServedTarget(job, key, nodeName || undefined, group.labels, target, served));
   });
   return { kept, droppedCount };
 }

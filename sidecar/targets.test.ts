@@ -75,7 +75,7 @@ describe('TargetEngine', () => {
     expect(engine.summary()).toMatchObject({ jobs: 1, kept: 1, dropped: 1 });
   });
 
-  it('keeps only the istio-proxy metrics port of each pod, with kubernetes_sd labels and the pod node', () => {
+  it('keeps only the istio-proxy metrics port of each pod, serving the kubernetes_sd labels its rules read and the pod node', () => {
     const { stores, engine } = setup();
     engine.onObjectChanged('pods', stores.put('pods', gateway('gw-0', '10.1.0.5', { node: 'node-b' })));
     const served = answer(engine, envoyJob);
@@ -87,8 +87,11 @@ describe('TargetEngine', () => {
       __meta_kubernetes_pod_name: 'gw-0',
       __meta_kubernetes_pod_container_name: 'istio-proxy',
       __meta_kubernetes_pod_container_port_name: 'http-envoy-prom',
-      __meta_kubernetes_pod_node_name: 'node-b',
+      __meta_kubernetes_pod_annotationpresent_prometheus_io_scrape: 'true',
     });
+    // Meta labels no rule reads are left out of the answer: Prometheus deletes them unread.
+    expect(served[0]?.labels).not.toHaveProperty('__meta_kubernetes_pod_node_name');
+    expect(Object.keys(served[0]?.labels ?? {}).filter((name) => name.startsWith('__meta_kubernetes_pod_label_'))).toEqual([]);
     const [target] = [...engine.allKeptTargets()];
     expect(target).toMatchObject({ job: envoyJob, key: `${envoyJob}|http|10.1.0.5:15090|/stats/prometheus`, nodeName: 'node-b' });
     expect(engine.summary()).toMatchObject({ kept: 1, dropped: 3 }); // status-port, http2, https
@@ -155,7 +158,11 @@ describe('TargetEngine', () => {
     const config: ScrapeConfig = {
       job_name: 'endpoints',
       kubernetes_sd_configs: [{ role: 'endpoints', namespaces: { names: ['istio-system'] } }],
-      relabel_configs: [{ action: 'keep', source_labels: ['__meta_kubernetes_endpoint_port_name'], regex: 'http-envoy-prom' }],
+      relabel_configs: [
+        { action: 'keep', source_labels: ['__meta_kubernetes_endpoint_port_name'], regex: 'http-envoy-prom' },
+        { action: 'labelmap', regex: '__meta_kubernetes_(service|pod)_label_(.+)', replacement: '$2' },
+        { source_labels: ['__meta_kubernetes_pod_name'], target_label: 'pod' },
+      ],
     };
     const { stores, engine } = setup([config]);
     const podKey = stores.put('pods', gateway('gw-0', '10.1.0.1'));

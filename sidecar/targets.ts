@@ -10,7 +10,7 @@ import type { Logger } from '../cli/log.js';
 import { compileRelabelConfigs, type Labels, type RelabelRule } from './relabel.js';
 import type { TargetGroup } from './discovery/types.js';
 import type { WatchScope, WatchedResource } from './kube/scope.js';
-import { gzipTargets, identityLabelNames, jobDefaults, serializeTargets, targetsFromGroup, type GroupResult, type KeptTarget, type ScrapeConfig, type ServedTarget, type ShardFilter, ownsEverything } from './targets-group.js';
+import { gzipTargets, identityLabelNames, jobDefaults, serializeTargets, ServedLabels, targetsFromGroup, type GroupResult, type KeptTarget, type ScrapeConfig, type ServedTarget, type ShardFilter, ownsEverything } from './targets-group.js';
 import { AnswerChunks } from './targets-answer.js';
 import { affectedGroupKeys, groupFor, parseSdConfig, type ObjectStores, type SdSpec, type WatchOptions } from './targets-sd.js';
 
@@ -25,6 +25,8 @@ interface Job {
   rules: RelabelRule[];
   /** Labels that decide keep/drop and identity under `rules` (undefined: relabel all). */
   identityNames: string[] | undefined;
+  /** The discovered labels its answer carries. */
+  servedLabels: ServedLabels;
   defaults: Labels;
   specs: SdSpec[];
   staticGroups: TargetGroup[];
@@ -209,7 +211,7 @@ export class TargetEngine {
       return { source: String(i), targets: targets.map((address) => ({ __address__: address })), labels };
     });
     const served = Object.fromEntries(Object.entries(config).filter(([k]) => !discoveryFields.includes(k)));
-    return { name: config.job_name, fingerprint, served, rules, identityNames: identityLabelNames(rules), defaults: jobDefaults(config), specs, staticGroups, groups: new Map(), keptCount: 0, droppedCount: 0, chunks: new AnswerChunks() };
+    return { name: config.job_name, fingerprint, served, rules, identityNames: identityLabelNames(rules), servedLabels: new ServedLabels(rules), defaults: jobDefaults(config), specs, staticGroups, groups: new Map(), keptCount: 0, droppedCount: 0, chunks: new AnswerChunks() };
   }
 
   private recomputeJob(job: Job): void {
@@ -241,7 +243,7 @@ export class TargetEngine {
       job.chunks.removed(groupKey);
       return;
     }
-    const result = targetsFromGroup(job.name, group, job.rules, job.defaults, job.identityNames);
+    const result = targetsFromGroup(job.name, group, job.rules, job.defaults, job.identityNames, job.servedLabels);
     job.groups.set(groupKey, result);
     job.chunks.changed(groupKey);
     job.keptCount += result.kept.length;
