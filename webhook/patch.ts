@@ -9,6 +9,9 @@ import type { Operation } from './types.js';
  * get `add` operations at the new positions, so prepending the sidecar reads as one `add
  * /spec/containers/0` instead of rewriting every container field by field. Other array changes
  * fall back to fast-json-patch's index-wise compare. No `test` operations are emitted.
+ * Subtrees that `mutated` shares with `original` (the same object) are skipped at once. The
+ * values of `add`/`replace` operations are `mutated`'s own subtrees, not copies: serialize the
+ * patch (as the admission answer does) or copy it before changing `mutated`.
  */
 export function diffPatch(original: unknown, mutated: unknown): Operation[] {
   if (typeof original !== 'object' || original === null || typeof mutated !== 'object' || mutated === null) {
@@ -29,7 +32,6 @@ type Json = unknown;
 
 const isPlainObject = (value: Json): value is Record<string, Json> => typeof value === 'object' && value !== null && !Array.isArray(value);
 const escape = (key: string) => key.replace(/~/g, '~0').replace(/\//g, '~1');
-const clone = (value: Json): Json => JSON.parse(JSON.stringify(value)) as Json;
 
 function diffValue(before: Json, after: Json, path: string, operations: Operation[]): void {
   if (before === after) return;
@@ -43,7 +45,7 @@ function diffValue(before: Json, after: Json, path: string, operations: Operatio
     // insertion before it has been applied already, so its current index is its new index.
     after.forEach((element, index) => {
       const oldIndex = insertions[index];
-      if (oldIndex === undefined) operations.push({ op: 'add', path: `${path}/${index}`, value: clone(element) });
+      if (oldIndex === undefined) operations.push({ op: 'add', path: `${path}/${index}`, value: element });
       else diffValue(before[oldIndex], element, `${path}/${index}`, operations);
     });
     return;
@@ -55,13 +57,13 @@ function diffValue(before: Json, after: Json, path: string, operations: Operatio
     for (const [key, value] of Object.entries(after)) {
       if (value === undefined) continue;
       const childPath = `${path}/${escape(key)}`;
-      if (before[key] === undefined) operations.push({ op: 'add', path: childPath, value: clone(value) });
+      if (before[key] === undefined) operations.push({ op: 'add', path: childPath, value });
       else if (sameKind(before[key], value)) diffValue(before[key], value, childPath, operations);
-      else operations.push({ op: 'replace', path: childPath, value: clone(value) });
+      else operations.push({ op: 'replace', path: childPath, value });
     }
     return;
   }
-  operations.push({ op: 'replace', path, value: clone(after) });
+  operations.push({ op: 'replace', path, value: after });
 }
 
 function sameKind(a: Json, b: Json): boolean {

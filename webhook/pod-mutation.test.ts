@@ -122,7 +122,7 @@ describe('mutatePod on the operator-rendered EDOT daemon pod', () => {
     expect(pod.metadata?.annotations?.['edot-ta.io/status']).not.toContain('elastic-secret-otel');
   });
 
-  it('does not touch the input pod (deep copy) and its patch reproduces the mutated pod', () => {
+  it('does not touch the input pod and its patch reproduces the mutated pod', () => {
     expect(original).toEqual(fixture('edot-daemon-operator.yaml'));
     const patch = diffPatch(original, pod);
     expect(applyPatch(original, patch)).toEqual(JSON.parse(JSON.stringify(pod)));
@@ -140,17 +140,16 @@ describe('mutatePod on the operator-rendered EDOT daemon pod', () => {
     ]);
   });
 
-  it('returns a pod that shares no object between its parts (safe to mutate further, no YAML aliases)', () => {
-    const seen = new Set<object>();
+  it('returns a pod that uses no object twice (no YAML aliases when `edot-ta inject` prints it)', () => {
     const shared: string[] = [];
-    const walk = (node: unknown, path: string) => {
+    const walk = (node: unknown, path: string, seen: Set<object>) => {
       if (!node || typeof node !== 'object') return;
       if (seen.has(node)) shared.push(path);
       seen.add(node);
-      for (const [key, value] of Object.entries(node)) walk(value, `${path}/${key}`);
+      for (const [key, value] of Object.entries(node)) walk(value, `${path}/${key}`, seen);
     };
-    walk(pod, '');
-    walk(mutatePod(original, settings()).pod, '#2'); // a second result shares nothing with the first either
+    walk(pod, '', new Set());
+    walk(mutatePod(pod, settings()).pod, '#reinvoked', new Set());
     expect(shared).toEqual([]);
   });
 
@@ -379,5 +378,29 @@ describe('groupName', () => {
   it('always yields a valid label value', () => {
     expect(groupName({ metadata: { name: 'x', generateName: `${'a'.repeat(80)}-` } })).toHaveLength(63);
     expect(groupName({ metadata: { name: '-weird name_' } })).toBe('weird-name');
+  });
+});
+
+describe('mutatePod leaves its input unchanged', () => {
+  const deepFreeze = <T>(value: T): T => {
+    if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+      Object.freeze(value);
+      for (const child of Object.values(value)) deepFreeze(child);
+    }
+    return value;
+  };
+  const pods: Array<[string, V1Pod]> = [
+    ...['edot-daemon-operator.yaml', 'edot-daemonset-helm-pod.yaml', 'upstream-collector-deployment-pod.yaml', 'nginx.yaml'].map((name) => [name, fixture(name)] as [string, V1Pod]),
+    ['collector with its own preStop, env and several --config', collectorPod({ args: ['--config=/conf/a.yaml', '--config', 'file:/conf/b.yaml'], env: [{ name: 'X', value: '1' }], lifecycle: { preStop: { exec: { command: ['sleep', '5'] } } } })],
+  ];
+
+  it.each(pods)('%s: a deep-frozen pod injects exactly like an unfrozen copy, and the patch turns the input into the result', (_name, pod) => {
+    for (const nativeSidecars of [false, true]) {
+      const frozen = deepFreeze(structuredClone(pod));
+      const result = mutatePod(frozen, settings({ nativeSidecars })); // ESM is strict: a write into the input would throw
+      expect(result).toEqual(mutatePod(structuredClone(pod), settings({ nativeSidecars })));
+      expect(frozen).toEqual(pod);
+      expect(applyPatch(pod, diffPatch(frozen, result.pod))).toEqual(JSON.parse(JSON.stringify(result.pod)));
+    }
   });
 });

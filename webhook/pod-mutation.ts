@@ -1,4 +1,4 @@
-// mutatePod: the pure pod mutation. A pod and settings in; a deep-copied, injected pod plus
+// mutatePod: the pure pod mutation. A pod and settings in; an injected copy (sharing what it did not change) plus
 // admission warnings out. Never calls the API server; dryRun changes nothing (no side effects).
 import type { V1Pod, V1VolumeMount } from '@kubernetes/client-node';
 import { edotTaVersion } from '../cli/version.js';
@@ -24,8 +24,7 @@ import {
 const serviceAccountMountPath = '/var/run/secrets/kubernetes.io/serviceaccount';
 
 export function mutatePod(pod: V1Pod, settings: InjectSettings, context: PodMutationContext = {}): PodMutationResult {
-  // A JSON round trip: admission objects are plain JSON, and it is cheaper than structuredClone.
-  const copy = JSON.parse(JSON.stringify(pod)) as V1Pod;
+  const copy = copyForMutation(pod);
   const skip = (reason: string, warnings: string[] = []): PodMutationResult => ({ pod: copy, warnings, injected: false, reason });
   const podAnnotations = copy.metadata?.annotations ?? {};
   const spec = copy.spec;
@@ -146,6 +145,25 @@ export function mutatePod(pod: V1Pod, settings: InjectSettings, context: PodMuta
     copy.metadata.annotations['kubectl.kubernetes.io/default-container'] = collector.name;
   }
   return { pod: copy, warnings, injected: true };
+}
+
+/**
+ * A copy that shares every part the mutation never writes to. The mutation only assigns fields
+ * of the pod, its metadata, its spec and its regular containers (new arrays and objects, never
+ * writes inside existing ones), so copying those levels keeps the input unchanged (a test runs
+ * every fixture on a deep-frozen pod) and lets the diff skip each shared subtree by identity
+ * instead of walking a deep copy of the whole pod.
+ */
+function copyForMutation(pod: V1Pod): V1Pod {
+  const copy: V1Pod = { ...pod };
+  if (pod.metadata) copy.metadata = { ...pod.metadata };
+  if (pod.spec) {
+    copy.spec = { ...pod.spec };
+    if (Array.isArray(pod.spec.containers)) {
+      copy.spec.containers = pod.spec.containers.map((c) => (typeof c === 'object' && c !== null ? { ...c } : c));
+    }
+  }
+  return copy;
 }
 
 function sidecarPort(annotation: string | undefined, fallback: number, warnings: string[]): number {

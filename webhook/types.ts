@@ -100,7 +100,7 @@ export interface PodMutationContext {
 }
 
 export interface PodMutationResult {
-  /** Deep copy; equal to the input when injected is false. */
+  /** A copy that shares the parts it did not change with the input (copy before writing into it); equal to the input when injected is false. */
   pod: V1Pod;
   /** Admission warnings (short, human readable). */
   warnings: string[];
