@@ -11,6 +11,8 @@ import { Agent, request } from 'node:https';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import type { V1Deployment } from '@kubernetes/client-node';
+import { parseAllDocuments } from 'yaml';
 import { createWebhookCertificates } from '../certs/ca.js';
 import { createLogger } from '../cli/log.js';
 import { createWebhookMetrics } from '../webhook/metrics.js';
@@ -19,13 +21,24 @@ import { defaultCRSettings, defaultInjectSettings } from '../webhook/settings.js
 
 const here = fileURLToPath(import.meta.url);
 
-function fixturePath(name: string): string {
+/** A file of the repository, found from here (bench/ in the sources or dist/bench/ when built). */
+function repoFile(relative: string): string {
   let dir = dirname(here);
   for (let i = 0; i < 5; i++, dir = dirname(dir)) {
-    const candidate = join(dir, 'test/fixtures/admission', name);
+    const candidate = join(dir, relative);
     if (existsSync(candidate)) return candidate;
   }
-  throw new Error(`test/fixtures/admission/${name} not found above ${here}`);
+  throw new Error(`${relative} not found above ${here}`);
+}
+
+const fixturePath = (name: string) => repoFile(join('test/fixtures/admission', name));
+
+/** The NODE_OPTIONS the shipped webhook Deployment runs with, so RSS is measured as deployed. */
+function shippedNodeOptions(): string[] {
+  const documents = parseAllDocuments(readFileSync(repoFile('manifests/webhook.yaml'), 'utf8')).map((d) => d.toJSON() as V1Deployment | null);
+  const deployment = documents.find((d) => d?.kind === 'Deployment');
+  const value = deployment?.spec?.template.spec?.containers[0]?.env?.find((e) => e.name === 'NODE_OPTIONS')?.value;
+  return value?.split(' ').filter(Boolean) ?? [];
 }
 
 type FromChild = { ready: true; port: number; caPem: string } | { usage: true; cpuMicros: number; rss: number; peakRss: number; heapTotal: number; external: number };
@@ -114,9 +127,10 @@ async function main(): Promise<void> {
   // An ordinary pod in an opted-in namespace (most admissions): detected as not a collector.
   const plainPod = readFileSync(fixturePath('pod-create-nginx.json'));
   // EDOT_TA_BENCH_SERVER_NODE_OPTIONS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the server process.
+  const serverNodeOptions = shippedNodeOptions();
   const child = fork(here, ['--serve'], {
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
-    execArgv: [...process.execArgv.filter((arg) => arg !== '--expose-gc'), ...(process.env.EDOT_TA_BENCH_SERVER_NODE_OPTIONS?.split(' ').filter(Boolean) ?? [])],
+    execArgv: [...process.execArgv.filter((arg) => arg !== '--expose-gc'), ...serverNodeOptions, ...(process.env.EDOT_TA_BENCH_SERVER_NODE_OPTIONS?.split(' ').filter(Boolean) ?? [])],
   });
   let stderrTail = '';
   child.stderr?.on('data', (chunk: Buffer) => (stderrTail = (stderrTail + chunk.toString()).slice(-2000)));
@@ -171,7 +185,7 @@ async function main(): Promise<void> {
   child.send('stop');
 
   const p = (row: Row, q: number) => percentile(Float64Array.from(row.latencies).sort(), q);
-  console.log(`EDOT daemon pod review (${body.length} bytes) over HTTPS keep-alive, loopback; server in its own process; ${rounds}×${perRound} reviews per row, interleaved.\n`);
+  console.log(`EDOT daemon pod review (${body.length} bytes) over HTTPS keep-alive, loopback; server in its own process (node ${serverNodeOptions.join(' ') || 'with no options'}, as manifests/webhook.yaml runs it); ${rounds}×${perRound} reviews per row, interleaved.\n`);
   console.log('| route | connections | reviews/s (wall) | reviews/s per server core | p50 ms | p99 ms | p99 vs baseline | server CPU µs/review |');
   console.log('|---|---|---|---|---|---|---|---|');
   const summary: string[] = [];
