@@ -68,7 +68,9 @@ describe('cert-dir hot reload', () => {
 
   it('names the problem when the directory holds no usable pair', async () => {
     dir = mkdtempSync(join(tmpdir(), 'edot-ta-certs-'));
-    await expect(loadCertPair(dir)).rejects.toThrow(/tls.crt/);
+    await expect(loadCertPair(dir)).rejects.toThrow(/cannot read tls\.crt \(ENOENT\) and tls\.key \(ENOENT\) in /);
+    writeFileSync(join(dir, 'tls.crt'), issue().certPem);
+    await expect(loadCertPair(dir)).rejects.toThrow(/cannot read tls\.key \(ENOENT\) in /);
     writeFileSync(join(dir, 'tls.crt'), 'not a certificate');
     writeFileSync(join(dir, 'tls.key'), issue().keyPem);
     await expect(loadCertPair(dir)).rejects.toThrow(/not a PEM certificate/);

@@ -15,7 +15,16 @@ export const keyFileName = 'tls.key';
 
 /** Reads and validates the pair in `dir`; throws with a message naming the problem. */
 export async function loadCertPair(dir: string): Promise<PemPair> {
-  const [certPem, keyPem] = await Promise.all([readFile(join(dir, certFileName), 'utf8'), readFile(join(dir, keyFileName), 'utf8')]);
+  // Both reads settle before we report, so the message names every unreadable file (not whichever failed first).
+  const [cert, key] = await Promise.allSettled([readFile(join(dir, certFileName), 'utf8'), readFile(join(dir, keyFileName), 'utf8')]);
+  if (cert.status === 'rejected' || key.status === 'rejected') {
+    const failures = ([[certFileName, cert], [keyFileName, key]] as const).flatMap(([name, result]) =>
+      result.status === 'rejected' ? [`${name} (${(result.reason as NodeJS.ErrnoException).code ?? String(result.reason)})`] : [],
+    );
+    throw new Error(`cannot read ${failures.join(' and ')} in ${dir}`);
+  }
+  const certPem = cert.value;
+  const keyPem = key.value;
   validateKeyPair({ certPem, keyPem });
   return { certPem, keyPem };
 }
