@@ -321,6 +321,25 @@ describe('mutatePod annotations and settings', () => {
     expect(mutatePod(pod, settings()).warnings.join()).toMatch(/port 8888 is also declared by container otc-container/);
   });
 
+  it('runs the sidecar with --pod-scope node from the setting or the edot-ta.io/pod-scope annotation, and records it in the status', () => {
+    const pod = fixture('edot-daemon-operator.yaml');
+    const scopeOf = (result: ReturnType<typeof mutatePod>) => {
+      const command = container(result.pod, 'edot-ta')?.command ?? [];
+      const flag = command.indexOf('--pod-scope');
+      return { flag: flag < 0 ? 'cluster (default)' : command[flag + 1], status: parsePodStatus(result.pod.metadata?.annotations?.['edot-ta.io/status'])?.podScope };
+    };
+    expect(scopeOf(mutatePod(pod, settings()))).toEqual({ flag: 'cluster (default)', status: 'cluster' });
+    expect(scopeOf(mutatePod(pod, settings({ sidecarPodScope: 'node' })))).toEqual({ flag: 'node', status: 'node' });
+    pod.metadata!.annotations!['edot-ta.io/pod-scope'] = 'node';
+    expect(scopeOf(mutatePod(pod, settings()))).toEqual({ flag: 'node', status: 'node' });
+    pod.metadata!.annotations!['edot-ta.io/pod-scope'] = 'cluster';
+    expect(scopeOf(mutatePod(pod, settings({ sidecarPodScope: 'node' })))).toEqual({ flag: 'cluster (default)', status: 'cluster' });
+    pod.metadata!.annotations!['edot-ta.io/pod-scope'] = 'zone';
+    const bad = mutatePod(pod, settings({ sidecarPodScope: 'node' }));
+    expect(scopeOf(bad)).toEqual({ flag: 'node', status: 'node' });
+    expect(bad.warnings.join()).toMatch(/edot-ta.io\/pod-scope="zone" is not cluster or node; using node/);
+  });
+
   it('passes edot-ta.io/prometheus-cr to the sidecar as EDOT_TA_PROMETHEUS_CR, and omits it when there is no default', () => {
     const pod = fixture('edot-daemon-operator.yaml');
     const cr = { enabled: true, podMonitorSelector: { matchLabels: { team: 'mesh' } }, scrapeInterval: '15s' };

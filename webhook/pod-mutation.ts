@@ -19,6 +19,8 @@ import {
   type PodInjectionStatus,
   type PodMutationContext,
   type PodMutationResult,
+  type PodScope,
+  podScopes,
 } from './types.js';
 
 const serviceAccountMountPath = '/var/run/secrets/kubernetes.io/serviceaccount';
@@ -45,6 +47,7 @@ export function mutatePod(pod: V1Pod, settings: InjectSettings, context: PodMuta
   }
 
   const port = sidecarPort(podAnnotations[annotations.port], settings.sidecarPort, warnings);
+  const podScope = podScopeFor(podAnnotations[annotations.podScope], settings.sidecarPodScope, warnings);
   const clash = all.flatMap((c) => (c.ports ?? []).map((p) => ({ c: c.name, p }))).find(({ p }) => p.containerPort === port || p.hostPort === port);
   if (clash) warnings.push(`edot-ta: port ${port} is also declared by container ${clash.c}; set annotation ${annotations.port} to a free port`);
 
@@ -108,6 +111,7 @@ export function mutatePod(pod: V1Pod, settings: InjectSettings, context: PodMuta
   const sidecar = sidecarContainer(settings, {
     port,
     group,
+    podScope,
     prometheusCR,
     ...(leave.leaveTimeoutSeconds !== undefined ? { leaveTimeoutSeconds: String(leave.leaveTimeoutSeconds) } : {}),
     serviceAccountMount: (collector.volumeMounts ?? []).find((m) => m.mountPath === serviceAccountMountPath),
@@ -127,6 +131,7 @@ export function mutatePod(pod: V1Pod, settings: InjectSettings, context: PodMuta
     sidecarPort: port,
     nativeSidecar: settings.nativeSidecars,
     group,
+    podScope,
     collectorContainer: collector.name,
     initContainers: settings.nativeSidecars ? [renderInitContainerName, sidecarContainerName] : [renderInitContainerName],
     containers: settings.nativeSidecars ? [] : [sidecarContainerName],
@@ -171,6 +176,13 @@ function sidecarPort(annotation: string | undefined, fallback: number, warnings:
   const port = Number(annotation);
   if (Number.isInteger(port) && port >= 1 && port <= 65535) return port;
   warnings.push(`edot-ta: annotation ${annotations.port}="${annotation}" is not a port number; using ${fallback}`);
+  return fallback;
+}
+
+function podScopeFor(annotation: string | undefined, fallback: PodScope, warnings: string[]): PodScope {
+  if (annotation === undefined) return fallback;
+  if (podScopes.includes(annotation as PodScope)) return annotation as PodScope;
+  warnings.push(`edot-ta: annotation ${annotations.podScope}="${annotation}" is not ${podScopes.join(' or ')}; using ${fallback}`);
   return fallback;
 }
 

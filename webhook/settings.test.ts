@@ -61,6 +61,13 @@ describe('inject settings', () => {
     expect(() => parseInjectSettings({ 'handover-seconds': '1.5' })).toThrow(/--handover-seconds/);
   });
 
+  it('takes --sidecar-pod-scope (EDOT_TA_SIDECAR_POD_SCOPE), default cluster, and refuses other values', () => {
+    expect(parseInjectSettings({}).sidecarPodScope).toBe('cluster');
+    expect(parseInjectSettings({ 'sidecar-pod-scope': 'node' }).sidecarPodScope).toBe('node');
+    expect(parseInjectSettings({}, { EDOT_TA_SIDECAR_POD_SCOPE: 'node' }).sidecarPodScope).toBe('node');
+    expect(() => parseInjectSettings({ 'sidecar-pod-scope': 'zone' })).toThrow(/--sidecar-pod-scope: want cluster or node, got "zone"/);
+  });
+
   it('resolves native sidecars from the server version in auto mode', () => {
     expect(resolveNativeSidecars('auto', { major: 1, minor: 20 })).toBe(false);
     expect(resolveNativeSidecars('auto', { major: 1, minor: 29 })).toBe(true);

@@ -11,6 +11,8 @@ import {
   type InjectSettings,
   type LabelRequirement,
   type NativeSidecarsMode,
+  type PodScope,
+  podScopes,
 } from './types.js';
 
 /** Spread into parseFlags options: `parseFlags(argv, { ...injectSettingsFlagOptions, port: ... })`. */
@@ -20,6 +22,7 @@ export const injectSettingsFlagOptions = {
   'sidecar-command': { type: 'string' },
   'sidecar-node': { type: 'string' },
   'sidecar-port': { type: 'string' },
+  'sidecar-pod-scope': { type: 'string' },
   'sidecar-run-as-user': { type: 'string' },
   'sidecar-cpu-request': { type: 'string' },
   'sidecar-memory-request': { type: 'string' },
@@ -84,6 +87,7 @@ export function defaultInjectSettings(): InjectSettings {
     defaultPrometheusCR: defaultPrometheusCRJson,
     sidecarResources: { requests: { cpu: '10m', memory: '64Mi' }, limits: { memory: '256Mi' } },
     sidecarRunAsUser: 65532,
+    sidecarPodScope: 'cluster',
   };
 }
 
@@ -155,6 +159,11 @@ export function parseInjectSettings(flags: InjectSettingsFlagValues, env: Record
   }
   settings.nodeBinary = text('sidecar-node') ?? settings.nodeBinary;
   settings.sidecarPort = integer('sidecar-port', 1, 65535) ?? settings.sidecarPort;
+  const podScope = text('sidecar-pod-scope');
+  if (podScope !== undefined) {
+    if (!podScopes.includes(podScope as PodScope)) throw new UsageError(`--sidecar-pod-scope: want ${podScopes.join(' or ')}, got "${podScope}"`);
+    settings.sidecarPodScope = podScope as PodScope;
+  }
   settings.sidecarRunAsUser = integer('sidecar-run-as-user', 1, 2147483647) ?? settings.sidecarRunAsUser;
   settings.readyTimeoutSeconds = integer('ready-timeout-seconds', 1, 3600) ?? settings.readyTimeoutSeconds;
   settings.handoverSeconds = integer('handover-seconds', 0, 3600) ?? settings.handoverSeconds;

@@ -8,6 +8,7 @@ import {
   scrapeConfigsPath,
   sidecarContainerName,
   type InjectSettings,
+  type PodScope,
 } from './types.js';
 
 /**
@@ -107,6 +108,7 @@ export function renderInitContainer(settings: InjectSettings, port: number, step
 export interface SidecarFacts {
   port: number;
   group: string;
+  podScope: PodScope;
   /** EDOT_TA_PROMETHEUS_CR value; undefined = not set. */
   prometheusCR?: string;
   /** EDOT_TA_LEAVE_TIMEOUT_SECONDS value; undefined = not set (the sidecar's default). */
@@ -124,7 +126,16 @@ export function sidecarContainer(settings: InjectSettings, facts: SidecarFacts):
   const container: V1Container = {
     name: sidecarContainerName,
     image: settings.sidecarImage,
-    command: [...settings.sidecarCommand, 'sidecar', 'serve', '--listen', `127.0.0.1:${facts.port}`, '--scrape-configs', scrapeConfigsPath],
+    command: [
+      ...settings.sidecarCommand,
+      'sidecar',
+      'serve',
+      '--listen',
+      `127.0.0.1:${facts.port}`,
+      '--scrape-configs',
+      scrapeConfigsPath,
+      ...(facts.podScope === 'node' ? ['--pod-scope', 'node'] : []),
+    ],
     env,
     resources: structuredClone(settings.sidecarResources),
     securityContext: restrictedSecurityContext(settings),

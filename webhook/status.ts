@@ -16,6 +16,7 @@ export function formatPodStatus(status: PodInjectionStatus): string {
     warnings: status.warnings,
     sidecarPort: status.sidecarPort,
     group: status.group,
+    podScope: status.podScope,
     nativeSidecar: status.nativeSidecar,
     collectorContainer: status.collectorContainer,
     volumes: status.volumes,

@@ -32,6 +32,8 @@ export const annotations = {
   port: 'edot-ta.io/port',
   /** JSON in the shape of the operator CR's spec.targetAllocator.prometheusCR. */
   prometheusCR: 'edot-ta.io/prometheus-cr',
+  /** Per-pod `cluster` | `node`: which pods the sidecar watches (InjectSettings.sidecarPodScope). */
+  podScope: 'edot-ta.io/pod-scope',
 } as const;
 
 export const namespaceOptInLabel = { key: 'edot-ta.io/inject', value: 'enabled' } as const;
@@ -88,7 +90,17 @@ export interface InjectSettings {
   sidecarResources: V1ResourceRequirements;
   /** uid/gid the sidecar runs as (restricted: the EDOT daemon pod itself runs as uid 0). */
   sidecarRunAsUser: number;
+  /**
+   * Which pods the sidecar watches (`sidecar serve --pod-scope`): `cluster` (every pod; pods on
+   * nodes without a collector are found and hashed) or `node` (only its own node's pods: watch
+   * traffic grows with the collectors, not their square; for DaemonSets that cover every node).
+   * Annotation edot-ta.io/pod-scope overrides per pod.
+   */
+  sidecarPodScope: PodScope;
 }
+
+export type PodScope = 'cluster' | 'node';
+export const podScopes: readonly PodScope[] = ['cluster', 'node'];
 
 export interface PodMutationContext {
   /** AdmissionReview request.namespace (pods created by controllers often lack metadata.namespace). */
@@ -118,6 +130,8 @@ export interface PodInjectionStatus {
   sidecarPort: number;
   nativeSidecar: boolean;
   group: string;
+  /** Which pods the sidecar watches. */
+  podScope: PodScope;
   collectorContainer: string;
   initContainers: string[];
   containers: string[];
