@@ -63,9 +63,10 @@ describe('sidecar serve on a real cluster', () => {
     servers.push(await serveEnvoyStats(ip));
   }
 
-  async function createGateway(name: string, ip: string): Promise<void> {
-    const pod = parse(readFileSync(new URL('sidecar/istio-gateway-pod.yaml', fixtures), 'utf8')) as { metadata: { name: string } };
+  async function createGateway(name: string, ip: string, nodeName = 'node-a'): Promise<void> {
+    const pod = parse(readFileSync(new URL('sidecar/istio-gateway-pod.yaml', fixtures), 'utf8')) as k8s.V1Pod & { metadata: { name: string }; spec: k8s.V1PodSpec };
     pod.metadata.name = name;
+    pod.spec.nodeName = nodeName;
     await core.createNamespacedPod({ namespace, body: pod });
     await setPodRunning(namespace, name, ip);
     await serveTarget(ip);
@@ -201,6 +202,45 @@ describe('sidecar serve on a real cluster', () => {
     await waitFor('the API server back', async () => (await core.readNamespace({ name: namespace })).metadata?.name === namespace, { timeoutMs: 60_000 });
     await createGateway('istio-ingressgateway-3', '127.0.5.5');
     await waitFor('the pod created after the outage scraped', async () => (await upSeries()).some((s) => s.metric.pod === 'istio-ingressgateway-3' && s.value[1] === '1'), { timeoutMs: 60_000, intervalMs: 500, describe: () => sidecar?.tail() ?? '' });
+  });
+
+  it('with --pod-scope node discovers only the pods of its own node (spec.nodeName field selector at the apiserver)', async () => {
+    const collectorB = 'edot-collector-b';
+    const pod = await core.createNamespacedPod({
+      namespace,
+      body: { metadata: { name: collectorB }, spec: { nodeName: 'node-b', containers: [{ name: 'otc-container', image: 'docker.elastic.co/elastic-agent/elastic-agent:9.1.0' }] } },
+    });
+    await createGateway('istio-ingressgateway-b', '127.0.5.6', 'node-b');
+    const port = await freePort();
+    const endpointB = `http://127.0.0.1:${port}`;
+    const nodeScoped = startProcess('sidecar-b', process.execPath, ['--import', 'tsx', 'cli/main.ts', 'sidecar', 'serve', '--listen', `127.0.0.1:${port}`, '--scrape-configs', join(dir, 'none.yaml'), '--pod-scope', 'node'], {
+      cwd: repoRoot,
+      logFile: join(dir, 'sidecar-b.log'),
+      env: {
+        ...process.env,
+        KUBECONFIG: clusterEndpoints().kubeconfigPath,
+        POD_NAME: collectorB,
+        POD_UID: pod.metadata?.uid ?? '',
+        POD_NAMESPACE: namespace,
+        NODE_NAME: 'node-b',
+        EDOT_TA_GROUP: `${namespace}/edot-b`, // its own group: no sharding with the first sidecar
+        EDOT_TA_LEASE_RENEW_SECONDS: '1', // ready after a 1.5 s warm-up instead of 15 s
+        EDOT_TA_LEASE_DURATION_SECONDS: '4',
+        EDOT_TA_PROMETHEUS_CR: JSON.stringify({ enabled: true, podMonitorSelector: {}, allowNamespaces: [namespace] }),
+      },
+    });
+    try {
+      await waitFor('node-scoped sidecar /readyz', async () => (await fetch(`${endpointB}/readyz`).catch(() => undefined))?.ok ?? false, { timeoutMs: 60_000, abortIf: nodeScoped.exited, describe: () => nodeScoped.tail() });
+      const addresses = async (base: string, id: string) => {
+        const res = await fetch(`${base}/jobs/${encodeURIComponent(envoyJob())}/targets?collector_id=${id}`);
+        return ((await res.json()) as Array<{ targets: string[] }>).map((t) => t.targets[0]).sort();
+      };
+      await waitFor('the cluster-scoped sidecar sees the node-b gateway too', async () => (await addresses(endpoint, collector)).includes('127.0.5.6:15090'), { timeoutMs: 30_000 });
+      expect(await addresses(endpointB, collectorB)).toEqual(['127.0.5.6:15090']);
+      expect(await addresses(endpoint, collector)).toEqual(['127.0.5.1:15090', '127.0.5.2:15090', '127.0.5.3:15090', '127.0.5.5:15090', '127.0.5.6:15090']);
+    } finally {
+      await nodeScoped.stop(10_000);
+    }
   });
 
   it('removes the job of a deleted PodMonitor (the receiver re-applies /scrape_configs without restarting)', async () => {
