@@ -59,6 +59,23 @@ describe('sidecar serve on a real cluster', () => {
     for (const server of servers) server.close();
   });
 
+  /** `edot-ta sidecar serve` as a real process with the env the webhook gives the sidecar of `pod`. */
+  function startSidecar(name: string, pod: k8s.V1Pod, port: number, args: string[], env: Record<string, string>): ManagedProcess {
+    return startProcess(name, process.execPath, ['--import', 'tsx', 'cli/main.ts', 'sidecar', 'serve', '--listen', `127.0.0.1:${port}`, ...args], {
+      cwd: repoRoot,
+      logFile: join(dir, `${name}.log`),
+      env: {
+        ...process.env,
+        KUBECONFIG: clusterEndpoints().kubeconfigPath,
+        POD_NAME: pod.metadata?.name ?? '',
+        POD_UID: pod.metadata?.uid ?? '',
+        POD_NAMESPACE: namespace,
+        NODE_NAME: pod.spec?.nodeName ?? '',
+        ...env,
+      },
+    });
+  }
+
   async function serveTarget(ip: string): Promise<void> {
     servers.push(await serveEnvoyStats(ip));
   }
@@ -99,19 +116,9 @@ describe('sidecar serve on a real cluster', () => {
     );
     const pod = await core.readNamespacedPod({ name: collector, namespace });
     await apiServer.stop();
-    sidecar = startProcess('sidecar', process.execPath, ['--import', 'tsx', 'cli/main.ts', 'sidecar', 'serve', '--listen', `127.0.0.1:${port}`, '--scrape-configs', scrapeConfigsFile, '--summary-interval-seconds', '1'], {
-      cwd: repoRoot,
-      logFile: join(dir, 'sidecar.log'),
-      env: {
-        ...process.env,
-        KUBECONFIG: clusterEndpoints().kubeconfigPath,
-        POD_NAME: collector,
-        POD_UID: pod.metadata?.uid ?? '',
-        POD_NAMESPACE: namespace,
-        NODE_NAME: 'node-a',
-        EDOT_TA_GROUP: `${namespace}/edot`,
-        EDOT_TA_PROMETHEUS_CR: JSON.stringify({ enabled: true, scrapeInterval: '30s', podMonitorSelector: {}, serviceMonitorSelector: {}, allowNamespaces: [namespace] }),
-      },
+    sidecar = startSidecar('sidecar', pod, port, ['--scrape-configs', scrapeConfigsFile, '--summary-interval-seconds', '1'], {
+      EDOT_TA_GROUP: `${namespace}/edot`,
+      EDOT_TA_PROMETHEUS_CR: JSON.stringify({ enabled: true, scrapeInterval: '30s', podMonitorSelector: {}, serviceMonitorSelector: {}, allowNamespaces: [namespace] }),
     });
     const proc = sidecar;
     // Started while the API server is down: alive, but nothing served before the first discovery.
@@ -213,21 +220,11 @@ describe('sidecar serve on a real cluster', () => {
     await createGateway('istio-ingressgateway-b', '127.0.5.6', 'node-b');
     const port = await freePort();
     const endpointB = `http://127.0.0.1:${port}`;
-    const nodeScoped = startProcess('sidecar-b', process.execPath, ['--import', 'tsx', 'cli/main.ts', 'sidecar', 'serve', '--listen', `127.0.0.1:${port}`, '--scrape-configs', join(dir, 'none.yaml'), '--pod-scope', 'node'], {
-      cwd: repoRoot,
-      logFile: join(dir, 'sidecar-b.log'),
-      env: {
-        ...process.env,
-        KUBECONFIG: clusterEndpoints().kubeconfigPath,
-        POD_NAME: collectorB,
-        POD_UID: pod.metadata?.uid ?? '',
-        POD_NAMESPACE: namespace,
-        NODE_NAME: 'node-b',
-        EDOT_TA_GROUP: `${namespace}/edot-b`, // its own group: no sharding with the first sidecar
-        EDOT_TA_LEASE_RENEW_SECONDS: '1', // ready after a 1.5 s warm-up instead of 15 s
-        EDOT_TA_LEASE_DURATION_SECONDS: '4',
-        EDOT_TA_PROMETHEUS_CR: JSON.stringify({ enabled: true, podMonitorSelector: {}, allowNamespaces: [namespace] }),
-      },
+    const nodeScoped = startSidecar('sidecar-b', pod, port, ['--scrape-configs', join(dir, 'none.yaml'), '--pod-scope', 'node'], {
+      EDOT_TA_GROUP: `${namespace}/edot-b`, // its own group: no sharding with the first sidecar
+      EDOT_TA_LEASE_RENEW_SECONDS: '1', // ready after a 1.5 s warm-up instead of 15 s
+      EDOT_TA_LEASE_DURATION_SECONDS: '4',
+      EDOT_TA_PROMETHEUS_CR: JSON.stringify({ enabled: true, podMonitorSelector: {}, allowNamespaces: [namespace] }),
     });
     try {
       await waitFor('node-scoped sidecar /readyz', async () => (await fetch(`${endpointB}/readyz`).catch(() => undefined))?.ok ?? false, { timeoutMs: 60_000, abortIf: nodeScoped.exited, describe: () => nodeScoped.tail() });
