@@ -18,6 +18,11 @@ export interface SidecarIdentity {
 
 export class IdentityError extends Error {}
 
+/** `sidecar serve --pod-scope`: watch every pod, or only the pods on NODE_NAME (the webhook injects it). */
+export type PodScope = 'cluster' | 'node';
+export const podScopes: readonly PodScope[] = ['cluster', 'node'];
+export const isPodScope = (value: unknown): value is PodScope => podScopes.includes(value as PodScope);
+
 const required = ['POD_NAME', 'POD_UID', 'POD_NAMESPACE', 'NODE_NAME', 'EDOT_TA_GROUP'] as const;
 
 /** Monitors off: what a sidecar without EDOT_TA_PROMETHEUS_CR does (static scrape configs only). */

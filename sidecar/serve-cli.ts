@@ -8,7 +8,7 @@ import { createLogger, type Logger } from '../cli/log.js';
 import { createApi, parseListenAddress } from './api.js';
 import { debugTargets } from './debug.js';
 import { PodEvents, summaryText } from './events.js';
-import { IdentityError, readIdentity } from './identity.js';
+import { IdentityError, isPodScope, readIdentity } from './identity.js';
 import { createKubeClient, loadKubeConfig, type KubeClient } from './kube/client.js';
 import { createMetrics, type SidecarMetrics } from './metrics.js';
 import { DiscoveryRuntime } from './serve-runtime.js';
@@ -53,7 +53,7 @@ export async function run(argv: string[]): Promise<number> {
       console.log(usage);
       return 0;
     }
-    if (flags['pod-scope'] !== 'cluster' && flags['pod-scope'] !== 'node') throw new UsageError('--pod-scope must be "cluster" or "node"');
+    if (!isPodScope(flags['pod-scope'])) throw new UsageError('--pod-scope must be "cluster" or "node"');
     for (const name of ['watchdog-seconds', 'summary-interval-seconds'] as const) {
       if (!(Number(flags[name]) > 0)) throw new UsageError(`--${name} must be a positive number`);
     }

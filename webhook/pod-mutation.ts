@@ -2,7 +2,7 @@
 // admission warnings out. Never calls the API server; dryRun changes nothing (no side effects).
 import type { V1Pod, V1VolumeMount } from '@kubernetes/client-node';
 import { edotTaVersion } from '../cli/version.js';
-import { parsePrometheusCR } from '../sidecar/identity.js';
+import { isPodScope, parsePrometheusCR, podScopes } from '../sidecar/identity.js';
 import { findCollectorContainer } from './collector-detect.js';
 import { parseCollectorArgs, renderedConfigPath, replaceTokens, rewrittenToken, type ConfigSource } from './config-args.js';
 import { podNameEnv, renderInitContainer, sidecarContainer } from './sidecar-containers.js';
@@ -20,7 +20,6 @@ import {
   type PodMutationContext,
   type PodMutationResult,
   type PodScope,
-  podScopes,
 } from './types.js';
 
 const serviceAccountMountPath = '/var/run/secrets/kubernetes.io/serviceaccount';
@@ -181,7 +180,7 @@ function sidecarPort(annotation: string | undefined, fallback: number, warnings:
 
 function podScopeFor(annotation: string | undefined, fallback: PodScope, warnings: string[]): PodScope {
   if (annotation === undefined) return fallback;
-  if (podScopes.includes(annotation as PodScope)) return annotation as PodScope;
+  if (isPodScope(annotation)) return annotation;
   warnings.push(`edot-ta: annotation ${annotations.podScope}="${annotation}" is not ${podScopes.join(' or ')}; using ${fallback}`);
   return fallback;
 }

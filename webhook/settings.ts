@@ -3,7 +3,7 @@
 // naming the flag, so `edot-ta webhook` and `edot-ta inject` report bad values the same way.
 import { UsageError } from '../cli/args.js';
 import { edotTaVersion } from '../cli/version.js';
-import { parsePrometheusCR } from '../sidecar/identity.js';
+import { isPodScope, parsePrometheusCR, podScopes } from '../sidecar/identity.js';
 import {
   defaultSidecarPort,
   type CRSettings,
@@ -11,8 +11,6 @@ import {
   type InjectSettings,
   type LabelRequirement,
   type NativeSidecarsMode,
-  type PodScope,
-  podScopes,
 } from './types.js';
 
 /** Spread into parseFlags options: `parseFlags(argv, { ...injectSettingsFlagOptions, port: ... })`. */
@@ -161,8 +159,8 @@ export function parseInjectSettings(flags: InjectSettingsFlagValues, env: Record
   settings.sidecarPort = integer('sidecar-port', 1, 65535) ?? settings.sidecarPort;
   const podScope = text('sidecar-pod-scope');
   if (podScope !== undefined) {
-    if (!podScopes.includes(podScope as PodScope)) throw new UsageError(`--sidecar-pod-scope: want ${podScopes.join(' or ')}, got "${podScope}"`);
-    settings.sidecarPodScope = podScope as PodScope;
+    if (!isPodScope(podScope)) throw new UsageError(`--sidecar-pod-scope: want ${podScopes.join(' or ')}, got "${podScope}"`);
+    settings.sidecarPodScope = podScope;
   }
   settings.sidecarRunAsUser = integer('sidecar-run-as-user', 1, 2147483647) ?? settings.sidecarRunAsUser;
   settings.readyTimeoutSeconds = integer('ready-timeout-seconds', 1, 3600) ?? settings.readyTimeoutSeconds;
