@@ -1,7 +1,9 @@
 // `edot-ta demo`: the product end to end on the embedded real cluster (etcd + kube-apiserver).
 // The real webhook injects an unchanged EDOT DaemonSet's pods; their render steps and sidecars
-// run as local processes from the stored pod specs; one real Prometheus per collector stands
-// in for its prometheus receiver; the demo then shows who scrapes which Istio gateway.
+// run as local processes from the stored pod specs, and beside each a real OpenTelemetry
+// collector (the contrib prometheus receiver EDOT ships, built by `npm run setup`) on the
+// rendered receiver config; the demo then shows, from the collectors' own output, who scrapes
+// which Istio gateway.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, createWriteStream } from 'node:fs';
 import { Agent, request } from 'node:https';
@@ -10,12 +12,11 @@ import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { parse } from 'yaml';
 import { createWebhookCertificates } from '../certs/ca.js';
-import { fetchReceiverConfig } from '../test/e2e/support/receiver.js';
 import { shippedWebhookConfiguration } from '../test/e2e/support/webhook.js';
 import { Cluster } from '../test/harness/cluster.js';
+import { Collector, prometheusOnlyConfig, scrapedBy } from '../test/harness/collector.js';
 import { installCrds } from '../test/harness/crds.js';
 import { freePort, waitFor } from '../test/harness/processes.js';
-import { Prometheus } from '../test/harness/prometheus.js';
 import { parseFlags, UsageError } from './args.js';
 import { containerEnv, findContainer, localArgs, prepareVolumes } from './demo-kubelet.js';
 import * as scenario from './demo-scenario.js';
@@ -25,13 +26,13 @@ const help = `Usage: edot-ta demo [--no-wait]
 
 Runs edot-ta on an embedded real cluster (etcd + kube-apiserver built by \`npm run setup\`):
 the webhook injects an EDOT DaemonSet's pods, their sidecars share out Istio gateway targets,
-and one Prometheus per collector (standing in for its prometheus receiver) scrapes its share.
+and each collector's prometheus receiver (a real collector) scrapes its share.
   --no-wait   exit after showing the result (default when not on a terminal or CI=true)`;
 
 interface Running {
   cluster?: Cluster;
   processes: ChildProcess[];
-  prometheus: Prometheus[];
+  collectors: Collector[];
   servers: Array<{ close(): void }>;
   dir: string;
 }
@@ -48,7 +49,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   if (flags.help) return console.log(help), 0;
   const wait = !flags['no-wait'] && process.stdout.isTTY && !process.env.CI;
-  const running: Running = { processes: [], prometheus: [], servers: [], dir: mkdtempSync(join(tmpdir(), 'edot-ta-demo-')) };
+  const running: Running = { processes: [], collectors: [], servers: [], dir: mkdtempSync(join(tmpdir(), 'edot-ta-demo-')) };
   const stop = () => cleanup(running).then(() => process.exit(130));
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
@@ -66,7 +67,7 @@ export async function run(argv: string[]): Promise<number> {
 
 async function demo(running: Running): Promise<boolean> {
   const root = packageRoot();
-  say('Starting etcd and a real kube-apiserver (v1.20)…');
+  say('Starting etcd and a real kube-apiserver…');
   const cluster = (running.cluster = await Cluster.start());
   const kubeconfig = cluster.endpoints.kubeconfigPath;
   const kc = new k8s.KubeConfig();
@@ -124,7 +125,7 @@ async function demo(running: Running): Promise<boolean> {
   say(`Injected (kubectl describe pod shows annotation edot-ta.io/status):\n${indent(JSON.stringify(status, null, 2))}`);
 
   say('Running each collector pod\'s render step and sidecar from the stored pod spec…');
-  const endpoints: Array<{ pod: string; node: string; url: string }> = [];
+  const endpoints: Array<{ pod: string; node: string; url: string; config: string }> = [];
   for (const pod of pods) {
     const name = pod.metadata!.name!;
     await setRunning(core, scenario.collectorNamespace, name, '127.0.0.1');
@@ -134,28 +135,32 @@ async function demo(running: Running): Promise<boolean> {
     if (renderExit !== 0) throw new Error(`render step of ${name} exited with ${renderExit}`);
     const sidecar = findContainer(pod, 'edot-ta');
     running.processes.push(startCli(running, `${name}-sidecar`, [...localArgs(local, sidecar), `--kubeconfig=${kubeconfig}`], containerEnv(pod, sidecar)));
-    endpoints.push({ pod: name, node: pod.spec!.nodeName!, url: `http://127.0.0.1:${pod.metadata!.annotations!['edot-ta.io/port']}` });
+    const renderedDir = local.volumes.get('edot-ta-config') ?? join(running.dir, name, 'edot-ta-config');
+    const rendered = readdirSync(renderedDir).find((f) => f.endsWith('collector.yaml'));
+    if (!rendered) throw new Error(`render step of ${name} wrote no collector config`);
+    endpoints.push({ pod: name, node: pod.spec!.nodeName!, url: `http://127.0.0.1:${pod.metadata!.annotations!['edot-ta.io/port']}`, config: join(renderedDir, rendered) });
   }
-  const rendered = readdirSync(join(running.dir, pods[0]!.metadata!.name!, 'edot-ta-config')).find((f) => f.endsWith('collector.yaml'));
-  if (rendered) {
-    const text = readFileSync(join(running.dir, pods[0]!.metadata!.name!, 'edot-ta-config', rendered), 'utf8');
-    say(`Rendered collector config (${rendered}), prometheus receiver now:\n${indent(JSON.stringify((parse(text) as { receivers: Record<string, unknown> }).receivers.prometheus, null, 2))}`);
-  }
+  const firstConfig = readFileSync(endpoints[0]!.config, 'utf8');
+  say(`Rendered collector config, prometheus receiver now:\n${indent(JSON.stringify((parse(firstConfig) as { receivers: Record<string, unknown> }).receivers.prometheus, null, 2))}`);
   for (const endpoint of endpoints) {
     await waitFor(`sidecar of ${endpoint.pod} ready`, async () => (await fetch(`${endpoint.url}/readyz`)).ok, { timeoutMs: 60_000, intervalMs: 250 });
   }
 
-  say('Starting one Prometheus per collector, configured as its prometheus receiver configures itself (target_allocator)…');
+  say('Starting a real collector per pod on its rendered prometheus receiver (target_allocator → its sidecar), exporting to a file…');
   for (const endpoint of endpoints) {
-    running.prometheus.push(await Prometheus.start(await fetchReceiverConfig({ endpoint: endpoint.url, collectorId: endpoint.pod, scrapeInterval: '5s' })));
+    const dir = join(running.dir, endpoint.pod);
+    const output = join(dir, 'scraped.jsonl');
+    const config = join(dir, 'collector-prometheus-only.yaml');
+    writeFileSync(config, prometheusOnlyConfig(readFileSync(endpoint.config, 'utf8'), output));
+    running.collectors.push(await Collector.start(endpoint.pod, config, output, { dir, env: { POD_NAME: endpoint.pod } }));
   }
 
   const expected = [...scenario.gateways().map((g) => `${g.ip}:15090`), `${scenario.staticTarget.ip}:${scenario.staticTarget.port}`];
   say(`Waiting until each of the ${expected.length} targets is scraped…`);
   let owners = new Map<string, string[]>();
   try {
-    await waitFor('every target scraped by exactly one collector', async () => {
-      owners = await scrapedBy(running.prometheus, endpoints.map((e) => e.pod));
+    await waitFor('every target scraped by exactly one collector', () => {
+      owners = instancesScrapedBy(running.collectors);
       return expected.every((target) => owners.get(target)?.length === 1);
     }, { timeoutMs: 90_000, intervalMs: 1_000 });
   } catch {
@@ -172,18 +177,17 @@ async function demo(running: Running): Promise<boolean> {
   say(exactlyOnce ? `Every target is scraped by exactly one collector; gateways on node-a..c by their node's collector.` : 'Not every target is scraped exactly once (see above).');
   say(`Explore: kubectl --kubeconfig ${kubeconfig} describe pod -n ${scenario.collectorNamespace} ${endpoints[0]?.pod}`);
   for (const [i, endpoint] of endpoints.entries()) {
-    say(`  ${endpoint.pod}: sidecar ${endpoint.url}/debug/targets  ·  Prometheus ${running.prometheus[i]?.url}/targets`);
+    say(`  ${endpoint.pod}: sidecar ${endpoint.url}/debug/targets  ·  scraped samples ${running.collectors[i]?.output}`);
   }
   return exactlyOnce;
 }
 
-async function scrapedBy(instances: Prometheus[], names: string[]): Promise<Map<string, string[]>> {
+/** instance -> collectors that scraped it over the last two scrape intervals (the demo's are 15 s). */
+function instancesScrapedBy(collectors: Collector[]): Map<string, string[]> {
   const owners = new Map<string, string[]>();
-  for (const [i, prometheus] of instances.entries()) {
-    for (const series of await prometheus.query('up == 1')) {
-      const instance = series.metric.instance ?? '';
-      owners.set(instance, [...(owners.get(instance) ?? []), names[i] ?? `#${i}`]);
-    }
+  for (const [key, by] of scrapedBy(collectors, Date.now() - 31_000)) {
+    const instance = key.slice(key.lastIndexOf('|') + 1);
+    owners.set(instance, [...new Set([...(owners.get(instance) ?? []), ...by])]);
   }
   return owners;
 }
@@ -227,12 +231,12 @@ function indent(text: string): string {
 
 async function cleanup(running: Running): Promise<void> {
   for (const child of running.processes) child.kill('SIGTERM');
-  await Promise.all(running.prometheus.map((p) => p.stop().catch(() => {})));
+  await Promise.all(running.collectors.map((c) => c.stop().catch(() => {})));
   for (const server of running.servers) server.close();
   await running.cluster?.stop().catch(() => {});
   running.cluster = undefined;
   running.processes = [];
-  running.prometheus = [];
+  running.collectors = [];
   running.servers = [];
   if (!process.env.EDOT_TA_KEEP_CLUSTER_STATE) rmSync(running.dir, { recursive: true, force: true });
 }

@@ -1,5 +1,5 @@
 // `edot-ta inject` and `edot-ta sidecar render`, run as the built CLI in plain node, checked by
-// real components: the v1.20 apiserver validates and stores the injected pod specs (kubectl),
+// real components: the current apiserver validates and stores the injected pod specs (kubectl),
 // and a real Prometheus scrapes with the scrape configs the render step moved to the sidecar.
 import { execFile, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -48,7 +48,7 @@ function ensureBuilt(): void {
 
 const names = (containers: V1Container[] | undefined) => (containers ?? []).map((c) => c.name);
 
-describe('edot-ta inject against the real apiserver (v1.20)', () => {
+describe('edot-ta inject against the real apiserver', () => {
   const { apps, core } = clients();
   let namespace = '';
 
@@ -80,7 +80,7 @@ describe('edot-ta inject against the real apiserver (v1.20)', () => {
     expect(names(spec.initContainers)).toEqual(['edot-ta-render']);
     expect(names(spec.containers)).toEqual(['edot-ta', 'edot-collector']);
     const sidecar = spec.containers[0]!;
-    // Fields the apiserver would silently drop if v1.20 did not know them are still there.
+    // Fields the apiserver would silently drop if it did not know them are still there.
     expect(sidecar.securityContext?.seccompProfile).toEqual({ type: 'RuntimeDefault' });
     expect(sidecar.lifecycle?.postStart?.exec?.command?.slice(-3)).toEqual(['http://127.0.0.1:27390/readyz', '120000', 'wait']);
     expect(sidecar.env?.find((e) => e.name === 'EDOT_TA_GROUP')?.value).toBe('edot-collector');
@@ -122,17 +122,21 @@ describe('edot-ta inject against the real apiserver (v1.20)', () => {
     expect(JSON.parse(full)).toMatchObject({ collectorContainer: 'otc-container', group: 'opentelemetry-kube-stack-daemon-collector', sidecarPort: 27390 });
   });
 
-  it('shows why native sidecars need >= 1.29: v1.20 does not know container restartPolicy', async () => {
-    const { stdout, code } = await edotTa(['inject', '-f', fixture('pods/edot-daemonset-helm.yaml'), '--kubernetes-version', '1.30']);
+  it('injects native sidecars for a current server (--kubernetes-version 1.37): the server stores restartPolicy Always and the startup probe', async () => {
+    const { stdout, code } = await edotTa(['inject', '-f', fixture('pods/edot-daemonset-helm.yaml'), '--kubernetes-version', '1.37']);
     expect(code).toBe(0);
     const daemonSet = parse(stdout) as V1DaemonSet;
-    expect(daemonSet.spec?.template.spec?.initContainers?.[1]?.restartPolicy).toBe('Always');
     daemonSet.metadata = { ...daemonSet.metadata, name: 'edot-native', namespace };
-    await expect(kubectl(['apply', '-f', '-'], { input: stringify(daemonSet) })).rejects.toThrow(/restartPolicy/);
-    // Without client-side validation the 1.20 server drops restartPolicy and then refuses a
-    // startupProbe on a plain init container. Hence the webhook gates native sidecars on the version.
-    await expect(kubectl(['apply', '--validate=false', '-f', '-'], { input: stringify(daemonSet) })).rejects.toThrow(/startupProbe.*must not be set for init containers/);
-    await expect(apps.readNamespacedDaemonSet({ name: 'edot-native', namespace })).rejects.toMatchObject({ code: 404 });
+    await kubectl(['apply', '-f', '-'], { input: stringify(daemonSet) });
+    const spec = (await apps.readNamespacedDaemonSet({ name: 'edot-native', namespace })).spec!.template.spec!;
+    expect(names(spec.initContainers)).toEqual(['edot-ta-render', 'edot-ta']);
+    expect(names(spec.containers)).toEqual(['edot-collector']);
+    const sidecar = spec.initContainers![1]!;
+    expect(sidecar.restartPolicy).toBe('Always');
+    expect(sidecar.startupProbe?.exec?.command).toContain('http://127.0.0.1:27390/readyz');
+    expect(sidecar.lifecycle?.postStart).toBeUndefined();
+    // The kubelet stops native sidecars after the collector: no preStop sleep is added.
+    expect(spec.containers[0]!.lifecycle?.preStop).toBeUndefined();
   });
 });
 

@@ -16,11 +16,12 @@ import { parse } from 'yaml';
 import { certificateInfo } from '../../certs/ca.js';
 import { clients, clusterEndpoints, createTestNamespace, kubectl } from '../harness/context.js';
 import { freePort, startProcess, waitFor, type ManagedProcess } from '../harness/processes.js';
+import { tool } from '../harness/tools.js';
 import { containerNames, daemonPod, edotTa, ensureBuilt, fixture, mainJs, optIn, servedSerial, shippedWebhookConfiguration } from './support/webhook.js';
 
 beforeAll(() => ensureBuilt());
 
-describe('edot-ta webhook on the real apiserver (v1.20)', () => {
+describe('edot-ta webhook on the real apiserver (current release)', () => {
   const { core, admissionregistration, apiextensions, custom } = clients();
   const work = mkdtempSync(join(tmpdir(), 'edot-ta-webhook-e2e-'));
   const certDir = join(work, 'mounted');
@@ -83,22 +84,25 @@ describe('edot-ta webhook on the real apiserver (v1.20)', () => {
     rmSync(work, { recursive: true, force: true });
   });
 
-  it('injects an EDOT collector pod in an opted-in namespace; kubectl shows the status annotation', async () => {
+  it('injects an EDOT collector pod in an opted-in namespace as a native sidecar; kubectl shows the status annotation', async () => {
     await kubectl(['create', '-n', labelled, '-f', '-'], { input: JSON.stringify(daemonPod('edot-daemon-a')) });
     const pod = parse(await kubectl(['get', 'pod', 'edot-daemon-a', '-n', labelled, '-o', 'yaml'])) as V1Pod;
-    expect(containerNames(pod)).toEqual(expect.arrayContaining(['edot-ta-render', 'edot-ta', 'otc-container']));
     expect(pod.spec?.volumes?.map((v) => v.name)).toContain('edot-ta-config');
-    // v1.20 has no native sidecars: --native-sidecars=auto asked the server and chose a postStart hook.
-    const sidecar = pod.spec?.containers.find((c) => c.name === 'edot-ta');
-    expect(sidecar?.lifecycle?.postStart).toBeDefined();
-    expect(pod.spec?.initContainers?.some((c) => c.name === 'edot-ta')).toBe(false);
+    // The current server has native sidecars: --native-sidecars=auto asked it and chose an init container with restartPolicy Always.
+    expect(pod.spec?.initContainers?.map((c) => c.name)).toEqual(['edot-ta-render', 'edot-ta']);
+    expect(pod.spec?.containers.map((c) => c.name)).toEqual(['otc-container']);
+    const sidecar = pod.spec?.initContainers?.find((c) => c.name === 'edot-ta');
+    expect(sidecar?.restartPolicy).toBe('Always');
+    expect(sidecar?.startupProbe?.exec?.command).toContain('http://127.0.0.1:27390/readyz');
+    expect(sidecar?.lifecycle?.postStart).toBeUndefined();
     const collector = pod.spec?.containers.find((c) => c.name === 'otc-container');
     expect(collector?.args?.join(' ')).toContain('/edot-ta/');
     const status = JSON.parse(pod.metadata?.annotations?.['edot-ta.io/status'] ?? '{}') as { sidecarImage?: string; nativeSidecar?: boolean };
-    expect(status).toMatchObject({ sidecarImage: 'edot-ta:e2e', nativeSidecar: false });
-    expect(webhook!.tail(400)).toMatch(/"msg":"API server version".*"gitVersion":"v1\.20/);
+    expect(status).toMatchObject({ sidecarImage: 'edot-ta:e2e', nativeSidecar: true });
+    expect(webhook!.tail(400)).toMatch(/"msg":"API server version".*"gitVersion":"v1\.37/);
     const described = await kubectl(['describe', 'pod', 'edot-daemon-a', '-n', labelled]);
     expect(described).toMatch(/edot-ta\.io\/status:\s*\{"version"/);
+    expect(described).toMatch(/Init Containers:\s*\n\s*edot-ta-render:[\s\S]*\n\s*edot-ta:\n/);
   });
 
   it('leaves a collector pod in a namespace without the opt-in label alone', async () => {
@@ -139,7 +143,7 @@ describe('edot-ta webhook on the real apiserver (v1.20)', () => {
     const changed = JSON.parse(update) as { spec: { mode: string } };
     changed.spec.mode = 'statefulset';
     const output = await new Promise<string>((resolve, reject) => {
-      const child = execFile('kubectl', ['--kubeconfig', clusterEndpoints().kubeconfigPath, 'replace', '-f', '-'], (err, stdout, stderr) => (err ? reject(new Error(stderr)) : resolve(stdout + stderr)));
+      const child = execFile(tool('kubectl'), ['--kubeconfig', clusterEndpoints().kubeconfigPath, 'replace', '-f', '-'], (err, stdout, stderr) => (err ? reject(new Error(stderr)) : resolve(stdout + stderr)));
       child.stdin?.end(JSON.stringify(changed));
     });
     expect(output).toMatch(/Warning: edot-ta: spec.mode cannot change after creation/);
@@ -196,7 +200,7 @@ describe('edot-ta webhook on the real apiserver (v1.20)', () => {
     const inspector = `Bearer ${await token('inspector', ['edot-ta-webhook'])}`;
     const settings = await debug('/debug/settings', inspector);
     expect(settings.status, settings.body).toBe(200);
-    expect(JSON.parse(settings.body)).toMatchObject({ inject: { sidecarImage: 'edot-ta:e2e', nativeSidecars: false }, cr: { defaultMode: 'daemonset' } });
+    expect(JSON.parse(settings.body)).toMatchObject({ inject: { sidecarImage: 'edot-ta:e2e', nativeSidecars: true }, cr: { defaultMode: 'daemonset' } });
     // The decision log holds the apiserver's reviews of this test's pods (what, not the objects).
     const decisions = await debug(`/debug/decisions?namespace=${labelled}`, inspector);
     expect(decisions.status, decisions.body).toBe(200);

@@ -1,13 +1,18 @@
-// A real Kubernetes control plane for tests: etcd + kube-apiserver (built by setup.sh from
-// Debian's source package) on free loopback ports, token auth + RBAC, and a kubeconfig that
-// kubectl and @kubernetes/client-node both use. No kubelet, no controllers: tests create pods
-// directly and set their IPs through the status subresource.
+// A real Kubernetes control plane for tests: etcd + kube-apiserver (built by setup.sh) on free
+// loopback ports, token auth + RBAC, and a kubeconfig that kubectl and @kubernetes/client-node
+// both use. Two servers: `current` (v1.37, the default) and `legacy` (v1.20, no native
+// sidecars). No kubelet, no controllers: tests create pods directly and set their IPs through
+// the status subresource.
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, startProcess, waitFor, type ManagedProcess } from './processes.js';
+import { tool } from './tools.js';
+
+/** `current`: the newest release the harness builds (native sidecars, EndpointSlice v1, policy/v1). `legacy`: v1.20. */
+export type ServerVersion = 'current' | 'legacy';
 
 export interface ClusterEndpoints {
   /** https://127.0.0.1:<port> */
@@ -20,18 +25,9 @@ export interface ClusterEndpoints {
   stateDir: string;
   etcdUrl: string;
   apiserverPid: number;
+  version: ServerVersion;
 }
 
-export function cacheDir(): string {
-  return process.env.EDOT_TA_CACHE ?? join(homedir(), '.cache', 'edot-ta');
-}
-
-/** The cached kube-apiserver binary: setup.sh builds it once and links the current version here. */
-export function apiserverBinary(): string {
-  const path = join(cacheDir(), 'kube-apiserver');
-  if (!existsSync(path)) throw new Error(`no kube-apiserver at ${path}: run \`npm run setup\` (test/harness/setup.sh) first`);
-  return path;
-}
 
 export class Cluster {
   private apiserver: ManagedProcess | undefined;
@@ -39,11 +35,14 @@ export class Cluster {
     readonly endpoints: ClusterEndpoints,
     private readonly etcd: ManagedProcess,
     private readonly apiserverArgs: string[],
+    private readonly apiserverBinary: string,
   ) {}
 
   /** Starts etcd and kube-apiserver and waits until /readyz answers ok. */
-  static async start(options: { stateDir?: string; log?: (msg: string) => void } = {}): Promise<Cluster> {
+  static async start(options: { stateDir?: string; log?: (msg: string) => void; version?: ServerVersion } = {}): Promise<Cluster> {
     const log = options.log ?? (() => {});
+    const version = options.version ?? 'current';
+    const apiserverBinary = tool(version === 'current' ? 'kube-apiserver' : 'kube-apiserver-1.20');
     // etcd fsyncs on every write; a tmpfs keeps the suite fast and leaves no disk state behind.
     const base = existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
     const stateDir = options.stateDir ?? mkdtempSync(join(base, 'edot-ta-cluster-'));
@@ -53,7 +52,7 @@ export class Cluster {
     const etcdUrl = `http://127.0.0.1:${etcdPort}`;
     const etcd = startProcess(
       'etcd',
-      'etcd',
+      tool('etcd'),
       [
         `--data-dir=${join(stateDir, 'etcd')}`,
         `--listen-client-urls=${etcdUrl}`,
@@ -94,8 +93,12 @@ export class Cluster {
       '--service-cluster-ip-range=10.0.0.0/24',
       '--disable-admission-plugins=ServiceAccount',
       '--allow-privileged=true',
-      '--logtostderr=true',
       '--v=0',
+      // v1.20 logs to files unless told otherwise; the flag is gone from current releases.
+      ...(version === 'legacy' ? ['--logtostderr=true'] : []),
+      // Current releases refuse a loopback advertise address for the `kubernetes` Service's
+      // Endpoints; nothing here reaches the apiserver through that Service.
+      ...(version === 'current' ? ['--endpoint-reconciler-type=none'] : []),
     ];
     const endpoints: ClusterEndpoints = {
       server: `https://127.0.0.1:${apiPort}`,
@@ -106,8 +109,9 @@ export class Cluster {
       stateDir,
       etcdUrl,
       apiserverPid: 0,
+      version,
     };
-    const cluster = new Cluster(endpoints, etcd, apiserverArgs);
+    const cluster = new Cluster(endpoints, etcd, apiserverArgs, apiserverBinary);
     try {
       await cluster.startApiServer();
     } catch (err) {
@@ -122,7 +126,7 @@ export class Cluster {
   /** (Re)starts the apiserver on the same port with the same state: used for outage tests. */
   async startApiServer(): Promise<void> {
     if (this.apiserver) return;
-    const apiserver = startProcess('kube-apiserver', apiserverBinary(), this.apiserverArgs, {
+    const apiserver = startProcess('kube-apiserver', this.apiserverBinary, this.apiserverArgs, {
       logFile: join(this.endpoints.stateDir, 'kube-apiserver.log'),
     });
     this.apiserver = apiserver;

@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
 import { inject } from 'vitest';
 import type { ProvidedCluster } from './global-setup.js';
+import { tool } from './tools.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -47,11 +48,11 @@ export async function createTestNamespace(prefix: string, labels: Record<string,
 export async function kubectl(args: string[], options: { input?: string } = {}): Promise<string> {
   const full = ['--kubeconfig', clusterEndpoints().kubeconfigPath, ...args];
   if (options.input === undefined) {
-    const { stdout } = await execFileAsync('kubectl', full, { maxBuffer: 16 << 20 });
+    const { stdout } = await execFileAsync(tool('kubectl'), full, { maxBuffer: 16 << 20 });
     return stdout;
   }
   return new Promise((resolve, reject) => {
-    const child = execFile('kubectl', full, { maxBuffer: 16 << 20 }, (err, stdout, stderr) =>
+    const child = execFile(tool('kubectl'), full, { maxBuffer: 16 << 20 }, (err, stdout, stderr) =>
       err ? reject(new Error(`kubectl ${args.join(' ')}: ${stderr || err.message}`)) : resolve(stdout),
     );
     child.stdin?.end(options.input);

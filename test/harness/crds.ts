@@ -4,11 +4,12 @@
 // monitors' relabelings and collector configs.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { tool } from './tools.js';
 
 const execFileAsync = promisify(execFile);
 
 export async function installCrds(kubeconfigPath: string, dirOrFile: string): Promise<string[]> {
-  const kubectl = (...args: string[]) => execFileAsync('kubectl', ['--kubeconfig', kubeconfigPath, ...args]);
+  const kubectl = (...args: string[]) => execFileAsync(tool('kubectl'), ['--kubeconfig', kubeconfigPath, ...args]);
   const { stdout } = await kubectl('apply', '-o', 'name', '-f', dirOrFile);
   const names = stdout.trim().split('\n').filter(Boolean);
   await kubectl('wait', '--for=condition=Established', '--timeout=60s', ...names);
