@@ -1,6 +1,7 @@
 // `edot-ta doctor` against the real apiserver, and the sidecar RBAC in manifests/ proven by
 // the apiserver's own authorizer (SubjectAccessReview): before the bindings the doctor names
-// the missing permissions, after `kubectl apply` of manifests/sidecar-rbac.yaml it is satisfied.
+// the missing permissions, after `kubectl apply` of manifests/overlays/kube-stack/sidecar-rbac.yaml
+// (rebound to the test's ServiceAccount) it is satisfied.
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
@@ -75,7 +76,7 @@ describe('edot-ta doctor on a real cluster', () => {
     cleanup.push(() => admissionregistration.deleteMutatingWebhookConfiguration({ name: webhookConfig }));
 
     // …and the sidecar RBAC from manifests/, bound to this test's ServiceAccount.
-    const docs = parseAllDocuments(readFileSync(new URL('../../manifests/sidecar-rbac.yaml', import.meta.url), 'utf8')).map((d) => d.toJS() as k8s.KubernetesObject & { subjects?: k8s.RbacV1Subject[] });
+    const docs = parseAllDocuments(readFileSync(new URL('../../manifests/overlays/kube-stack/sidecar-rbac.yaml', import.meta.url), 'utf8')).map((d) => d.toJS() as k8s.KubernetesObject & { subjects?: k8s.RbacV1Subject[] });
     const rebound = docs.map((doc) => {
       if (!doc.subjects) return doc;
       const suffix = doc.kind === 'ClusterRoleBinding' ? `-${namespace}` : '';
