@@ -8,7 +8,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['{cli,webhook,sidecar,certs,test/unit}/**/*.test.ts'],
+          include: ['{cli,common,contract,webhook,sidecar,certs,test/unit,test/demo}/**/*.test.ts'],
           exclude: ['**/*.e2e.test.ts', 'node_modules/**', 'dist/**'],
           testTimeout: 20_000,
         },

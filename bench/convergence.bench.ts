@@ -12,8 +12,8 @@
 // Run with `npm run bench -- convergence`.
 import type { AssignableTarget } from '../sidecar/sharding/assignment.js';
 import { SimulatedClock } from '../sidecar/sharding/clock.js';
-import { SimulatedLeaseStore } from '../sidecar/sharding/simulated-api.js';
-import { memoisedAssign, startSimulatedMember, type SimulatedMember } from '../sidecar/sharding/simulation.js';
+import { SimulatedLeaseStore } from '../test/sharding/simulated-api.js';
+import { memoisedAssign, startSimulatedMember, type SimulatedMember } from '../test/sharding/simulation.js';
 
 const renewIntervalMs = 10_000;
 const leaseDurationSeconds = 40;

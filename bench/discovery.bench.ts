@@ -9,10 +9,10 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
-import { createLogger } from '../cli/log.js';
+import { createLogger } from '../common/log.js';
 import type { WatchScope } from '../sidecar/kube/scope.js';
-import { transformFor, type ObjectStores } from '../sidecar/targets-sd.js';
-import { TargetEngine, type ScrapeConfig } from '../sidecar/targets.js';
+import { transformFor, type ObjectStores } from '../sidecar/targets/targets-sd.js';
+import { TargetEngine, type ScrapeConfig } from '../sidecar/targets/targets.js';
 
 const sizes = (process.env.EDOT_TA_BENCH_SIZES ?? '1000,10000,100000').split(',').map(Number);
 const logger = createLogger({}, () => {});

@@ -5,10 +5,10 @@
 import { readFileSync } from 'node:fs';
 import type { V1Pod } from '@kubernetes/client-node';
 import { parse, parseDocument } from 'yaml';
-import { renderConfigs } from '../sidecar/render.js';
-import { mutateCollectorCR, parseCollectorCR } from '../webhook/cr-mutation.js';
-import { diffPatch } from '../webhook/patch.js';
-import { mutatePod } from '../webhook/pod-mutation.js';
+import { renderConfigs } from '../sidecar/render/render.js';
+import { mutateCollectorCR, parseCollectorCR } from '../webhook/cr/cr-mutation.js';
+import { diffPatch } from '../webhook/admission/patch.js';
+import { mutatePod } from '../webhook/pod/pod-mutation.js';
 import { defaultCRSettings, defaultInjectSettings } from '../webhook/settings.js';
 
 const fixture = (path: string) => readFileSync(new URL(`../../test/fixtures/${path}`, import.meta.url), 'utf8');

@@ -6,8 +6,8 @@
 // safe for user regexes, shown for scale only). Prints a markdown table with ratios.
 import { existsSync, readFileSync } from 'node:fs';
 import { parse } from 'yaml';
-import { compileRelabelConfigs, relabel, type Labels } from '../sidecar/relabel.js';
-import { usesNativeRegex } from '../sidecar/relabel-regex.js';
+import { compileRelabelConfigs, relabel, type Labels } from '../sidecar/relabel/relabel.js';
+import { usesNativeRegex } from '../sidecar/relabel/relabel-regex.js';
 import { podMonitorScrapeConfigs, type PodMonitor } from '../sidecar/discovery/monitors.js';
 import { podTargetGroup } from '../sidecar/discovery/kubernetes-sd.js';
 import type { RelabelConfigYaml } from '../sidecar/discovery/types.js';

@@ -14,8 +14,8 @@ import { fileURLToPath } from 'node:url';
 import type { V1Deployment } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
 import { createWebhookCertificates } from '../certs/ca.js';
-import { createLogger } from '../cli/log.js';
-import { createWebhookMetrics } from '../webhook/metrics.js';
+import { createLogger } from '../common/log.js';
+import { createWebhookMetrics } from '../webhook/admission/metrics.js';
 import { createWebhookApp, startHttpsServer } from '../webhook/server.js';
 import { defaultCRSettings, defaultInjectSettings } from '../webhook/settings.js';
 
@@ -35,7 +35,7 @@ const fixturePath = (name: string) => repoFile(join('test/fixtures/admission', n
 
 /** The NODE_OPTIONS the shipped webhook Deployment runs with, so RSS is measured as deployed. */
 function shippedNodeOptions(): string[] {
-  const documents = parseAllDocuments(readFileSync(repoFile('manifests/webhook.yaml'), 'utf8')).map((d) => d.toJSON() as V1Deployment | null);
+  const documents = parseAllDocuments(readFileSync(repoFile('manifests/base/webhook.yaml'), 'utf8')).map((d) => d.toJSON() as V1Deployment | null);
   const deployment = documents.find((d) => d?.kind === 'Deployment');
   const value = deployment?.spec?.template.spec?.containers[0]?.env?.find((e) => e.name === 'NODE_OPTIONS')?.value;
   return value?.split(' ').filter(Boolean) ?? [];
@@ -185,7 +185,7 @@ async function main(): Promise<void> {
   child.send('stop');
 
   const p = (row: Row, q: number) => percentile(Float64Array.from(row.latencies).sort(), q);
-  console.log(`EDOT daemon pod review (${body.length} bytes) over HTTPS keep-alive, loopback; server in its own process (node ${serverNodeOptions.join(' ') || 'with no options'}, as manifests/webhook.yaml runs it); ${rounds}×${perRound} reviews per row, interleaved.\n`);
+  console.log(`EDOT daemon pod review (${body.length} bytes) over HTTPS keep-alive, loopback; server in its own process (node ${serverNodeOptions.join(' ') || 'with no options'}, as manifests/base/webhook.yaml runs it); ${rounds}×${perRound} reviews per row, interleaved.\n`);
   console.log('| route | connections | reviews/s (wall) | reviews/s per server core | p50 ms | p99 ms | p99 vs baseline | server CPU µs/review |');
   console.log('|---|---|---|---|---|---|---|---|');
   const summary: string[] = [];

@@ -6,7 +6,7 @@
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AdmissionregistrationV1Api, CoreV1Api, V1Secret } from '@kubernetes/client-node';
-import type { Logger } from '../cli/log.js';
+import type { Logger } from '../common/log.js';
 import { createCA, createServingCert, needsRenewal, signedBy, validateKeyPair, type PemPair } from './ca.js';
 
 export interface BootstrapOptions {

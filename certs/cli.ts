@@ -2,8 +2,8 @@
 // tests, GitOps) or into a Secret with caBundle patched into the webhook configuration.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { UsageError, parseFlags } from '../cli/args.js';
-import { createLogger } from '../cli/log.js';
+import { UsageError, parseFlags } from '../common/args.js';
+import { createLogger } from '../common/log.js';
 import { bootstrapCertificates, writeCertFiles } from './bootstrap.js';
 import { certificateInfo, createCA, createServingCert, validateKeyPair, type PemPair } from './ca.js';
 

@@ -50,7 +50,7 @@ export function diagnose(snapshot: ClusterSnapshot): Finding[] {
 function checkWebhookConfig({ webhookConfig, webhookConfigName, webhookServiceReadyAddresses }: ClusterSnapshot): Finding[] {
   const check = 'webhook';
   if (!webhookConfig) {
-    return [{ level: 'fail', check, message: `MutatingWebhookConfiguration "${webhookConfigName}" not found`, hint: 'kubectl apply -f manifests/webhook.yaml' }];
+    return [{ level: 'fail', check, message: `MutatingWebhookConfiguration "${webhookConfigName}" not found`, hint: 'kubectl apply -k manifests/overlays/kube-stack' }];
   }
   const findings: Finding[] = [];
   const hooks = webhookConfig.webhooks ?? [];
@@ -144,7 +144,7 @@ function checkAccess({ access }: ClusterSnapshot): Finding[] {
     level: 'fail' as const,
     check: 'rbac',
     message: `${a.serviceAccount} cannot ${a.verb} ${a.resource}${a.namespace ? ` in ${a.namespace}` : ' cluster-wide'}`,
-    hint: 'bind the roles in manifests/sidecar-rbac.yaml to the collector\'s ServiceAccount',
+    hint: 'bind the roles in manifests/overlays/kube-stack/sidecar-rbac.yaml to the collector\'s ServiceAccount',
   }));
 }
 

@@ -1,9 +1,9 @@
 // `edot-ta doctor`: reads the cluster and reports what stands between the user and working
 // target allocation (webhook config, opt-in labels, injected pods, live members, CRDs, RBAC).
 import * as k8s from '@kubernetes/client-node';
-import { findCollectorContainer } from '../webhook/collector-detect.js';
+import { findCollectorContainer } from '../webhook/pod/collector-detect.js';
 import { defaultInjectSettings } from '../webhook/settings.js';
-import { parseFlags, UsageError } from './args.js';
+import { parseFlags, UsageError } from '../common/args.js';
 import { diagnose, formatFindings, type AccessCheck, type ClusterSnapshot } from './doctor-checks.js';
 
 const help = `Usage: edot-ta doctor [flags]

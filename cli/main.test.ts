@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import { main, usage } from './main.js';
-import { edotTaVersion } from './version.js';
+import { edotTaVersion } from '../common/version.js';
 
 describe('edot-ta CLI', () => {
   it('prints the package version for `version`', async () => {
@@ -15,7 +15,7 @@ describe('edot-ta CLI', () => {
     const log = vi.spyOn(console, 'log').mockImplementation(() => {});
     expect(await main(['--help'])).toBe(0);
     const text = String(log.mock.calls[0]?.[0]);
-    for (const name of ['version', 'webhook', 'sidecar', 'certs', 'inject', 'doctor', 'demo']) {
+    for (const name of ['version', 'webhook', 'sidecar', 'certs', 'inject', 'doctor']) {
       expect(text).toContain(`  ${name} `);
     }
     expect(text).toBe(usage());

@@ -1,9 +1,8 @@
 #!/usr/bin/env node
 // The one `edot-ta` CLI. Each subcommand lives beside the code it drives and is loaded lazily,
 // so `edot-ta version` does not pay for loading the Kubernetes client.
-import { edotTaVersion } from './version.js';
-
-export type CommandRunner = (argv: string[]) => Promise<number>;
+import type { CommandRunner } from '../common/args.js';
+import { edotTaVersion } from '../common/version.js';
 
 interface Command {
   summary: string;
@@ -17,7 +16,6 @@ const commands: Record<string, Command> = {
   certs: { summary: 'create the webhook CA and serving certificate (directory or Secret)', load: async () => (await import('../certs/cli.js')).run },
   inject: { summary: 'apply the pod mutation offline to YAML (-f FILE, - for stdin)', load: async () => (await import('../webhook/inject-cli.js')).run },
   doctor: { summary: 'check a cluster and a collector group for common problems', load: async () => (await import('./doctor.js')).run },
-  demo: { summary: 'run the product on the embedded real cluster', load: async () => (await import('./demo.js')).run },
 };
 
 export function usage(): string {

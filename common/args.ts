@@ -2,6 +2,9 @@
 // so every subcommand reports bad flags the same way.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 
+/** What a subcommand of the `edot-ta` CLI is: its arguments in, an exit code out. */
+export type CommandRunner = (argv: string[]) => Promise<number>;
+
 export class UsageError extends Error {}
 
 export function parseFlags<T extends NonNullable<ParseArgsConfig['options']>>(

@@ -1,6 +1,6 @@
 // Sharding settings from the sidecar's environment. Pure and dependency-free, so the webhook
 // can check the values it injects without loading the Kubernetes client.
-import { defaultLoadFactor } from './assignment.js';
+import { defaultLoadFactor } from '../sidecar/sharding/assignment.js';
 
 export interface ShardingSettings {
   renewIntervalMs: number;

@@ -1,14 +1,14 @@
 // `edot-ta sidecar <render|serve>`: the two jobs of the injected sidecar image.
-import type { CommandRunner } from '../cli/main.js';
+import type { CommandRunner } from '../common/args.js';
 
 const subcommands: Record<string, { summary: string; load: () => Promise<CommandRunner> }> = {
   render: {
     summary: 'rewrite a collector config so its prometheus receivers use the local target_allocator',
-    load: async () => (await import('./render-cli.js')).run,
+    load: async () => (await import('./render/render-cli.js')).run,
   },
   serve: {
     summary: 'discover targets and serve the target_allocator API on loopback',
-    load: async () => (await import('./serve-cli.js')).run,
+    load: async () => (await import('./serve/serve-cli.js')).run,
   },
 };
 

@@ -7,7 +7,7 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { bootstrapCertificates, writeCertFiles, type BootstrapOptions } from '../certs/bootstrap.js';
 import { certificateInfo } from '../certs/ca.js';
-import { createLogger } from '../cli/log.js';
+import { createLogger } from '../common/log.js';
 
 export type ClusterTask =
   | { task: 'version' }

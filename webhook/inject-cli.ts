@@ -5,8 +5,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { V1Pod } from '@kubernetes/client-node';
 import { Document, parseAllDocuments } from 'yaml';
-import { parseFlags, UsageError } from '../cli/args.js';
-import { mutatePod } from './pod-mutation.js';
+import { parseFlags, UsageError } from '../common/args.js';
+import { mutatePod } from './pod/pod-mutation.js';
 import { injectSettingsFlagOptions, parseInjectSettings, resolveNativeSidecars } from './settings.js';
 import type { InjectSettings } from './types.js';
 

@@ -3,9 +3,9 @@ import { request as httpsRequest } from 'node:https';
 import { connect, type PeerCertificate } from 'node:tls';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createCA, createServingCert } from '../certs/ca.js';
-import { createLogger } from '../cli/log.js';
-import { defaultMutators } from './admission.js';
-import { createWebhookMetrics } from './metrics.js';
+import { createLogger } from '../common/log.js';
+import { defaultMutators } from './admission/admission.js';
+import { createWebhookMetrics } from './admission/metrics.js';
 import { createWebhookApp, startHttpsServer, type RunningServer } from './server.js';
 import { defaultCRSettings, defaultInjectSettings } from './settings.js';
 

@@ -7,7 +7,7 @@ import type { SecureContextOptions } from 'node:tls';
 import { serve } from '@hono/node-server';
 import { Hono, type Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
-import type { Logger } from '../cli/log.js';
+import type { Logger } from '../common/log.js';
 import {
   AdmissionReviewError,
   admissionResponse,
@@ -18,8 +18,8 @@ import {
   type AdmissionSettings,
   type Mutators,
   type ReviewOutcome,
-} from './admission.js';
-import type { WebhookMetrics } from './metrics.js';
+} from './admission/admission.js';
+import type { WebhookMetrics } from './admission/metrics.js';
 
 /**
  * An AdmissionReview carries the object (and on UPDATE the old object); etcd caps an object at

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { UsageError } from '../cli/args.js';
+import { UsageError } from '../common/args.js';
 import { defaultInjectSettings, envNameForFlag, parseCRSettings, parseInjectSettings, parseLabelSelector, resolveNativeSidecars } from './settings.js';
 
 describe('inject settings', () => {

@@ -1,9 +1,9 @@
 // Webhook settings: defaults, the flags that set them, and their env equivalents.
 // Precedence: flag > env > default. Parsing is pure (env is passed in), errors are UsageError
 // naming the flag, so `edot-ta webhook` and `edot-ta inject` report bad values the same way.
-import { UsageError } from '../cli/args.js';
-import { edotTaVersion } from '../cli/version.js';
-import { isPodScope, parsePrometheusCR, podScopes } from '../sidecar/identity.js';
+import { UsageError } from '../common/args.js';
+import { edotTaVersion } from '../common/version.js';
+import { isPodScope, parsePrometheusCR, podScopes } from '../sidecar/serve/identity.js';
 import {
   defaultSidecarPort,
   type CRSettings,

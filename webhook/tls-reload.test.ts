@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createCA, createServingCert, type PemPair } from '../certs/ca.js';
-import { createLogger } from '../cli/log.js';
+import { createLogger } from '../common/log.js';
 import { waitFor } from '../test/harness/processes.js';
 import { loadCertPair, watchCertDir, type CertWatcher } from './tls-reload.js';
 

@@ -8,7 +8,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { validateKeyPair, type PemPair } from '../certs/ca.js';
-import type { Logger } from '../cli/log.js';
+import type { Logger } from '../common/log.js';
 
 export const certFileName = 'tls.crt';
 export const keyFileName = 'tls.key';

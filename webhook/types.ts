@@ -12,7 +12,7 @@
 //   webhook/patch.ts         diffPatch(original, mutated)               → Operation[] (RFC 6902)
 import type { V1ObjectMeta, V1Pod, V1ResourceRequirements } from '@kubernetes/client-node';
 import type { Operation } from 'fast-json-patch';
-import type { PodScope } from '../sidecar/identity.js';
+import type { PodScope } from '../sidecar/serve/identity.js';
 
 export type { Operation };
 
@@ -100,7 +100,7 @@ export interface InjectSettings {
   sidecarPodScope: PodScope;
 }
 
-export type { PodScope } from '../sidecar/identity.js';
+export type { PodScope } from '../sidecar/serve/identity.js';
 
 export interface PodMutationContext {
   /** AdmissionReview request.namespace (pods created by controllers often lack metadata.namespace). */

@@ -1,10 +1,10 @@
 // PodMonitors/ServiceMonitors from the informers -> the scrape configs the prometheus-operator
 // would generate, for the monitors the prometheusCR settings select. An invalid monitor is
 // reported (named) and skipped; every other monitor still produces its jobs.
-import { MonitorError, podMonitorScrapeConfigs, serviceMonitorScrapeConfigs, type PodMonitor, type ServiceMonitor } from './discovery/monitors.js';
-import { selectMonitors, type PrometheusCRSettings } from './discovery/selectors.js';
-import type { Labels } from './discovery/types.js';
-import type { ScrapeConfig } from './targets.js';
+import { MonitorError, podMonitorScrapeConfigs, serviceMonitorScrapeConfigs, type PodMonitor, type ServiceMonitor } from './monitors.js';
+import { selectMonitors, type PrometheusCRSettings } from './selectors.js';
+import type { Labels } from './types.js';
+import type { ScrapeConfig } from '../targets/targets.js';
 
 export interface MonitorProblem {
   /** `<namespace>/<name>` of the monitor. */

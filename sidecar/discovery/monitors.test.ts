@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { V1Pod } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments, stringify } from 'yaml';
-import { compileRelabelConfigs, relabel } from '../relabel.js';
+import { compileRelabelConfigs, relabel } from '../relabel/relabel.js';
 import { podTargetGroup } from './kubernetes-sd.js';
 import { MonitorError, parseDurationMs, podMonitorScrapeConfigs, serviceMonitorScrapeConfigs, type MonitorContext, type PodMonitor, type ServiceMonitor } from './monitors.js';
 import type { ScrapeConfigYaml } from './types.js';

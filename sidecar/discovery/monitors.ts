@@ -2,7 +2,7 @@
 // (pkg/prometheus/promcfg.go): job names, the keep/drop/replace rules in the operator's order,
 // then the user's relabelings. An invalid monitor throws MonitorError naming the object: the
 // caller skips it (Event + log line) and keeps every other target.
-import { compileRelabelConfigs } from '../relabel.js';
+import { compileRelabelConfigs } from '../relabel/relabel.js';
 import { addHttpClientFields, type ObjectValueLookup } from './monitor-http.js';
 import type { EndpointCommon, MonitorSpecCommon, PodMetricsEndpoint, PodMonitor, RelabelConfigCR, ServiceMonitor, ServiceMonitorEndpoint } from './monitor-types.js';
 import { defaultScrapeInterval, labelSelectorString, validateLabelSelector, type LabelSelector } from './selectors.js';

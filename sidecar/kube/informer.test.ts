@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createLogger } from '../../cli/log.js';
+import { createLogger } from '../../common/log.js';
 import { Informer, type InformerEvent, type ListPage, type ListWatchSource, type WatchLine } from './informer.js';
 
 const logger = createLogger({}, () => {});

@@ -3,7 +3,7 @@
 // a 410 Gone (history compacted) triggers a fresh list that is diffed against the cache, and a
 // watchdog restarts a watch that stayed silent longer than a bound (half-open connections).
 // The cache is never cleared on errors: while the API server is away, the last good state stays.
-import type { Logger } from '../../cli/log.js';
+import type { Logger } from '../../common/log.js';
 
 export interface KubeObjectMeta {
   metadata?: { name?: string; namespace?: string; resourceVersion?: string };

@@ -1,6 +1,6 @@
 import { RE2JS } from 're2js';
 import { describe, expect, it } from 'vitest';
-import { relabelCases } from '../test/fixtures/relabel/cases.js';
+import { relabelCases } from '../../test/fixtures/relabel/cases.js';
 import { translateToNative } from './relabel-native.js';
 import { compileAnchored } from './relabel-regex.js';
 import { compileRelabelConfigs, relabel } from './relabel.js';

@@ -2,10 +2,10 @@
 // apply them to a label set. A small total function: same input, same output, input untouched.
 import { createHash } from 'node:crypto';
 import { RE2JS } from 're2js';
-import type { Labels } from './discovery/types.js';
+import type { Labels } from '../discovery/types.js';
 import { compileAnchored, expandTemplate, parseTemplate, templateHasReference, type AnchoredRegex, type Template } from './relabel-regex.js';
 
-export type { Labels } from './discovery/types.js';
+export type { Labels } from '../discovery/types.js';
 
 export const relabelActions = [
   'replace', 'keep', 'drop', 'keepequal', 'dropequal', 'hashmod',

@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { parse } from 'yaml';
 import { run } from './render-cli.js';
 
-const fixture = (name: string) => new URL(`../test/fixtures/collector-configs/${name}`, import.meta.url).pathname;
+const fixture = (name: string) => new URL(`../../test/fixtures/collector-configs/${name}`, import.meta.url).pathname;
 
 describe('edot-ta sidecar render', () => {
   let dir = '';

@@ -3,8 +3,8 @@
 // sidecar. It never fails the pod over a config: anything it cannot handle is copied unchanged.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { parseFlags, UsageError } from '../cli/args.js';
-import { createLogger } from '../cli/log.js';
+import { parseFlags, UsageError } from '../../common/args.js';
+import { createLogger } from '../../common/log.js';
 import { formatScrapeConfigs, renderConfigs, type RenderInput } from './render.js';
 
 const usage = `Usage: edot-ta sidecar render --in FILE --out FILE [--in FILE --out FILE ...]

@@ -4,7 +4,7 @@ import { parse } from 'yaml';
 import { formatScrapeConfigs, renderConfigs, type RenderOptions } from './render.js';
 import { durationMs, expandString } from './render-expand.js';
 
-const text = (name: string) => readFileSync(new URL(`../test/fixtures/collector-configs/${name}`, import.meta.url), 'utf8');
+const text = (name: string) => readFileSync(new URL(`../../test/fixtures/collector-configs/${name}`, import.meta.url), 'utf8');
 const options: RenderOptions = { endpoint: 'http://127.0.0.1:27390', interval: '30s', refreshInterval: '10s', env: { CLUSTER_NAME: 'prod-eu', SCRAPE_PASSWORD: 's3cret' } };
 type Config = { receivers: Record<string, Record<string, unknown>>; service: unknown; [k: string]: unknown };
 

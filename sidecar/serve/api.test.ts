@@ -1,6 +1,6 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { createLogger } from '../cli/log.js';
+import { createLogger } from '../../common/log.js';
 import { createApi, parseListenAddress, queryEscape, type ApiState } from './api.js';
 import { createMetrics } from './metrics.js';
 

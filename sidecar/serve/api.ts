@@ -4,7 +4,7 @@
 import { Readable } from 'node:stream';
 import { createGunzip, gunzipSync } from 'node:zlib';
 import { Hono } from 'hono';
-import type { Logger } from '../cli/log.js';
+import type { Logger } from '../../common/log.js';
 import type { SidecarMetrics } from './metrics.js';
 
 export interface ApiState {

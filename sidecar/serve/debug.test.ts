@@ -1,13 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { createLogger } from '../cli/log.js';
+import { createLogger } from '../../common/log.js';
 import { debugTargets } from './debug.js';
-import type { WatchScope } from './kube/scope.js';
-import { transformFor } from './targets-sd.js';
-import { TargetEngine, type ScrapeConfig } from './targets.js';
+import type { WatchScope } from '../kube/scope.js';
+import { transformFor } from '../targets/targets-sd.js';
+import { TargetEngine, type ScrapeConfig } from '../targets/targets.js';
 
-const fixture = (name: string) => readFileSync(new URL(`../test/fixtures/sidecar/${name}`, import.meta.url), 'utf8');
+const fixture = (name: string) => readFileSync(new URL(`../../test/fixtures/sidecar/${name}`, import.meta.url), 'utf8');
 
 describe('debugTargets', () => {
   it('lists every discovered target with its labels, kept or dropped, and names the rule that dropped it', () => {

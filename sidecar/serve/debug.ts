@@ -1,8 +1,8 @@
 // /debug/targets: every discovered target with its labels before and after relabeling and why it
 // was kept or dropped. Rebuilt from the caches on request (debug traffic is rare), so the engine
 // keeps nothing per target for it. Scrape config secrets never appear here: only labels.
-import { relabel, type Labels, type RelabelRule } from './relabel.js';
-import { finalLabels, nodeOf, type TargetEngine } from './targets.js';
+import { relabel, type Labels, type RelabelRule } from '../relabel/relabel.js';
+import { finalLabels, nodeOf, type TargetEngine } from '../targets/targets.js';
 
 export interface DebugTarget {
   job: string;

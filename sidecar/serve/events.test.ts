@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { createLogger } from '../cli/log.js';
+import { createLogger } from '../../common/log.js';
 import { PodEvents, summaryAnnotation, summaryText } from './events.js';
-import type { KubeClient } from './kube/client.js';
+import type { KubeClient } from '../kube/client.js';
 
 /** Records the requests the writer makes (a test double of our own client interface). */
 function recordingClient(fail = false) {

@@ -2,8 +2,8 @@
 // invalid monitor or scrape config, named) and a one-line summary annotation
 // (`edot-ta.io/summary: serving 42 targets in 3 jobs`). Both are rate-limited and best-effort:
 // a failure to write them is logged, never fatal, and never blocks serving targets.
-import type { Logger } from '../cli/log.js';
-import type { KubeClient } from './kube/client.js';
+import type { Logger } from '../../common/log.js';
+import type { KubeClient } from '../kube/client.js';
 
 export const summaryAnnotation = 'edot-ta.io/summary';
 

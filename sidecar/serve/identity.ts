@@ -1,6 +1,6 @@
 // Who this sidecar is: the pod it runs in (downward API env set by the webhook), its collector
 // group, and the prometheusCR settings that choose PodMonitors/ServiceMonitors.
-import { parsePrometheusCR as parseSettings, SelectorError, type PrometheusCRSettings } from './discovery/selectors.js';
+import { parsePrometheusCR as parseSettings, SelectorError, type PrometheusCRSettings } from '../discovery/selectors.js';
 
 // Parsed once at startup; a missing or malformed value stops the sidecar with a message that
 // names the variable, because guessing an identity would serve the wrong collector's targets.

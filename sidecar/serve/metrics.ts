@@ -1,7 +1,7 @@
 // /metrics for the sidecar: targets by job, discovery errors, HTTP and Kubernetes API latency,
 // watch health. Own registry (not prom-client's global one) so tests can build several.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { InformerStats } from './kube/informer.js';
+import type { InformerStats } from '../kube/informer.js';
 
 export interface SidecarMetrics {
   registry: Registry;

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createLogger } from '../cli/log.js';
+import { createLogger } from '../../common/log.js';
 import { loadStaticConfigs, parseStaticConfigs, run } from './serve-cli.js';
 
 describe('static scrape configs file', () => {

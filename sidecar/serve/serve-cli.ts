@@ -3,17 +3,17 @@
 import { readFileSync } from 'node:fs';
 import { serve, type ServerType } from '@hono/node-server';
 import { parse as parseYaml } from 'yaml';
-import { parseFlags, UsageError } from '../cli/args.js';
-import { createLogger, type Logger } from '../cli/log.js';
+import { parseFlags, UsageError } from '../../common/args.js';
+import { createLogger, type Logger } from '../../common/log.js';
 import { createApi, parseListenAddress } from './api.js';
 import { debugTargets } from './debug.js';
 import { PodEvents, summaryText } from './events.js';
 import { IdentityError, isPodScope, readIdentity } from './identity.js';
-import { createKubeClient, loadKubeConfig, type KubeClient } from './kube/client.js';
+import { createKubeClient, loadKubeConfig, type KubeClient } from '../kube/client.js';
 import { createMetrics, type SidecarMetrics } from './metrics.js';
 import { DiscoveryRuntime } from './serve-runtime.js';
-import { shardingSettingsFromEnv, ShardingSettingsError, startSharding, type ShardingRuntime } from './sharding/runtime.js';
-import type { ScrapeConfig } from './targets.js';
+import { shardingSettingsFromEnv, ShardingSettingsError, startSharding, type ShardingRuntime } from '../sharding/runtime.js';
+import type { ScrapeConfig } from '../targets/targets.js';
 
 const usage = `Usage: edot-ta sidecar serve [flags]
 

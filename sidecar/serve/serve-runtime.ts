@@ -1,16 +1,16 @@
 // Wires discovery together for `sidecar serve`: monitor and namespace informers produce scrape
 // configs, the engine says which scopes those configs watch, one informer per scope feeds object
 // events to the engine. Readiness = every informer listed once and the configs were applied.
-import type { Logger } from '../cli/log.js';
+import type { Logger } from '../../common/log.js';
 import type { PrometheusCRSettings } from './identity.js';
-import { Informer, type InformerEvent } from './kube/informer.js';
-import type { KubeClient } from './kube/client.js';
-import { scopeKey, scopeSource, describeScope, type WatchScope, type WatchedResource } from './kube/scope.js';
+import { Informer, type InformerEvent } from '../kube/informer.js';
+import type { KubeClient } from '../kube/client.js';
+import { scopeKey, scopeSource, describeScope, type WatchScope, type WatchedResource } from '../kube/scope.js';
 import type { SidecarMetrics } from './metrics.js';
-import { needsNamespaceLabels } from './discovery/selectors.js';
-import { buildMonitorScrapeConfigs, type MonitorProblem, type SecretSource } from './monitor-configs.js';
-import { transformFor, type ObjectStores, type WatchOptions } from './targets-sd.js';
-import { TargetEngine, type JobProblem, type ScrapeConfig } from './targets.js';
+import { needsNamespaceLabels } from '../discovery/selectors.js';
+import { buildMonitorScrapeConfigs, type MonitorProblem, type SecretSource } from '../discovery/monitor-configs.js';
+import { transformFor, type ObjectStores, type WatchOptions } from '../targets/targets-sd.js';
+import { TargetEngine, type JobProblem, type ScrapeConfig } from '../targets/targets.js';
 
 export interface RuntimeOptions {
   client: KubeClient;

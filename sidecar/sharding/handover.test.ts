@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { assign } from './assignment.js';
 import { SimulatedClock } from './clock.js';
 import { Handover } from './handover.js';
-import { SimulatedLeaseStore } from './simulated-api.js';
-import { startSimulatedMember, type SimulatedMember } from './simulation.js';
+import { SimulatedLeaseStore } from '../../test/sharding/simulated-api.js';
+import { startSimulatedMember, type SimulatedMember } from '../../test/sharding/simulation.js';
 
 const holdMs = 5_000;
 const renewIntervalMs = 10_000;

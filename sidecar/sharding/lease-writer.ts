@@ -3,7 +3,7 @@
 // announced view or the leaving flag changes. One write at a time. A 409 re-reads and retries at
 // once; 429, 5xx and timeouts retry with backoff and jitter, never past the renew interval. A
 // failed write changes nothing else: the caller keeps its view.
-import type { Logger } from '../../cli/log.js';
+import type { Logger } from '../../common/log.js';
 import type { Clock, TimerHandle } from './clock.js';
 import { buildLease, leaseName, type AnnouncedView, type LeaseObject, type PodIdentity } from './lease-record.js';
 

@@ -4,8 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { SimulatedClock } from './clock.js';
 import { leaseName, parseMemberLease } from './lease-record.js';
 import { Membership } from './membership.js';
-import { SimulatedLeaseStore } from './simulated-api.js';
-import { silentLogger, startSimulatedMember } from './simulation.js';
+import { SimulatedLeaseStore } from '../../test/sharding/simulated-api.js';
+import { silentLogger, startSimulatedMember } from '../../test/sharding/simulation.js';
 
 const renewIntervalMs = 10_000;
 const leaseDurationSeconds = 40;

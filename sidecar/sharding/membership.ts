@@ -7,7 +7,7 @@
 // Failure rules: a failed write (409, 429, 5xx, timeout) never changes the view; while we cannot
 // reach the API (writes failing or no Lease news) time is frozen for liveness, so an outage never
 // drops members; when it ends everybody gets a fresh full lease duration.
-import type { Logger } from '../../cli/log.js';
+import type { Logger } from '../../common/log.js';
 import type { Clock } from './clock.js';
 import { hash64 } from './hash.js';
 import { parseMemberLease, type AnnouncedView, type MemberLease, type PodIdentity } from './lease-record.js';

@@ -3,8 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { SimulatedClock } from './clock.js';
 import { createShardingMetrics } from './metrics.js';
 import { assignmentDebug, shardingSettingsFromEnv, ShardingSettingsError } from './runtime.js';
-import { SimulatedLeaseStore } from './simulated-api.js';
-import { startSimulatedMember } from './simulation.js';
+import { SimulatedLeaseStore } from '../../test/sharding/simulated-api.js';
+import { startSimulatedMember } from '../../test/sharding/simulation.js';
 
 describe('sharding settings', () => {
   it('defaults to 10 s renew, 40 s lease, 45 s hold, 25 s leave timeout, load factor 1.10', () => {

@@ -1,8 +1,8 @@
 // Wires sharding for `sidecar serve`: settings from the environment, the Lease API and the
 // group's Lease informer on the sidecar's KubeClient, metrics, and /debug/assignment.
 import type { Registry } from 'prom-client';
-import type { Logger } from '../../cli/log.js';
-import type { SidecarIdentity } from '../identity.js';
+import type { Logger } from '../../common/log.js';
+import type { SidecarIdentity } from '../serve/identity.js';
 import type { KubeClient } from '../kube/client.js';
 import { Informer } from '../kube/informer.js';
 import type { AssignableTarget } from './assignment.js';
@@ -11,10 +11,10 @@ import { groupLeaseSource, kubeLeaseApi } from './kube-leases.js';
 import { leaseName } from './lease-record.js';
 import { codeOf, Membership } from './membership.js';
 import { createShardingMetrics } from './metrics.js';
-import type { ShardingSettings } from './settings.js';
+import type { ShardingSettings } from '../../contract/sharding-settings.js';
 import { Sharding } from './shard-filter.js';
 
-export { shardingEnv, shardingSettingsFromEnv, ShardingSettingsError, type ShardingSettings } from './settings.js';
+export { shardingEnv, shardingSettingsFromEnv, ShardingSettingsError, type ShardingSettings } from '../../contract/sharding-settings.js';
 
 export interface ShardingRuntimeOptions {
   client: KubeClient;

@@ -1,8 +1,8 @@
 // The serve engine's ShardFilter, backed by membership + assignment + handover. It recomputes
 // when the member set, an announcement or the targets change (debounced), and on a periodic
 // check (expiries and hold times are judged on the monotonic clock, not on events).
-import type { Logger } from '../../cli/log.js';
-import type { KeptTarget, ShardFilter } from '../targets.js';
+import type { Logger } from '../../common/log.js';
+import type { KeptTarget, ShardFilter } from '../targets/targets.js';
 import { assign, type AssignableTarget, type Assignment, type AssignmentOptions, type Member } from './assignment.js';
 import type { Clock, TimerHandle } from './clock.js';
 import { Handover } from './handover.js';

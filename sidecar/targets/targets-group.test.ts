@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { podTargetGroup } from './discovery/kubernetes-sd.js';
-import { relabelCases } from '../test/fixtures/relabel/cases.js';
-import { compileRelabelConfigs, type Labels } from './relabel.js';
+import { podTargetGroup } from '../discovery/kubernetes-sd.js';
+import { relabelCases } from '../../test/fixtures/relabel/cases.js';
+import { compileRelabelConfigs, type Labels } from '../relabel/relabel.js';
 import { finalLabels, identityLabelNames, jobDefaults, ServedLabels, targetsFromGroup, type ScrapeConfig } from './targets-group.js';
 
-const fixture = (name: string) => readFileSync(new URL(`../test/fixtures/sidecar/${name}`, import.meta.url), 'utf8');
+const fixture = (name: string) => readFileSync(new URL(`../../test/fixtures/sidecar/${name}`, import.meta.url), 'utf8');
 const envoyConfig = parse(fixture('envoy-stats-scrape-config.yaml')) as ScrapeConfig;
 const gatewayPod = parse(fixture('istio-gateway-pod.yaml')) as Parameters<typeof podTargetGroup>[0];
 
@@ -72,7 +72,7 @@ describe('relabeling only the identity labels', () => {
 describe('serving only the labels the receiver needs', () => {
   const served = (labels: Labels, selection: ServedLabels): Labels => JSON.parse(`{${selection.select(labels, {})}}`) as Labels;
   const monitorConfigs = ['envoy-stats-monitor', 'app-podmonitor', 'gateway-servicemonitor'].flatMap(
-    (name) => (parse(readFileSync(new URL(`../test/fixtures/monitors/${name}.expected.yaml`, import.meta.url), 'utf8')) as { scrape_configs: ScrapeConfig[] }).scrape_configs,
+    (name) => (parse(readFileSync(new URL(`../../test/fixtures/monitors/${name}.expected.yaml`, import.meta.url), 'utf8')) as { scrape_configs: ScrapeConfig[] }).scrape_configs,
   );
 
   it('relabels every conformance case to the same result from the served labels as from all of them', () => {

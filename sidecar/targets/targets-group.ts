@@ -3,8 +3,8 @@
 // final labels for /debug/targets, and the http_sd answer (plain and gzipped).
 import { once } from 'node:events';
 import { createGzip } from 'node:zlib';
-import type { TargetGroup } from './discovery/types.js';
-import { relabel, type Labels, type RelabelRule } from './relabel.js';
+import type { TargetGroup } from '../discovery/types.js';
+import { relabel, type Labels, type RelabelRule } from '../relabel/relabel.js';
 
 /** A target that relabeling kept (the contract with sharding and the API). */
 export interface KeptTarget {

@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { podTargetGroup } from './discovery/kubernetes-sd.js';
+import { podTargetGroup } from '../discovery/kubernetes-sd.js';
 import { transformFor, trimPod } from './targets-sd.js';
 
-const gatewayPod = parse(readFileSync(new URL('../test/fixtures/sidecar/istio-gateway-pod.yaml', import.meta.url), 'utf8')) as Record<string, unknown>;
+const gatewayPod = parse(readFileSync(new URL('../../test/fixtures/sidecar/istio-gateway-pod.yaml', import.meta.url), 'utf8')) as Record<string, unknown>;
 
 describe('the pod informer cache of a role-pod scope', () => {
   it('holds the same target group, labels in the same order, as building it from the pod', () => {

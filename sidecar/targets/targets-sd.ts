@@ -6,9 +6,9 @@ import {
   nodeTargetGroup,
   podTargetGroup,
   serviceTargetGroup,
-} from './discovery/kubernetes-sd.js';
-import { andSelectors, scopeKey, type WatchScope, type WatchedResource } from './kube/scope.js';
-import type { TargetGroup } from './discovery/types.js';
+} from '../discovery/kubernetes-sd.js';
+import { andSelectors, scopeKey, type WatchScope, type WatchedResource } from '../kube/scope.js';
+import type { TargetGroup } from '../discovery/types.js';
 
 export type SdRole = 'pod' | 'service' | 'endpoints' | 'node';
 

@@ -2,13 +2,13 @@ import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { createLogger } from '../cli/log.js';
-import type { WatchScope, WatchedResource } from './kube/scope.js';
+import { createLogger } from '../../common/log.js';
+import type { WatchScope, WatchedResource } from '../kube/scope.js';
 import { parseSdConfig, transformFor, type ObjectStores } from './targets-sd.js';
 import { gzipTargets, TargetEngine, type KeptTarget, type ScrapeConfig } from './targets.js';
 
 const logger = createLogger({}, () => {});
-const fixture = (name: string) => readFileSync(new URL(`../test/fixtures/sidecar/${name}`, import.meta.url), 'utf8');
+const fixture = (name: string) => readFileSync(new URL(`../../test/fixtures/sidecar/${name}`, import.meta.url), 'utf8');
 const envoyConfig = parse(fixture('envoy-stats-scrape-config.yaml')) as ScrapeConfig;
 const gatewayPod = parse(fixture('istio-gateway-pod.yaml')) as Record<string, unknown>;
 

@@ -6,10 +6,10 @@
 // per-job answer is rebuilt lazily when asked for, at most once per change, and kept gzipped
 // in chunks of groups (100k targets are ~200 MiB of JSON labels but ~7 MiB compressed; one
 // changed pod re-compresses its chunk only, see targets-answer.ts).
-import type { Logger } from '../cli/log.js';
-import { compileRelabelConfigs, type Labels, type RelabelRule } from './relabel.js';
-import type { TargetGroup } from './discovery/types.js';
-import type { WatchScope, WatchedResource } from './kube/scope.js';
+import type { Logger } from '../../common/log.js';
+import { compileRelabelConfigs, type Labels, type RelabelRule } from '../relabel/relabel.js';
+import type { TargetGroup } from '../discovery/types.js';
+import type { WatchScope, WatchedResource } from '../kube/scope.js';
 import { gzipTargets, identityLabelNames, jobDefaults, serializeTargets, ServedLabels, targetsFromGroup, type GroupResult, type KeptTarget, type ScrapeConfig, type ServedTarget, type ShardFilter, ownsEverything } from './targets-group.js';
 import { AnswerChunks } from './targets-answer.js';
 import { affectedGroupKeys, groupFor, parseSdConfig, type ObjectStores, type SdSpec, type WatchOptions } from './targets-sd.js';

@@ -3,7 +3,7 @@
 // EDOT collector DaemonSet on three of them (node-d has none: its targets are hashed).
 import type { Server } from 'node:http';
 import type { V1ConfigMap, V1DaemonSet, V1Pod } from '@kubernetes/client-node';
-import { serveMetrics } from '../test/harness/targets.js';
+import { serveMetrics } from '../harness/targets.js';
 
 export const collectorNamespace = 'observability';
 export const meshNamespace = 'istio-system';

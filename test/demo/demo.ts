@@ -1,4 +1,6 @@
-// `edot-ta demo`: the product end to end on the embedded real cluster (etcd + kube-apiserver).
+// `npm run demo`: the product end to end on the embedded real cluster (etcd + kube-apiserver).
+// A development tool beside the test harness it runs on, not part of the image: the webhook,
+// render steps and sidecars it starts are the built CLI (dist/cli/main.js) in plain node.
 // The real webhook injects an unchanged EDOT DaemonSet's pods; their render steps and sidecars
 // run as local processes from the stored pod specs, and beside each a real OpenTelemetry
 // collector (the contrib prometheus receiver EDOT ships, built by `npm run setup`) on the
@@ -11,18 +13,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { parse } from 'yaml';
-import { createWebhookCertificates } from '../certs/ca.js';
-import { shippedWebhookConfiguration } from '../test/e2e/support/webhook.js';
-import { Cluster } from '../test/harness/cluster.js';
-import { Collector, prometheusOnlyConfig, scrapedBy } from '../test/harness/collector.js';
-import { installCrds } from '../test/harness/crds.js';
-import { freePort, waitFor } from '../test/harness/processes.js';
-import { parseFlags, UsageError } from './args.js';
+import { createWebhookCertificates } from '../../certs/ca.js';
+import { shippedWebhookConfiguration } from '../e2e/support/webhook.js';
+import { Cluster } from '../harness/cluster.js';
+import { Collector, prometheusOnlyConfig, scrapedBy } from '../harness/collector.js';
+import { installCrds } from '../harness/crds.js';
+import { freePort, waitFor } from '../harness/processes.js';
+import { parseFlags, UsageError } from '../../common/args.js';
 import { containerEnv, findContainer, localArgs, prepareVolumes } from './demo-kubelet.js';
 import * as scenario from './demo-scenario.js';
-import { packageRoot } from './version.js';
+import { packageRoot } from '../../common/version.js';
 
-const help = `Usage: edot-ta demo [--no-wait]
+const help = `Usage: npm run demo [-- --no-wait]
 
 Runs edot-ta on an embedded real cluster (etcd + kube-apiserver built by \`npm run setup\`):
 the webhook injects an EDOT DaemonSet's pods, their sidecars share out Istio gateway targets,
@@ -193,9 +195,9 @@ function instancesScrapedBy(collectors: Collector[]): Map<string, string[]> {
 }
 
 function startCli(running: Running, name: string, args: string[], env: Record<string, string>): ChildProcess {
-  const entry = process.argv[1] ?? join(packageRoot(), 'dist/cli/main.js');
+  const entry = join(packageRoot(), 'dist/cli/main.js');
   const log = createWriteStream(join(running.dir, `${name}.log`));
-  const child = spawn('/usr/bin/setpriv', ['--pdeathsig', 'TERM', '--', process.execPath, ...process.execArgv, entry, ...args], {
+  const child = spawn('/usr/bin/setpriv', ['--pdeathsig', 'TERM', '--', process.execPath, entry, ...args], {
     env: { ...process.env, ...env, EDOT_TA_LOG_LEVEL: process.env.EDOT_TA_LOG_LEVEL ?? 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { bootstrapCertificates } from '../../certs/bootstrap.js';
 import { certificateInfo, signedBy } from '../../certs/ca.js';
-import { createLogger } from '../../cli/log.js';
+import { createLogger } from '../../common/log.js';
 import { clients, clusterEndpoints, createTestNamespace } from '../harness/context.js';
 import { freePort, startProcess, waitFor } from '../harness/processes.js';
 import { containerNames, daemonPod, edotTa, ensureBuilt, mainJs, servedSerial, shippedWebhookConfiguration } from './support/webhook.js';

@@ -1,6 +1,6 @@
 // The demo is the product end to end: the real webhook injects an unchanged EDOT DaemonSet on
 // the real apiserver, the render steps and sidecars run from the stored pod specs, the
-// sidecars share the targets through Leases, and one real Prometheus per collector scrapes.
+// sidecars share the targets through Leases, and one real collector per pod scrapes.
 // It starts its own cluster (it is what `npm run demo` runs on a fresh machine).
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -10,7 +10,7 @@ const execFileAsync = promisify(execFile);
 
 describe('npm run demo', () => {
   it('scrapes every Istio gateway and the static job exactly once, node-local where a collector runs', async () => {
-    const { stdout } = await execFileAsync(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'demo', '--no-wait'], {
+    const { stdout } = await execFileAsync(process.execPath, ['--import', 'tsx', 'test/demo/main.ts', '--no-wait'], {
       env: { ...process.env, CI: 'true' },
       timeout: 240_000,
       maxBuffer: 8 << 20,

@@ -1,8 +1,8 @@
 // `edot-ta inject` and `edot-ta sidecar render`, run as the built CLI in plain node, checked by
 // real components: the current apiserver validates and stores the injected pod specs (kubectl),
 // and a real Prometheus scrapes with the scrape configs the render step moved to the sidecar.
-import { execFile, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -14,8 +14,9 @@ import { parse, parseAllDocuments, stringify } from 'yaml';
 import { clients, createTestNamespace, kubectl } from '../harness/context.js';
 import { waitFor } from '../harness/processes.js';
 import { Prometheus } from '../harness/prometheus.js';
-import { mutateCollectorCR, parseCollectorCR } from '../../webhook/cr-mutation.js';
+import { mutateCollectorCR, parseCollectorCR } from '../../webhook/cr/cr-mutation.js';
 import { defaultCRSettings } from '../../webhook/settings.js';
+import { ensureBuilt } from './support/webhook.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const mainJs = join(root, 'dist/cli/main.js');
@@ -29,21 +30,6 @@ function edotTa(args: string[], options: { input?: string; env?: NodeJS.ProcessE
     );
     child.stdin?.end(options.input ?? '');
   });
-}
-
-/** Builds dist/ when it is missing or older than the sources this file exercises. */
-function ensureBuilt(): void {
-  const sources = [
-    ...['inject-cli', 'pod-mutation', 'sidecar-containers', 'collector-detect', 'config-args', 'settings', 'status', 'types'].map((f) => `webhook/${f}.ts`),
-    ...['render', 'render-expand', 'render-cli', 'cli'].map((f) => `sidecar/${f}.ts`),
-    'cli/main.ts',
-  ];
-  const built = existsSync(mainJs) && existsSync(join(root, 'dist/webhook/inject-cli.js')) && existsSync(join(root, 'dist/sidecar/render-cli.js'));
-  const newest = Math.max(...sources.map((s) => statSync(join(root, s)).mtimeMs));
-  if (built && statSync(join(root, 'dist/webhook/inject-cli.js')).mtimeMs >= newest && statSync(join(root, 'dist/sidecar/render-cli.js')).mtimeMs >= newest) return;
-  // tsc emits even when another engineer's work in progress has type errors; our files must exist.
-  spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json')], { cwd: root, stdio: 'ignore' });
-  if (!existsSync(join(root, 'dist/webhook/inject-cli.js'))) throw new Error('build did not produce dist/webhook/inject-cli.js');
 }
 
 const names = (containers: V1Container[] | undefined) => (containers ?? []).map((c) => c.name);

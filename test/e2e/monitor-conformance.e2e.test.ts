@@ -15,7 +15,7 @@ import { parse, parseAllDocuments } from 'yaml';
 import { endpointsTargetGroup, podTargetGroup } from '../../sidecar/discovery/kubernetes-sd.js';
 import { podMonitorScrapeConfigs, serviceMonitorScrapeConfigs, type PodMonitor, type ServiceMonitor } from '../../sidecar/discovery/monitors.js';
 import type { Labels, ScrapeConfigYaml, TargetGroup } from '../../sidecar/discovery/types.js';
-import { compileRelabelConfigs, relabel } from '../../sidecar/relabel.js';
+import { compileRelabelConfigs, relabel } from '../../sidecar/relabel/relabel.js';
 import { waitFor } from '../harness/processes.js';
 import { Prometheus } from '../harness/prometheus.js';
 

@@ -8,7 +8,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compileRelabelConfigs, relabel, type Labels } from '../../sidecar/relabel.js';
+import { compileRelabelConfigs, relabel, type Labels } from '../../sidecar/relabel/relabel.js';
 import { relabelCases, type RelabelCase } from '../fixtures/relabel/cases.js';
 import { waitFor } from '../harness/processes.js';
 import { Prometheus } from '../harness/prometheus.js';

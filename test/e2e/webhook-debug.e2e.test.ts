@@ -4,34 +4,26 @@
 // the issuer from /.well-known/openid-configuration. First the verifier in-process, then the
 // built CLI (plain node) as a real process with --debug-allow: one AdmissionReview goes in, the
 // decision comes out of GET /debug/decisions for an allowed token only.
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { clusterKeySet, discoverIssuer, getJson, kubeconfigConnection } from '../../webhook/cluster-jwks.js';
-import type { AdmissionDecision } from '../../webhook/decisions.js';
-import { createTokenVerifier } from '../../webhook/token-auth.js';
+import { clusterKeySet, discoverIssuer, getJson, kubeconfigConnection } from '../../webhook/debug/cluster-jwks.js';
+import type { AdmissionDecision } from '../../webhook/debug/decisions.js';
+import { createTokenVerifier } from '../../webhook/debug/token-auth.js';
 import { writeKubeconfig } from '../harness/cluster.js';
 import { clients, clusterEndpoints, createTestNamespace, kubectl } from '../harness/context.js';
 import { freePort, startProcess, waitFor, type ManagedProcess } from '../harness/processes.js';
+import { ensureBuilt } from './support/webhook.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const mainJs = join(root, 'dist/cli/main.js');
 
-/** Builds dist/ when it is missing or older than the webhook, certs and cli sources. */
-function ensureBuilt(): void {
-  const sources = ['webhook', 'certs', 'cli'].flatMap((dir) => readdirSync(join(root, dir)).filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts')).map((f) => join(root, dir, f)));
-  const target = join(root, 'dist/webhook/debug-routes.js');
-  if (existsSync(target) && existsSync(mainJs) && statSync(target).mtimeMs >= Math.max(...sources.map((s) => statSync(s).mtimeMs))) return;
-  // tsc emits even when another engineer's work in progress has type errors.
-  spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json')], { cwd: root, stdio: 'ignore' });
-  if (!existsSync(target)) throw new Error('build did not produce dist/webhook/debug-routes.js');
-}
 
 function edotTa(args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
   return new Promise((resolve) => {

@@ -2,8 +2,8 @@
 // simulation only (the e2e tests use the real apiserver). It keeps the semantics membership
 // relies on: resourceVersion preconditions (409), 404s, watch fan-out of every write to every
 // member, an outage switch, and injected failures (409/429/500/timeout) on chosen operations.
-import type { LeaseObject } from './lease-record.js';
-import type { LeaseApi, Membership } from './membership.js';
+import type { LeaseObject } from '../../sidecar/sharding/lease-record.js';
+import type { LeaseApi, Membership } from '../../sidecar/sharding/membership.js';
 
 type Op = 'create' | 'get' | 'replace' | 'delete' | 'podMissing';
 

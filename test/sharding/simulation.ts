@@ -1,10 +1,10 @@
 // Simulated members for unit tests and the convergence benchmark: the real Membership, Handover
 // and Sharding code, wired to the in-memory Lease store and a simulated clock.
-import { createLogger, type Logger } from '../../cli/log.js';
-import { assign, type AssignableTarget, type Assignment, type AssignmentOptions, type Member } from './assignment.js';
-import type { SimulatedClock } from './clock.js';
-import { Membership } from './membership.js';
-import { Sharding } from './shard-filter.js';
+import { createLogger, type Logger } from '../../common/log.js';
+import { assign, type AssignableTarget, type Assignment, type AssignmentOptions, type Member } from '../../sidecar/sharding/assignment.js';
+import type { SimulatedClock } from '../../sidecar/sharding/clock.js';
+import { Membership } from '../../sidecar/sharding/membership.js';
+import { Sharding } from '../../sidecar/sharding/shard-filter.js';
 import type { SimulatedLeaseStore } from './simulated-api.js';
 
 export interface SimulatedMemberOptions {

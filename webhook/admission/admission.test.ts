@@ -4,10 +4,10 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { AdmissionReviewError, defaultMutators, parseAdmissionReview, review, type AdmissionSettings } from './admission.js';
 import { applyPatch } from './patch.js';
-import { defaultCRSettings, defaultInjectSettings } from './settings.js';
-import type { CollectorCR, Operation } from './types.js';
+import { defaultCRSettings, defaultInjectSettings } from '../settings.js';
+import type { CollectorCR, Operation } from '../types.js';
 
-const fixture = (name: string): string => readFileSync(new URL(`../test/fixtures/admission/${name}`, import.meta.url), 'utf8');
+const fixture = (name: string): string => readFileSync(new URL(`../../test/fixtures/admission/${name}`, import.meta.url), 'utf8');
 const settings: AdmissionSettings = { inject: defaultInjectSettings(), cr: defaultCRSettings() };
 const decodePatch = (patch: string | undefined): Operation[] => (patch ? (JSON.parse(Buffer.from(patch, 'base64').toString()) as Operation[]) : []);
 
@@ -94,7 +94,7 @@ describe('review', () => {
   });
 
   it('admits an unparsable v1alpha1 config unchanged, with a warning', () => {
-    const cr = parse(readFileSync(new URL('../test/fixtures/collector-crs/v1alpha1-unparsable.yaml', import.meta.url), 'utf8')) as CollectorCR;
+    const cr = parse(readFileSync(new URL('../../test/fixtures/collector-crs/v1alpha1-unparsable.yaml', import.meta.url), 'utf8')) as CollectorCR;
     const request = { ...parseAdmissionReview(fixture('collector-create-v1alpha1.json')), object: cr };
     const { body } = review(request, settings);
     expect(body.response.allowed).toBe(true);

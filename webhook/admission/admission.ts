@@ -5,10 +5,10 @@
 // Never deny for our own failures: a mutation that throws answers `allowed: true`, unchanged,
 // with a warning. Only a body that is not an AdmissionReview at all is rejected (HTTP 400).
 import type { V1Pod } from '@kubernetes/client-node';
-import { CollectorCRParseError, collectorCRGroup, mutateCollectorCR, parseCollectorCR } from './cr-mutation.js';
+import { CollectorCRParseError, collectorCRGroup, mutateCollectorCR, parseCollectorCR } from '../cr/cr-mutation.js';
 import { diffPatch } from './patch.js';
-import { mutatePod } from './pod-mutation.js';
-import type { CRSettings, CollectorCR, InjectSettings, MutateCollectorCR, MutatePod, Operation } from './types.js';
+import { mutatePod } from '../pod/pod-mutation.js';
+import type { CRSettings, CollectorCR, InjectSettings, MutateCollectorCR, MutatePod, Operation } from '../types.js';
 
 export const admissionApiVersion = 'admission.k8s.io/v1';
 

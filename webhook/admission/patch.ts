@@ -1,7 +1,7 @@
 // One diff step: "mutate a copy" becomes an RFC 6902 JSON Patch (like controller-runtime's
 // PatchResponseFromRaw). Default import: fast-json-patch is CommonJS, named imports break in Node ESM.
 import jsonpatch from 'fast-json-patch';
-import type { Operation } from './types.js';
+import type { Operation } from '../types.js';
 
 /**
  * The JSON Patch that turns `original` into `mutated`, compared as JSON (undefined = absent).

@@ -1,13 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { renderConfigs } from '../sidecar/render.js';
+import { renderConfigs } from '../../sidecar/render/render.js';
 import { CollectorCRParseError, mutateCollectorCR, parseCollectorCR } from './cr-mutation.js';
-import { diffPatch } from './patch.js';
-import { defaultCRSettings } from './settings.js';
-import type { CollectorCR } from './types.js';
+import { diffPatch } from '../admission/patch.js';
+import { defaultCRSettings } from '../settings.js';
+import type { CollectorCR } from '../types.js';
 
-const fixture = (name: string): CollectorCR => parseCollectorCR(parse(readFileSync(new URL(`../test/fixtures/collector-crs/${name}`, import.meta.url), 'utf8')));
+const fixture = (name: string): CollectorCR => parseCollectorCR(parse(readFileSync(new URL(`../../test/fixtures/collector-crs/${name}`, import.meta.url), 'utf8')));
 const create = (cr: CollectorCR) => mutateCollectorCR(cr, defaultCRSettings(), { operation: 'CREATE' });
 type Config = { receivers: Record<string, unknown>; service: { pipelines: Record<string, { receivers: string[] }> } };
 const status = (cr: CollectorCR) => JSON.parse(cr.metadata.annotations?.['edot-ta.io/status'] ?? 'null') as { changes: string[]; warnings: string[] } | null;

@@ -2,11 +2,11 @@
 // YAML string config, v1beta1 with an object config), for CREATE and UPDATE. It makes the CR
 // work with edot-ta instead of the central Target Allocator and explains what it could not fix.
 import { Document, parseDocument } from 'yaml';
-import { edotTaVersion } from '../cli/version.js';
-import { parsePrometheusCR } from '../sidecar/identity.js';
+import { edotTaVersion } from '../../common/version.js';
+import { parsePrometheusCR } from '../../sidecar/serve/identity.js';
 import { repairPrometheusReceivers } from './cr-config.js';
-import { formatCRStatus } from './status.js';
-import { annotations, type CRMutationContext, type CRMutationResult, type CRSettings, type CollectorCR } from './types.js';
+import { formatCRStatus } from '../status.js';
+import { annotations, type CRMutationContext, type CRMutationResult, type CRSettings, type CollectorCR } from '../types.js';
 
 export const collectorCRGroup = 'opentelemetry.io';
 export const collectorCRVersions = ['v1alpha1', 'v1beta1'] as const;

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { createWebhookCertificates, type WebhookCertificates } from '../certs/ca.js';
+import { createWebhookCertificates, type WebhookCertificates } from '../../certs/ca.js';
 import {
   ClusterConnectionError,
   KeySetUnavailableError,

@@ -8,7 +8,7 @@ import { request as httpsRequest } from 'node:https';
 import { dirname, isAbsolute, join } from 'node:path';
 import type { JSONWebKeySet } from 'jose';
 import { parse as parseYaml } from 'yaml';
-import type { Logger } from '../cli/log.js';
+import type { Logger } from '../../common/log.js';
 
 export const jwksPath = '/openid/v1/jwks';
 export const discoveryPath = '/.well-known/openid-configuration';

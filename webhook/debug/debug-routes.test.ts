@@ -1,13 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { SignJWT, exportJWK, generateKeyPair, type CryptoKey, type JSONWebKeySet } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { UsageError } from '../cli/args.js';
-import { createLogger } from '../cli/log.js';
+import { UsageError } from '../../common/args.js';
+import { createLogger } from '../../common/log.js';
 import { debugClusterConnection, createDebugRoutes, parseDebugSettings } from './debug-routes.js';
 import { DecisionLog, decisionFromReview, type AdmissionDecision } from './decisions.js';
-import { createWebhookMetrics } from './metrics.js';
-import { createWebhookApp } from './server.js';
-import { defaultCRSettings, defaultInjectSettings } from './settings.js';
+import { createWebhookMetrics } from '../admission/metrics.js';
+import { createWebhookApp } from '../server.js';
+import { defaultCRSettings, defaultInjectSettings } from '../settings.js';
 import { createTokenVerifier } from './token-auth.js';
 
 const issuer = 'https://kubernetes.default.svc';
@@ -116,7 +116,7 @@ describe('parseDebugSettings', () => {
 });
 
 describe('mounted in the webhook app (server.ts, as cli.ts wires it)', () => {
-  const review = readFileSync(new URL('../test/fixtures/admission/pod-create-edot-daemon.json', import.meta.url), 'utf8');
+  const review = readFileSync(new URL('../../test/fixtures/admission/pod-create-edot-daemon.json', import.meta.url), 'utf8');
   const webhookApp = (decisions?: DecisionLog, routes?: ReturnType<typeof createDebugRoutes>) =>
     createWebhookApp({
       settings: { inject: defaultInjectSettings(), cr: defaultCRSettings() },

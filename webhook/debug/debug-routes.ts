@@ -3,8 +3,8 @@
 // route is authenticated (token-auth.ts) and only exists when an allow list is configured: never
 // open by default. Also the flags that turn it on, parsed here so cli.ts only wires them.
 import { Hono, type Context } from 'hono';
-import { UsageError } from '../cli/args.js';
-import type { Logger } from '../cli/log.js';
+import { UsageError } from '../../common/args.js';
+import type { Logger } from '../../common/log.js';
 import { clusterKeySet, discoverIssuer, discoveryPath, inClusterConnection, jwksPath, kubeconfigConnection, type ClusterConnection, type KeySetSource } from './cluster-jwks.js';
 import { DecisionLog } from './decisions.js';
 import { SubjectPatternError, createTokenVerifier, parseSubjectPattern, type TokenVerification, type TokenVerifier } from './token-auth.js';

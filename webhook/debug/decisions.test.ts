@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { AdmissionRequest } from './admission.js';
+import type { AdmissionRequest } from '../admission/admission.js';
 import { DecisionLog, decisionFromReview, oneLine, type AdmissionDecision } from './decisions.js';
 
 const podRequest = (overrides: Partial<AdmissionRequest> = {}): AdmissionRequest => ({

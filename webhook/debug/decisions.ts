@@ -2,7 +2,7 @@
 // It keeps what the webhook decided and why, never what it decided about: no object bodies, no
 // patches, no config text. Messages are cut to their first line (YAML parse errors put an excerpt
 // of the config, which may hold credentials, on the following lines) and to a few hundred chars.
-import type { AdmissionRequest, ReviewOutcome, ReviewResult } from './admission.js';
+import type { AdmissionRequest, ReviewOutcome, ReviewResult } from '../admission/admission.js';
 
 export interface AdmissionDecision {
   /** RFC 3339 time the answer was produced. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { elasticAgentInOtelMode, globMatches, imageMatches, imageRepository, labelsMatch } from './collector-detect.js';
-import { defaultCollectorImagePatterns, defaultElasticAgentImagePatterns } from './settings.js';
+import { defaultCollectorImagePatterns, defaultElasticAgentImagePatterns } from '../settings.js';
 
 describe('collector detection', () => {
   it('strips tags and digests but not registry ports', () => {

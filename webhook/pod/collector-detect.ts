@@ -1,7 +1,7 @@
 // Which pods are collectors, and which of their containers runs the collector.
 // Pure: a pod and the settings in, a decision out.
 import type { V1Container, V1Pod } from '@kubernetes/client-node';
-import type { InjectSettings, LabelRequirement } from './types.js';
+import type { InjectSettings, LabelRequirement } from '../types.js';
 
 export type CollectorKind = 'elastic-agent-otel' | 'collector-image' | 'operator-selector';
 

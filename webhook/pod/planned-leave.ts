@@ -5,8 +5,8 @@
 // stopped, so its targets are unscraped until the new owners' collectors pick them up.
 // Pure: edits the (already copied) collector container and pod spec, returns what it changed.
 import type { V1Container, V1PodSpec } from '@kubernetes/client-node';
-import { shardingSettingsFromEnv } from '../sidecar/sharding/settings.js';
-import type { InjectSettings } from './types.js';
+import { shardingSettingsFromEnv } from '../../contract/sharding-settings.js';
+import type { InjectSettings } from '../types.js';
 
 /** The sidecar's setting: how long its SIGTERM waits for the new owners before deleting its Lease. */
 export const leaveTimeoutEnvName = 'EDOT_TA_LEAVE_TIMEOUT_SECONDS';

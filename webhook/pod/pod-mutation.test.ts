@@ -2,13 +2,13 @@ import { readFileSync } from 'node:fs';
 import type { V1Container, V1Pod } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { applyPatch, diffPatch } from './patch.js';
+import { applyPatch, diffPatch } from '../admission/patch.js';
 import { groupName, mutatePod } from './pod-mutation.js';
-import { defaultInjectSettings } from './settings.js';
-import { parsePodStatus } from './status.js';
-import type { InjectSettings } from './types.js';
+import { defaultInjectSettings } from '../settings.js';
+import { parsePodStatus } from '../status.js';
+import type { InjectSettings } from '../types.js';
 
-const fixture = (name: string): V1Pod => parse(readFileSync(new URL(`../test/fixtures/pods/${name}`, import.meta.url), 'utf8')) as V1Pod;
+const fixture = (name: string): V1Pod => parse(readFileSync(new URL(`../../test/fixtures/pods/${name}`, import.meta.url), 'utf8')) as V1Pod;
 const settings = (overrides: Partial<InjectSettings> = {}): InjectSettings => ({ ...defaultInjectSettings(), sidecarImage: 'registry.example/edot-ta:test', ...overrides });
 const container = (pod: V1Pod, name: string): V1Container | undefined => [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])].find((c) => c.name === name);
 const envOf = (c: V1Container | undefined) => Object.fromEntries((c?.env ?? []).map((e) => [e.name, e.value ?? e.valueFrom?.fieldRef?.fieldPath]));

@@ -1,14 +1,14 @@
 // mutatePod: the pure pod mutation. A pod and settings in; an injected copy (sharing what it did not change) plus
 // admission warnings out. Never calls the API server; dryRun changes nothing (no side effects).
 import type { V1Pod, V1VolumeMount } from '@kubernetes/client-node';
-import { edotTaVersion } from '../cli/version.js';
-import { isPodScope, parsePrometheusCR, podScopes } from '../sidecar/identity.js';
+import { edotTaVersion } from '../../common/version.js';
+import { isPodScope, parsePrometheusCR, podScopes } from '../../sidecar/serve/identity.js';
 import { findCollectorContainer } from './collector-detect.js';
 import { parseCollectorArgs, renderedConfigPath, replaceTokens, rewrittenToken, type ConfigSource } from './config-args.js';
 import { podNameEnv, renderInitContainer, sidecarContainer } from './sidecar-containers.js';
 import { mountHolding, uniqueByMountPath, unreadableReason } from './config-volumes.js';
 import { applyPlannedLeave } from './planned-leave.js';
-import { formatPodStatus } from './status.js';
+import { formatPodStatus } from '../status.js';
 import {
   annotations,
   renderInitContainerName,
@@ -20,7 +20,7 @@ import {
   type PodMutationContext,
   type PodMutationResult,
   type PodScope,
-} from './types.js';
+} from '../types.js';
 
 const serviceAccountMountPath = '/var/run/secrets/kubernetes.io/serviceaccount';
 

@@ -9,7 +9,7 @@ import {
   sidecarContainerName,
   type InjectSettings,
   type PodScope,
-} from './types.js';
+} from '../types.js';
 
 /**
  * Waits for the sidecar's /readyz with plain node (the image has node; no curl/wget needed).

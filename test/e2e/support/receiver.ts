@@ -2,7 +2,7 @@
 // target allocator: every job from GET /scrape_configs, each with one http_sd_config pointing at
 // /jobs/<QueryEscape(job)>/targets?collector_id=<id> (the receiver replaces the job's own service
 // discovery with it). Used by e2e tests to stand a real Prometheus in for the collector.
-import { queryEscape } from '../../../sidecar/api.js';
+import { queryEscape } from '../../../sidecar/serve/api.js';
 
 export interface ReceiverOptions {
   /** http://127.0.0.1:<port> of the sidecar. */

@@ -1,12 +1,12 @@
 // Shared by the webhook and certs e2e files: the built CLI (plain node, as in the image), the
 // certificate a server presents, and the EDOT daemon pod fixture ready to create.
 import { execFile, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
 import type { AdmissionregistrationV1WebhookClientConfig, V1MutatingWebhookConfiguration, V1Pod } from '@kubernetes/client-node';
 import { parse, parseAllDocuments } from 'yaml';
-import { packageRoot } from '../../../cli/version.js';
+import { packageRoot } from '../../../common/version.js';
 
 export const root = packageRoot(); // the repo, also when this runs compiled from dist/ (the demo)
 export const mainJs = join(root, 'dist/cli/main.js');
@@ -21,14 +21,18 @@ export function edotTa(args: string[], env: NodeJS.ProcessEnv = process.env): Pr
   });
 }
 
-/** Builds dist/ when it is missing or older than the webhook and certs sources. */
+/** The product folders the build compiles (tsconfig.build.json). */
+const productDirs = ['cli', 'common', 'contract', 'webhook', 'sidecar', 'certs'];
+
+/** Builds dist/ when it is missing or older than any product source; tests run the built CLI in plain node, as the image does. */
 export function ensureBuilt(): void {
-  const sources = ['webhook', 'certs', 'cli'].flatMap((dir) => spawnSync('ls', [join(root, dir)]).stdout.toString().split('\n').filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts')).map((f) => join(root, dir, f)));
-  const target = join(root, 'dist/webhook/cli.js');
-  if (existsSync(target) && existsSync(join(root, 'dist/certs/cli.js')) && statSync(target).mtimeMs >= Math.max(...sources.map((s) => statSync(s).mtimeMs))) return;
-  // tsc emits even when another engineer's work in progress has type errors; our files must exist.
-  spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json')], { cwd: root, stdio: 'ignore' });
-  if (!existsSync(target) || !existsSync(join(root, 'dist/certs/cli.js'))) throw new Error('build did not produce dist/webhook/cli.js and dist/certs/cli.js');
+  const sources = productDirs.flatMap((dir) => readdirSync(join(root, dir), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts')).map((f) => join(root, dir, f)));
+  const target = join(root, 'dist/cli/main.js');
+  if (existsSync(target) && statSync(target).mtimeMs >= Math.max(...sources.map((s) => statSync(s).mtimeMs))) return;
+  const tsc = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json')], { cwd: root, encoding: 'utf8' });
+  if (!existsSync(target)) throw new Error(`build did not produce dist/cli/main.js:\n${tsc.stdout}${tsc.stderr}`);
+  // tsc emits despite type errors; the typecheck step of `npm test` reports those. Touch the entry so the next check is cheap.
+  utimesSync(target, new Date(), new Date());
 }
 
 /** The serial number of the certificate the server presents to a new connection. */
@@ -54,7 +58,7 @@ export function daemonPod(name: string): V1Pod {
 export const containerNames = (pod: V1Pod) => [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])].map((c) => c.name);
 
 /**
- * The MutatingWebhookConfiguration we ship (manifests/webhook.yaml), renamed and pointed at a
+ * The MutatingWebhookConfiguration we ship (manifests/base/webhook.yaml), renamed and pointed at a
  * test's webhook, so the e2e tests exercise the real rules, policies and selectors.
  * `podsOnly` keeps just the pod webhook; `timeoutSeconds` keeps the apiserver's wait short.
  */
@@ -65,9 +69,9 @@ export function shippedWebhookConfiguration(options: {
   podsOnly?: boolean;
   timeoutSeconds?: number;
 }): V1MutatingWebhookConfiguration {
-  const docs = parseAllDocuments(readFileSync(join(root, 'manifests/webhook.yaml'), 'utf8')).map((d) => d.toJS() as { kind?: string });
+  const docs = parseAllDocuments(readFileSync(join(root, 'manifests/base/webhook.yaml'), 'utf8')).map((d) => d.toJS() as { kind?: string });
   const shipped = docs.find((d) => d.kind === 'MutatingWebhookConfiguration') as V1MutatingWebhookConfiguration | undefined;
-  if (!shipped) throw new Error('manifests/webhook.yaml has no MutatingWebhookConfiguration');
+  if (!shipped) throw new Error('manifests/base/webhook.yaml has no MutatingWebhookConfiguration');
   const webhooks = (shipped.webhooks ?? [])
     .filter((hook) => !options.podsOnly || hook.rules?.some((rule) => rule.resources?.includes('pods')))
     .map((hook) => ({
