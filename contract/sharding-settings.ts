@@ -1,6 +1,7 @@
 // Sharding settings from the sidecar's environment. Pure and dependency-free, so the webhook
 // can check the values it injects without loading the Kubernetes client.
-import { defaultLoadFactor } from '../sidecar/sharding/assignment.js';
+/** Bounded-load cap of the assignment: no member gets more than this × the mean of the hashed targets. */
+export const defaultLoadFactor = 1.1;
 
 export interface ShardingSettings {
   renewIntervalMs: number;
@@ -25,6 +26,9 @@ export const shardingEnv = {
   EDOT_TA_LEAVE_TIMEOUT_SECONDS: 25,
   EDOT_TA_LOAD_FACTOR: defaultLoadFactor,
 } as const;
+
+/** The one the webhook sets (planned leave: handover seconds - 5). */
+export const leaveTimeoutEnvName: keyof typeof shardingEnv = 'EDOT_TA_LEAVE_TIMEOUT_SECONDS';
 
 export function shardingSettingsFromEnv(env: NodeJS.ProcessEnv): ShardingSettings {
   const value = (name: keyof typeof shardingEnv): number => {

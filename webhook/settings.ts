@@ -3,15 +3,10 @@
 // naming the flag, so `edot-ta webhook` and `edot-ta inject` report bad values the same way.
 import { UsageError } from '../common/args.js';
 import { edotTaVersion } from '../common/version.js';
-import { isPodScope, parsePrometheusCR, podScopes } from '../sidecar/serve/identity.js';
-import {
-  defaultSidecarPort,
-  type CRSettings,
-  type CollectorMode,
-  type InjectSettings,
-  type LabelRequirement,
-  type NativeSidecarsMode,
-} from './types.js';
+import { type CRSettings, type CollectorMode, type InjectSettings, type LabelRequirement, type NativeSidecarsMode } from './types.js';
+import { isPodScope, podScopes } from '../contract/sidecar.js';
+import { parsePrometheusCREnv } from '../contract/prometheus-cr.js';
+import { defaultSidecarPort } from '../contract/names.js';
 
 /** Spread into parseFlags options: `parseFlags(argv, { ...injectSettingsFlagOptions, port: ... })`. */
 export const injectSettingsFlagOptions = {
@@ -186,7 +181,7 @@ export function parseInjectSettings(flags: InjectSettingsFlagValues, env: Record
   if (prometheusCR !== undefined) {
     if (prometheusCR !== '') {
       try {
-        parsePrometheusCR(prometheusCR); // the sidecar's own parser: refuse what would stop the sidecar
+        parsePrometheusCREnv(prometheusCR); // the sidecar's own parser: refuse what would stop the sidecar
       } catch (err) {
         throw new UsageError(`--default-prometheus-cr: want a JSON object like ${defaultPrometheusCRJson}: ${err instanceof Error ? err.message : String(err)}`);
       }

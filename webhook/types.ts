@@ -12,32 +12,9 @@
 //   webhook/patch.ts         diffPatch(original, mutated)               → Operation[] (RFC 6902)
 import type { V1ObjectMeta, V1Pod, V1ResourceRequirements } from '@kubernetes/client-node';
 import type { Operation } from 'fast-json-patch';
-import type { PodScope } from '../sidecar/serve/identity.js';
+import { type PodScope } from '../contract/sidecar.js';
 
 export type { Operation };
-
-// ---- Names shared with users, the sidecar and tests (design.md "Names"; keep stable) ----
-export const sidecarContainerName = 'edot-ta';
-export const renderInitContainerName = 'edot-ta-render';
-export const renderedConfigVolumeName = 'edot-ta-config';
-export const renderedConfigMountPath = '/edot-ta';
-export const scrapeConfigsPath = '/edot-ta/scrape-configs.yaml';
-export const defaultSidecarPort = 27390;
-
-export const annotations = {
-  /** `"false"` on a pod (or its template) opts it out. */
-  inject: 'edot-ta.io/inject',
-  /** JSON written by the webhook: what was injected/changed (never secrets). */
-  status: 'edot-ta.io/status',
-  /** Per-pod sidecar port override (hostNetwork pods share the node's loopback). */
-  port: 'edot-ta.io/port',
-  /** JSON in the shape of the operator CR's spec.targetAllocator.prometheusCR. */
-  prometheusCR: 'edot-ta.io/prometheus-cr',
-  /** Per-pod `cluster` | `node`: which pods the sidecar watches (InjectSettings.sidecarPodScope). */
-  podScope: 'edot-ta.io/pod-scope',
-} as const;
-
-export const namespaceOptInLabel = { key: 'edot-ta.io/inject', value: 'enabled' } as const;
 
 // ---- Pod mutation ----
 
@@ -100,7 +77,7 @@ export interface InjectSettings {
   sidecarPodScope: PodScope;
 }
 
-export type { PodScope } from '../sidecar/serve/identity.js';
+export type { PodScope } from '../contract/sidecar.js';
 
 export interface PodMutationContext {
   /** AdmissionReview request.namespace (pods created by controllers often lack metadata.namespace). */

@@ -2,7 +2,8 @@
 // would generate, for the monitors the prometheusCR settings select. An invalid monitor is
 // reported (named) and skipped; every other monitor still produces its jobs.
 import { MonitorError, podMonitorScrapeConfigs, serviceMonitorScrapeConfigs, type PodMonitor, type ServiceMonitor } from './monitors.js';
-import { selectMonitors, type PrometheusCRSettings } from './selectors.js';
+import type { PrometheusCRSettings } from '../../contract/prometheus-cr.js';
+import { selectMonitors } from './selectors.js';
 import type { Labels } from './types.js';
 import type { ScrapeConfig } from '../targets/targets.js';
 

@@ -1,6 +1,6 @@
 // PodMonitor / ServiceMonitor (monitoring.coreos.com/v1) as the API returns them (camelCase),
 // limited to the fields the sidecar turns into scrape configs.
-import type { LabelSelector } from './selectors.js';
+import type { LabelSelector } from '../../contract/prometheus-cr.js';
 
 export interface SecretKeySelector {
   name: string;

@@ -5,7 +5,8 @@
 import { compileRelabelConfigs } from '../relabel/relabel.js';
 import { addHttpClientFields, type ObjectValueLookup } from './monitor-http.js';
 import type { EndpointCommon, MonitorSpecCommon, PodMetricsEndpoint, PodMonitor, RelabelConfigCR, ServiceMonitor, ServiceMonitorEndpoint } from './monitor-types.js';
-import { defaultScrapeInterval, labelSelectorString, validateLabelSelector, type LabelSelector } from './selectors.js';
+import { defaultScrapeInterval, validateLabelSelector, type LabelSelector } from '../../contract/prometheus-cr.js';
+import { labelSelectorString } from './selectors.js';
 import type { KubernetesSdConfigYaml, RelabelConfigYaml, ScrapeConfigYaml } from './types.js';
 
 export type { PodMonitor, ServiceMonitor } from './monitor-types.js';

@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import type { PodMonitor, ServiceMonitor } from './monitor-types.js';
-import { labelSelectorString, matchesLabelSelector, needsNamespaceLabels, parsePrometheusCR, SelectorError, selectMonitors, validateLabelSelector, type PrometheusCRSettings } from './selectors.js';
+import { parsePrometheusCR, SelectorError, validateLabelSelector, type PrometheusCRSettings } from '../../contract/prometheus-cr.js';
+import { labelSelectorString, matchesLabelSelector, needsNamespaceLabels, selectMonitors } from './selectors.js';
 
 const monitors = parseAllDocuments(readFileSync(new URL('../../test/fixtures/monitors/selection.yaml', import.meta.url), 'utf8')).map((d) => d.toJSON() as PodMonitor | ServiceMonitor);
 const podMonitors = monitors.filter((m) => m.kind === 'PodMonitor');

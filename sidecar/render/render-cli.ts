@@ -4,6 +4,8 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parseFlags, UsageError } from '../../common/args.js';
+import { defaultSidecarPort } from '../../contract/names.js';
+import { renderFlags, sidecarEnv } from '../../contract/sidecar.js';
 import { createLogger } from '../../common/log.js';
 import { formatScrapeConfigs, renderConfigs, type RenderInput } from './render.js';
 
@@ -16,30 +18,37 @@ sidecar (target_allocator), and writes the moved static scrape_configs to --scra
 \${env:...} inside moved scrape configs is expanded from this process's environment.`;
 
 const flagOptions = {
-  in: { type: 'string', multiple: true },
-  out: { type: 'string', multiple: true },
-  'scrape-configs-out': { type: 'string' },
-  endpoint: { type: 'string', default: 'http://127.0.0.1:27390' },
-  interval: { type: 'string', default: '30s' },
-  'refresh-interval': { type: 'string', default: '10s' },
-  'collector-id': { type: 'string', default: '${env:POD_NAME}' },
+  [renderFlags.in]: { type: 'string', multiple: true },
+  [renderFlags.out]: { type: 'string', multiple: true },
+  [renderFlags.scrapeConfigsOut]: { type: 'string' },
+  [renderFlags.endpoint]: { type: 'string', default: `http://127.0.0.1:${defaultSidecarPort}` },
+  [renderFlags.interval]: { type: 'string', default: '30s' },
+  [renderFlags.refreshInterval]: { type: 'string', default: '10s' },
+  [renderFlags.collectorId]: { type: 'string', default: `\${env:${sidecarEnv.podName}}` },
   help: { type: 'boolean', short: 'h' },
 } as const;
+
+/** Parses and checks `sidecar render` flags without side effects; throws UsageError. */
+export function parseRenderFlags(argv: string[]) {
+  const { values } = parseFlags(argv, flagOptions);
+  if (values.help) return values;
+  const ins = values.in ?? [];
+  const outs = values.out ?? [];
+  if (ins.length === 0 || ins.length !== outs.length) throw new UsageError(`want one --out per --in (got ${ins.length} --in, ${outs.length} --out)`);
+  for (const flag of [renderFlags.interval, renderFlags.refreshInterval] as const) {
+    if (!/^([0-9]+(ms|s|m|h))+$/.test(values[flag])) throw new UsageError(`--${flag}: want a duration like 30s, got "${values[flag]}"`);
+  }
+  return values;
+}
 
 export async function run(argv: string[]): Promise<number> {
   const log = createLogger({ component: 'render' });
   let values;
   try {
-    ({ values } = parseFlags(argv, flagOptions));
-    const ins = values.in ?? [];
-    const outs = values.out ?? [];
+    values = parseRenderFlags(argv);
     if (values.help) {
       console.log(usage);
       return 0;
-    }
-    if (ins.length === 0 || ins.length !== outs.length) throw new UsageError(`want one --out per --in (got ${ins.length} --in, ${outs.length} --out)`);
-    for (const flag of ['interval', 'refresh-interval'] as const) {
-      if (!/^([0-9]+(ms|s|m|h))+$/.test(values[flag])) throw new UsageError(`--${flag}: want a duration like 30s, got "${values[flag]}"`);
     }
   } catch (err) {
     if (err instanceof UsageError) {

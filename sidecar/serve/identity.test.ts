@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { IdentityError, parsePrometheusCR, readIdentity } from './identity.js';
+import { IdentityError, readIdentity } from './identity.js';
+import { parsePrometheusCREnv } from '../../contract/prometheus-cr.js';
 
 const env = { POD_NAME: 'daemon-abc', POD_UID: 'uid-1', POD_NAMESPACE: 'otel', NODE_NAME: 'node-a', EDOT_TA_GROUP: 'otel/daemon' };
 
@@ -18,13 +19,13 @@ describe('readIdentity', () => {
 
 describe('parsePrometheusCR', () => {
   it('keeps a nil selector (selects nothing) apart from {} (selects everything)', () => {
-    const settings = parsePrometheusCR(JSON.stringify({ enabled: true, podMonitorSelector: {}, serviceMonitorSelector: null }));
+    const settings = parsePrometheusCREnv(JSON.stringify({ enabled: true, podMonitorSelector: {}, serviceMonitorSelector: null }));
     expect(settings.podMonitorSelector).toEqual({});
     expect(settings.serviceMonitorSelector).toBeNull();
   });
 
   it('reads selectors, namespaces and the scrape interval', () => {
-    const settings = parsePrometheusCR(
+    const settings = parsePrometheusCREnv(
       JSON.stringify({
         enabled: true,
         scrapeInterval: '15s',
@@ -45,8 +46,8 @@ describe('parsePrometheusCR', () => {
   });
 
   it('rejects malformed settings naming the field', () => {
-    expect(() => parsePrometheusCR('{not json')).toThrow(/EDOT_TA_PROMETHEUS_CR is not valid JSON/);
-    expect(() => parsePrometheusCR('{"scrapeInterval":"soon"}')).toThrow(/scrapeInterval/);
-    expect(() => parsePrometheusCR('{"podMonitorSelector":{"matchExpressions":[{"key":"a","operator":"Like"}]}}')).toThrow(/EDOT_TA_PROMETHEUS_CR: .*podMonitorSelector/);
+    expect(() => parsePrometheusCREnv('{not json')).toThrow(/EDOT_TA_PROMETHEUS_CR is not valid JSON/);
+    expect(() => parsePrometheusCREnv('{"scrapeInterval":"soon"}')).toThrow(/scrapeInterval/);
+    expect(() => parsePrometheusCREnv('{"podMonitorSelector":{"matchExpressions":[{"key":"a","operator":"Like"}]}}')).toThrow(/EDOT_TA_PROMETHEUS_CR: .*podMonitorSelector/);
   });
 });

@@ -8,12 +8,14 @@ import { createLogger, type Logger } from '../../common/log.js';
 import { createApi, parseListenAddress } from './api.js';
 import { debugTargets } from './debug.js';
 import { PodEvents, summaryText } from './events.js';
-import { IdentityError, isPodScope, readIdentity } from './identity.js';
+import { IdentityError, readIdentity } from './identity.js';
 import { createKubeClient, loadKubeConfig, type KubeClient } from '../kube/client.js';
 import { createMetrics, type SidecarMetrics } from './metrics.js';
 import { DiscoveryRuntime } from './serve-runtime.js';
 import { shardingSettingsFromEnv, ShardingSettingsError, startSharding, type ShardingRuntime } from '../sharding/runtime.js';
 import type { ScrapeConfig } from '../targets/targets.js';
+import { defaultSidecarPort, scrapeConfigsPath } from '../../contract/names.js';
+import { isPodScope, serveFlags } from '../../contract/sidecar.js';
 
 const usage = `Usage: edot-ta sidecar serve [flags]
 
@@ -36,26 +38,34 @@ EDOT_TA_LOG_LEVEL (debug|info|warn|error, default info).
 Sharding (optional): EDOT_TA_LEASE_RENEW_SECONDS (10), EDOT_TA_LEASE_DURATION_SECONDS (40),
 EDOT_TA_HANDOVER_HOLD_SECONDS (45), EDOT_TA_LEAVE_TIMEOUT_SECONDS (25), EDOT_TA_LOAD_FACTOR (1.10).`;
 
+const flagOptions = {
+  [serveFlags.listen]: { type: 'string', default: `127.0.0.1:${defaultSidecarPort}` },
+  [serveFlags.scrapeConfigs]: { type: 'string', default: scrapeConfigsPath },
+  kubeconfig: { type: 'string' },
+  [serveFlags.podScope]: { type: 'string', default: 'cluster' },
+  'watchdog-seconds': { type: 'string', default: '90' },
+  'summary-interval-seconds': { type: 'string', default: '10' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** Parses and checks `sidecar serve` flags without side effects; throws UsageError. */
+export function parseServeFlags(argv: string[]) {
+  const flags = parseFlags(argv, flagOptions).values;
+  if (!isPodScope(flags[serveFlags.podScope])) throw new UsageError(`--${serveFlags.podScope} must be "cluster" or "node"`);
+  for (const name of ['watchdog-seconds', 'summary-interval-seconds'] as const) {
+    if (!(Number(flags[name]) > 0)) throw new UsageError(`--${name} must be a positive number`);
+  }
+  return flags;
+}
+
 export async function run(argv: string[]): Promise<number> {
   const logger = createLogger({ component: 'sidecar-serve' });
   let flags;
   try {
-    flags = parseFlags(argv, {
-      listen: { type: 'string', default: '127.0.0.1:27390' },
-      'scrape-configs': { type: 'string', default: '/edot-ta/scrape-configs.yaml' },
-      kubeconfig: { type: 'string' },
-      'pod-scope': { type: 'string', default: 'cluster' },
-      'watchdog-seconds': { type: 'string', default: '90' },
-      'summary-interval-seconds': { type: 'string', default: '10' },
-      help: { type: 'boolean', short: 'h' },
-    }).values;
+    flags = parseServeFlags(argv);
     if (flags.help) {
       console.log(usage);
       return 0;
-    }
-    if (!isPodScope(flags['pod-scope'])) throw new UsageError('--pod-scope must be "cluster" or "node"');
-    for (const name of ['watchdog-seconds', 'summary-interval-seconds'] as const) {
-      if (!(Number(flags[name]) > 0)) throw new UsageError(`--${name} must be a positive number`);
     }
   } catch (err) {
     if (err instanceof UsageError) {

@@ -9,6 +9,7 @@
 // that only sees its own node's pods still agrees with the others on every hashed target.
 // Input order never matters: members are sorted by name, hashed targets by (hash, key).
 import { hash64, score } from './hash.js';
+import { defaultLoadFactor } from '../../contract/sharding-settings.js';
 
 export interface Member {
   /** The collector id: the pod's name. */
@@ -27,8 +28,6 @@ export interface AssignmentOptions {
   /** Bounded-loads factor c: no member gets more than ceil(c · mean) hashed targets. */
   loadFactor?: number;
 }
-
-export const defaultLoadFactor = 1.1;
 
 export class Assignment {
   constructor(

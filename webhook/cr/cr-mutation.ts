@@ -3,10 +3,11 @@
 // work with edot-ta instead of the central Target Allocator and explains what it could not fix.
 import { Document, parseDocument } from 'yaml';
 import { edotTaVersion } from '../../common/version.js';
-import { parsePrometheusCR } from '../../sidecar/serve/identity.js';
 import { repairPrometheusReceivers } from './cr-config.js';
 import { formatCRStatus } from '../status.js';
-import { annotations, type CRMutationContext, type CRMutationResult, type CRSettings, type CollectorCR } from '../types.js';
+import { type CRMutationContext, type CRMutationResult, type CRSettings, type CollectorCR } from '../types.js';
+import { parsePrometheusCREnv } from '../../contract/prometheus-cr.js';
+import { annotations } from '../../contract/names.js';
 
 export const collectorCRGroup = 'opentelemetry.io';
 export const collectorCRVersions = ['v1alpha1', 'v1beta1'] as const;
@@ -81,7 +82,7 @@ export function mutateCollectorCR(cr: CollectorCR, settings: CRSettings, context
   if (ta?.prometheusCR && typeof ta.prometheusCR === 'object') {
     const value = JSON.stringify(ta.prometheusCR);
     try {
-      parsePrometheusCR(value);
+      parsePrometheusCREnv(value);
     } catch (err) {
       warnings.push(`edot-ta: targetAllocator.prometheusCR is not usable by the sidecar (${err instanceof Error ? err.message : String(err)}); pods fall back to the webhook default`);
     }

@@ -5,11 +5,10 @@
 // stopped, so its targets are unscraped until the new owners' collectors pick them up.
 // Pure: edits the (already copied) collector container and pod spec, returns what it changed.
 import type { V1Container, V1PodSpec } from '@kubernetes/client-node';
-import { shardingSettingsFromEnv } from '../../contract/sharding-settings.js';
+import { leaveTimeoutEnvName, shardingSettingsFromEnv } from '../../contract/sharding-settings.js';
 import type { InjectSettings } from '../types.js';
 
 /** The sidecar's setting: how long its SIGTERM waits for the new owners before deleting its Lease. */
-export const leaveTimeoutEnvName = 'EDOT_TA_LEAVE_TIMEOUT_SECONDS';
 /** The sidecar stops waiting this long before the collector stops scraping. */
 export const leaveTimeoutMarginSeconds = 5;
 /** Time after the collector's preStop for it to flush and exit before SIGKILL. */

@@ -2,25 +2,16 @@
 // admission warnings out. Never calls the API server; dryRun changes nothing (no side effects).
 import type { V1Pod, V1VolumeMount } from '@kubernetes/client-node';
 import { edotTaVersion } from '../../common/version.js';
-import { isPodScope, parsePrometheusCR, podScopes } from '../../sidecar/serve/identity.js';
 import { findCollectorContainer } from './collector-detect.js';
 import { parseCollectorArgs, renderedConfigPath, replaceTokens, rewrittenToken, type ConfigSource } from './config-args.js';
 import { podNameEnv, renderInitContainer, sidecarContainer } from './sidecar-containers.js';
 import { mountHolding, uniqueByMountPath, unreadableReason } from './config-volumes.js';
 import { applyPlannedLeave } from './planned-leave.js';
 import { formatPodStatus } from '../status.js';
-import {
-  annotations,
-  renderInitContainerName,
-  renderedConfigMountPath,
-  renderedConfigVolumeName,
-  sidecarContainerName,
-  type InjectSettings,
-  type PodInjectionStatus,
-  type PodMutationContext,
-  type PodMutationResult,
-  type PodScope,
-} from '../types.js';
+import { type InjectSettings, type PodInjectionStatus, type PodMutationContext, type PodMutationResult } from '../types.js';
+import { isPodScope, podScopes, type PodScope } from '../../contract/sidecar.js';
+import { parsePrometheusCREnv } from '../../contract/prometheus-cr.js';
+import { annotations, renderInitContainerName, renderedConfigMountPath, renderedConfigVolumeName, sidecarContainerName } from '../../contract/names.js';
 
 const serviceAccountMountPath = '/var/run/secrets/kubernetes.io/serviceaccount';
 
@@ -189,7 +180,7 @@ function podScopeFor(annotation: string | undefined, fallback: PodScope, warning
 function prometheusCRFor(annotation: string | undefined, fallback: string, warnings: string[]): string | undefined {
   if (annotation !== undefined) {
     try {
-      parsePrometheusCR(annotation);
+      parsePrometheusCREnv(annotation);
       return JSON.stringify(JSON.parse(annotation));
     } catch (err) {
       warnings.push(`edot-ta: annotation ${annotations.prometheusCR} is not usable (${err instanceof Error ? err.message : String(err)}); using the webhook default`);

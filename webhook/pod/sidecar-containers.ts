@@ -1,15 +1,10 @@
 // The two containers edot-ta adds to a collector pod: the render init container and the sidecar.
 // Pure builders: settings and a few pod facts in, container specs out.
 import type { V1Container, V1EnvVar, V1Probe, V1SecurityContext, V1VolumeMount } from '@kubernetes/client-node';
-import {
-  renderInitContainerName,
-  renderedConfigMountPath,
-  renderedConfigVolumeName,
-  scrapeConfigsPath,
-  sidecarContainerName,
-  type InjectSettings,
-  type PodScope,
-} from '../types.js';
+import { type InjectSettings } from '../types.js';
+import { renderInitContainerName, renderedConfigMountPath, renderedConfigVolumeName, scrapeConfigsPath, sidecarContainerName } from '../../contract/names.js';
+import { leaveTimeoutEnvName } from '../../contract/sharding-settings.js';
+import { downwardApiFields, flag, renderFlags, serveFlags, sidecarEnv, sidecarSubcommands, type PodScope } from '../../contract/sidecar.js';
 
 /**
  * Waits for the sidecar's /readyz with plain node (the image has node; no curl/wget needed).
@@ -50,16 +45,11 @@ export function restrictedSecurityContext(settings: InjectSettings): V1SecurityC
 const fieldEnv = (name: string, fieldPath: string): V1EnvVar => ({ name, valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath } } });
 
 export function downwardApiEnv(): V1EnvVar[] {
-  return [
-    fieldEnv('POD_NAME', 'metadata.name'),
-    fieldEnv('POD_UID', 'metadata.uid'),
-    fieldEnv('POD_NAMESPACE', 'metadata.namespace'),
-    fieldEnv('NODE_NAME', 'spec.nodeName'),
-  ];
+  return downwardApiFields.map(([name, fieldPath]) => fieldEnv(name, fieldPath));
 }
 
 export function podNameEnv(): V1EnvVar {
-  return fieldEnv('POD_NAME', 'metadata.name');
+  return fieldEnv(sidecarEnv.podName, 'metadata.name');
 }
 
 const renderedMount: V1VolumeMount = { name: renderedConfigVolumeName, mountPath: renderedConfigMountPath };
@@ -75,22 +65,21 @@ export interface RenderStep {
 }
 
 export function renderInitContainer(settings: InjectSettings, port: number, step: RenderStep): V1Container {
-  const io = step.inputs.flatMap((pair) => ['--in', pair.in, '--out', pair.out]);
+  const io = step.inputs.flatMap((pair) => [flag(renderFlags.in), pair.in, flag(renderFlags.out), pair.out]);
   const container: V1Container = {
     name: renderInitContainerName,
     image: settings.sidecarImage,
     command: [
       ...settings.sidecarCommand,
-      'sidecar',
-      'render',
+      ...sidecarSubcommands.render,
       ...io,
-      '--scrape-configs-out',
+      flag(renderFlags.scrapeConfigsOut),
       scrapeConfigsPath,
-      '--endpoint',
+      flag(renderFlags.endpoint),
       `http://127.0.0.1:${port}`,
-      '--interval',
+      flag(renderFlags.interval),
       settings.targetAllocatorInterval,
-      '--refresh-interval',
+      flag(renderFlags.refreshInterval),
       settings.httpSdRefreshInterval,
     ],
     resources: structuredClone(settings.sidecarResources),
@@ -118,9 +107,9 @@ export interface SidecarFacts {
 }
 
 export function sidecarContainer(settings: InjectSettings, facts: SidecarFacts): V1Container {
-  const env = [...downwardApiEnv(), { name: 'EDOT_TA_GROUP', value: facts.group }];
-  if (facts.prometheusCR !== undefined) env.push({ name: 'EDOT_TA_PROMETHEUS_CR', value: facts.prometheusCR });
-  if (facts.leaveTimeoutSeconds !== undefined) env.push({ name: 'EDOT_TA_LEAVE_TIMEOUT_SECONDS', value: facts.leaveTimeoutSeconds });
+  const env = [...downwardApiEnv(), { name: sidecarEnv.group, value: facts.group }];
+  if (facts.prometheusCR !== undefined) env.push({ name: sidecarEnv.prometheusCR, value: facts.prometheusCR });
+  if (facts.leaveTimeoutSeconds !== undefined) env.push({ name: leaveTimeoutEnvName, value: facts.leaveTimeoutSeconds });
   const graceMs = String(settings.readyTimeoutSeconds * 1000);
   const check = (mode: 'wait' | 'probe') => [settings.nodeBinary, '-e', readinessScript, readyUrl(facts.port), graceMs, mode];
   const container: V1Container = {
@@ -128,13 +117,12 @@ export function sidecarContainer(settings: InjectSettings, facts: SidecarFacts):
     image: settings.sidecarImage,
     command: [
       ...settings.sidecarCommand,
-      'sidecar',
-      'serve',
-      '--listen',
+      ...sidecarSubcommands.serve,
+      flag(serveFlags.listen),
       `127.0.0.1:${facts.port}`,
-      '--scrape-configs',
+      flag(serveFlags.scrapeConfigs),
       scrapeConfigsPath,
-      ...(facts.podScope === 'node' ? ['--pod-scope', 'node'] : []),
+      ...(facts.podScope === 'node' ? [flag(serveFlags.podScope), 'node'] : []),
     ],
     env,
     resources: structuredClone(settings.sidecarResources),
