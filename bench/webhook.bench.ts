@@ -17,6 +17,8 @@ import { createWebhookCertificates } from '../certs/ca.js';
 import { createLogger } from '../common/log.js';
 import { createWebhookMetrics } from '../webhook/admission/metrics.js';
 import { createWebhookApp, startHttpsServer } from '../webhook/server.js';
+import { admissionResponse, parseAdmissionReview } from '../webhook/admission/admission.js';
+import { Hono } from 'hono';
 import { defaultCRSettings, defaultInjectSettings } from '../webhook/settings.js';
 
 const here = fileURLToPath(import.meta.url);
@@ -48,7 +50,10 @@ async function serve(): Promise<void> {
   const certs = createWebhookCertificates({ service: 'edot-ta-webhook', namespace: 'bench', ips: ['127.0.0.1'], validityDays: 1 });
   const metrics = createWebhookMetrics();
   // The real logger (info level: one JSON line per mutated review), written to this child's stderr.
-  const app = createWebhookApp({ settings: { inject: defaultInjectSettings(), cr: defaultCRSettings() }, metrics, logger: createLogger({ component: 'webhook' }) });
+  // The baseline: the same server, TLS and body parse, answered allowed without a mutation.
+  // Mounted only in this benchmark's server (extraRoutes); the product serves no such route.
+  const baseline = new Hono().post('/baseline', async (c) => c.json(admissionResponse(parseAdmissionReview(await c.req.text()).uid)));
+  const app = createWebhookApp({ settings: { inject: defaultInjectSettings(), cr: defaultCRSettings() }, metrics, logger: createLogger({ component: 'webhook' }), extraRoutes: baseline });
   const server = await startHttpsServer(app, { port: 0, hostname: '127.0.0.1', ...certs.serving });
   let peakRss = process.memoryUsage().rss;
   setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50).unref();

@@ -10,7 +10,6 @@ import { HTTPException } from 'hono/http-exception';
 import type { Logger } from '../common/log.js';
 import {
   AdmissionReviewError,
-  admissionResponse,
   defaultMutators,
   parseAdmissionReview,
   review,
@@ -87,12 +86,6 @@ export function createWebhookApp(options: WebhookAppOptions): Hono {
     else if (outcome.result === 'mutated') logger.info('mutated', fields);
     else logger.debug('admitted unchanged', fields);
     return c.json(body);
-  });
-
-  // Benchmark baseline: the same parse and an allowed answer, no mutation.
-  app.post('/baseline', async (c) => {
-    const request = parseAdmissionReview(await readBody(c));
-    return c.json(admissionResponse(request.uid));
   });
 
   app.get('/healthz', (c) => c.text('ok'));

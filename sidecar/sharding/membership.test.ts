@@ -14,7 +14,7 @@ function group(store: SimulatedLeaseStore, clock: SimulatedClock, names: string[
   return names.map((name, i) => startSimulatedMember({ name, nodeName: `node-${i}`, store, clock, targets, renewIntervalMs, leaseDurationSeconds, holdMs: 5_000 }));
 }
 
-const liveNames = (m: Membership) => m.liveMembers().map((l) => l.podName).sort();
+const liveNames = (m: Membership) => m.judgeLiveMembers().members.map((l) => l.podName).sort();
 
 describe('membership', () => {
   it('creates its Lease (holder = pod UID) and renews it every interval with the resourceVersion', async () => {
@@ -92,7 +92,7 @@ describe('membership', () => {
     startSimulatedMember({ name: 'b', uid: 'uid-b-2', nodeName: 'node-1', store, clock, targets: () => [], renewIntervalMs, leaseDurationSeconds });
     await clock.advance(2_000);
     expect(store.lease(leaseName('b'))?.spec.holderIdentity).toBe('uid-b-2');
-    expect(a!.membership.liveMembers().find((m) => m.podName === 'b')?.podUid).toBe('uid-b-2');
+    expect(a!.membership.judgeLiveMembers().members.find((m) => m.podName === 'b')?.podUid).toBe('uid-b-2');
     expect(a!.sharding.currentView().hash).not.toBe(before);
   });
 

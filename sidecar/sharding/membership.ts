@@ -56,10 +56,8 @@ export class Membership {
   private lastNewsAt = -Infinity;
   private wasHealthy = false;
   private sweeps = 0;
-  /** Order-free fingerprint of the set liveMembers() last returned: a cheap "did it change?". */
-  liveFingerprint = '';
   private readonly ownId: { hi: number; lo: number };
-  private liveCache: { members: MemberLease[]; healthy: boolean; validUntil: number } | undefined;
+  private liveCache: { members: MemberLease[]; fingerprint: string; healthy: boolean; validUntil: number } | undefined;
 
   constructor(private readonly options: MembershipOptions) {
     this.renewIntervalMs = options.renewIntervalMs ?? 10_000;
@@ -116,7 +114,7 @@ export class Membership {
 
   /** A Lease of the group was added or changed (watch or list). */
   observe(raw: unknown): void {
-    const lease = parseShared(raw, this.options.group);
+    const lease = parseMemberLease(raw, this.options.group);
     if (!lease) return;
     const now = this.options.clock.now();
     this.lastNewsAt = now;
@@ -161,15 +159,17 @@ export class Membership {
   }
 
   /**
-   * Live members (not leaving), ourselves included unless we are leaving. Judged at `now`, or at
-   * the moment the API was last healthy when it is not: an outage never expires anybody.
+   * Judges who is live now (not leaving), ourselves included unless we are leaving: at `now`, or
+   * at the moment the API was last healthy when it is not, so an outage never expires anybody.
+   * Not a getter: it records the judgement (who was live, back-from-outage restarts) for the next.
+   * `fingerprint` is order-free, a cheap "did the set change?".
    */
-  liveMembers(): MemberLease[] {
+  judgeLiveMembers(): { members: MemberLease[]; fingerprint: string } {
     const now = this.options.clock.now();
     const healthy = this.apiHealthy();
     // Cached until the earliest expiry among the live (renewals only push expiries later).
     const cache = this.liveCache;
-    if (cache && cache.healthy === healthy && healthy === this.wasHealthy && now < cache.validUntil) return cache.members;
+    if (cache && cache.healthy === healthy && healthy === this.wasHealthy && now < cache.validUntil) return { members: cache.members, fingerprint: cache.fingerprint };
     if (healthy && !this.wasHealthy) {
       // Back from an outage (or starting): nobody's renewals could be seen; start them afresh.
       for (const entry of this.observed.values()) if (entry.wasLive) entry.changedAt = Math.max(entry.changedAt ?? now, now);
@@ -196,10 +196,10 @@ export class Membership {
       sumLo = (sumLo + this.ownId.lo) >>> 0;
       xorHi = (xorHi ^ this.ownId.hi) >>> 0;
     }
-    this.liveFingerprint = `${members.length}:${sumLo}:${xorHi}`;
+    const fingerprint = `${members.length}:${sumLo}:${xorHi}`;
     // While unhealthy, judgement time only moves with news or writes, which clear the cache.
-    this.liveCache = { members, healthy, validUntil };
-    return members;
+    this.liveCache = { members, fingerprint, healthy, validUntil };
+    return { members, fingerprint };
   }
 
   /** When each member was first seen announcing its current view (monotonic ms). */
@@ -285,18 +285,4 @@ export class Membership {
       leaving: this.writer.isLeaving,
     };
   }
-}
-
-/**
- * Parses a Lease once per object: every member of a simulated group receives the same event
- * object, and a real informer hands each object to one member only (so this costs nothing there).
- */
-const parsedLeases = new WeakMap<object, { group: string; lease: MemberLease | undefined }>();
-function parseShared(raw: unknown, group: string): MemberLease | undefined {
-  if (typeof raw !== 'object' || raw === null) return undefined;
-  const cached = parsedLeases.get(raw);
-  if (cached && cached.group === group) return cached.lease;
-  const lease = parseMemberLease(raw, group);
-  parsedLeases.set(raw, { group, lease });
-  return lease;
 }

@@ -112,11 +112,11 @@ export class Sharding implements ShardFilter {
     this.recomputeTimer = undefined;
     const { membership, clock, logger } = this.options;
     if (!membership.ready() && !membership.isLeaving) return;
-    const live = membership.liveMembers();
+    const { members: live, fingerprint } = membership.judgeLiveMembers();
     // Periodic checks are the common case: skip sorting and hashing when the live set is unchanged.
-    const sameSet = membership.liveFingerprint === this.liveFingerprint;
+    const sameSet = fingerprint === this.liveFingerprint;
     if (sameSet && !this.targetsDirty && this.assignment && this.handover.heldCount() === 0) return;
-    this.liveFingerprint = membership.liveFingerprint;
+    this.liveFingerprint = fingerprint;
     const hash = sameSet ? this.view.hash : viewHash(live);
     const viewChanged = hash !== this.view.hash;
     if (viewChanged) {
