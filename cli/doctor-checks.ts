@@ -133,7 +133,7 @@ function checkLeases({ leases, nowMs }: ClusterSnapshot): Finding[] {
 function checkCrds({ crds }: ClusterSnapshot): Finding[] {
   const missing = (['podmonitors', 'servicemonitors'] as const).filter((name) => !crds[name]);
   if (missing.length === 0) return [{ level: 'ok', check: 'crds', message: 'PodMonitor and ServiceMonitor CRDs installed' }];
-  return [{ level: 'warn', check: 'crds', message: `CRDs not installed: ${missing.join(', ')}: only static scrape_configs are used`, hint: 'install the prometheus-operator CRDs to use monitors' }];
+  return [{ level: 'warn', check: 'crds', message: `CRDs not installed: ${missing.join(', ')}: the sidecars serve the collectors' own scrape_configs and look for the CRDs every 30 s`, hint: 'install the prometheus-operator CRDs to use monitors; sidecars pick them up without a restart' }];
 }
 
 function checkAccess({ access }: ClusterSnapshot): Finding[] {

@@ -40,7 +40,12 @@ export const renderFlags = {
   interval: 'interval',
   refreshInterval: 'refresh-interval',
   collectorId: 'collector-id',
+  /** Comma-separated env names whose value differs per pod (the webhook reads them from fieldRefs). */
+  podLocalEnv: 'pod-local-env',
 } as const;
+
+/** Downward API fields whose value differs between the pods of one collector group. */
+export const perPodFieldPaths = ['metadata.name', 'metadata.uid', 'spec.nodeName', 'spec.serviceAccountName', 'status.hostIP', 'status.hostIPs', 'status.podIP', 'status.podIPs'];
 
 /** `edot-ta sidecar serve` flags (without the leading --). */
 export const serveFlags = {

@@ -77,6 +77,25 @@ function isValidTemplateName(name: string, scheme: NameValidation): boolean {
   return scheme === 'utf8' ? isValidLabelName(name, 'utf8') : relabelTarget.matches(name);
 }
 
+/** A scalar as Go YAML decodes it into a string field (booleans and numbers by their text); undefined for maps and lists. */
+function yamlScalarText(value: unknown): string | undefined {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'boolean' || typeof value === 'number' || typeof value === 'bigint') return String(value);
+  return undefined;
+}
+
+/**
+ * `$(SHARD)` in relabel configs, as the collector's receiver instantiates it (the SHARD env, which
+ * the collector never has, else "0") and the Target Allocator filters with it: prometheus-operator
+ * writes `keep` on `__tmp_hash` with `regex: $(SHARD)` for sharded jobs.
+ */
+export function instantiateShard(raw: unknown): unknown {
+  if (typeof raw === 'string') return raw.replaceAll('$(SHARD)', '0');
+  if (Array.isArray(raw)) return raw.map(instantiateShard);
+  if (raw && typeof raw === 'object') return Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, instantiateShard(v)]));
+  return raw;
+}
+
 /** Parses and validates a list of relabel configs as Prometheus's config loader does. */
 export function compileRelabelConfigs(raw: unknown, options: RelabelOptions = {}): RelabelRule[] {
   if (raw === undefined || raw === null) return [];
@@ -92,12 +111,14 @@ function compileRule(raw: unknown, index: number, dotMatchesNewline: boolean, sc
   const config = raw as Record<string, unknown>;
   for (const field of Object.keys(config)) if (!knownFields.has(field)) fail(field, 'unknown field');
   // Absent: Prometheus's default. Explicit null: Go YAML decodes it to the zero value ('').
+  // Go YAML (v2) decodes any scalar into a string field as its text: `regex: true` is "true".
   const optionalString = (field: string): string | undefined => {
     const value = config[field];
     if (value === undefined) return undefined;
     if (value === null) return '';
-    if (typeof value !== 'string') return fail(field, `must be a string, got ${typeof value}`);
-    return value;
+    const text = yamlScalarText(value);
+    if (text === undefined) return fail(field, `must be a string, got ${Array.isArray(value) ? 'a list' : typeof value}`);
+    return text;
   };
 
   const actionText = optionalString('action');
@@ -109,8 +130,9 @@ function compileRule(raw: unknown, index: number, dotMatchesNewline: boolean, sc
   const rawSources = config.source_labels;
   if (rawSources !== undefined && rawSources !== null) {
     if (!Array.isArray(rawSources)) fail('source_labels', 'must be a list of label names');
-    sourceLabels = (rawSources as unknown[]).map((name) => {
-      if (typeof name !== 'string' || !isValidLabelName(name, scheme)) fail('source_labels', `"${String(name)}" is not a valid label name`);
+    sourceLabels = (rawSources as unknown[]).map((raw) => {
+      const name = yamlScalarText(raw);
+      if (name === undefined || !isValidLabelName(name, scheme)) fail('source_labels', `"${String(raw)}" is not a valid label name`);
       return name as string;
     });
   }

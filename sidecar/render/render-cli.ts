@@ -12,10 +12,14 @@ import { formatScrapeConfigs, renderConfigs, type RenderInput } from './render.j
 const usage = `Usage: edot-ta sidecar render --in FILE --out FILE [--in FILE --out FILE ...]
          [--scrape-configs-out FILE] [--endpoint http://127.0.0.1:27390]
          [--interval 30s] [--refresh-interval 10s] [--collector-id '\${env:POD_NAME}']
+         [--pod-local-env NAME,NAME]
 
 Rewrites collector configs so their prometheus receiver gets targets from the local edot-ta
 sidecar (target_allocator), and writes the moved static scrape_configs to --scrape-configs-out.
-\${env:...} inside moved scrape configs is expanded from this process's environment.`;
+\${env:...} inside moved scrape configs is expanded from this process's environment.
+Jobs that read a per-pod variable (--pod-local-env; default: the conventional names such as
+OTEL_K8S_NODE_NAME, OTEL_K8S_NODE_IP), use a discovery the sidecar does not run (dns, file,
+http, consul, ...) stay in the collector unchanged; jobs Prometheus would reject are removed.`;
 
 const flagOptions = {
   [renderFlags.in]: { type: 'string', multiple: true },
@@ -25,6 +29,7 @@ const flagOptions = {
   [renderFlags.interval]: { type: 'string', default: '30s' },
   [renderFlags.refreshInterval]: { type: 'string', default: '10s' },
   [renderFlags.collectorId]: { type: 'string', default: `\${env:${sidecarEnv.podName}}` },
+  [renderFlags.podLocalEnv]: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -78,6 +83,7 @@ export async function run(argv: string[]): Promise<number> {
     refreshInterval: values['refresh-interval'],
     collectorId: values['collector-id'],
     env: process.env,
+    ...(values['pod-local-env'] !== undefined ? { podLocalEnv: values['pod-local-env'].split(',').map((name) => name.trim()).filter(Boolean) } : {}),
   });
   for (const message of result.messages) log.info(message);
 

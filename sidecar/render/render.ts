@@ -4,7 +4,7 @@
 // API so comments, quoting and `${env:...}` references in everything else survive as written.
 // Never throws on bad input: a file it cannot handle passes through byte for byte.
 import { isAlias, isMap, isScalar, isSeq, parseDocument, stringify, YAMLMap, type Document } from 'yaml';
-import { durationMs, expandTree } from './render-expand.js';
+import { conventionalPodLocalEnv, planJob, withGlobalDefaults } from './job-plan.js';
 
 export interface RenderOptions {
   /** http://127.0.0.1:<port> of the sidecar. */
@@ -17,6 +17,8 @@ export interface RenderOptions {
   collectorId?: string;
   /** Environment for `${env:...}` inside moved scrape configs (the collector's env in the render container). */
   env?: Record<string, string | undefined>;
+  /** Variables that differ per pod (fieldRef env of the collector): jobs reading them stay in the collector. */
+  podLocalEnv?: readonly string[];
 }
 
 export interface RenderInput {
@@ -51,7 +53,8 @@ interface Parsed {
 export function renderConfigs(inputs: RenderInput[], options: RenderOptions): RenderResult {
   const messages: string[] = [];
   const parsed: Parsed[] = inputs.map((input) => {
-    const doc = parseDocument(input.text, { prettyErrors: false });
+    // merge: `<<: *defaults` is read as YAML 1.1 readers (the collector's) read it; written back as is.
+    const doc = parseDocument(input.text, { prettyErrors: false, merge: true });
     if (doc.errors.length > 0) {
       messages.push(`${input.name}: cannot parse as YAML (${doc.errors[0]!.message.split('\n')[0]}); passed through unchanged, its prometheus receivers (if any) keep scraping by themselves`);
       return { input };
@@ -71,12 +74,12 @@ export function renderConfigs(inputs: RenderInput[], options: RenderOptions): Re
 
   // Lists are replaced, not merged, when the collector merges several --config files: the last
   // file that sets the primary receiver's scrape_configs wins, exactly as in the collector.
-  let moved: { from: string; jobs: unknown[]; global?: Record<string, unknown> } | undefined;
+  let moved: { from: string; jobs: Record<string, unknown>[] } | undefined;
   const configs: RenderedConfig[] = parsed.map(({ input, doc }) => {
     const receiver = doc && receiverNode(doc, primary);
     if (!doc || receiver === undefined) return { name: input.name, text: input.text, changed: false };
     try {
-      const taken = rewriteReceiver(doc, primary, options, input.name, messages);
+      const taken = rewriteReceiver(doc, primary, options, input.name, messages, options.podLocalEnv ?? conventionalPodLocalEnv);
       if (taken) {
         if (moved) messages.push(`${input.name}: ${primary} scrape_configs replace the ones from ${moved.from} (later --config files win)`);
         moved = { from: input.name, ...taken };
@@ -92,7 +95,7 @@ export function renderConfigs(inputs: RenderInput[], options: RenderOptions): Re
     messages.push(`${primary} was not rewritten; configs passed through unchanged`);
     return { configs, scrapeConfigs: [], messages };
   }
-  const scrapeConfigs = moved ? prepareScrapeConfigs(moved.jobs, moved.global, primary, options.env ?? {}, messages) : [];
+  const scrapeConfigs = moved ? uniqueJobNames(moved.jobs, primary, messages) : [];
   messages.push(`${primary} now gets its targets from ${options.endpoint}; ${scrapeConfigs.length} static scrape config(s) moved to the sidecar`);
   return { configs, scrapeConfigs, receiver: primary, messages };
 }
@@ -149,7 +152,7 @@ function choosePrimaryReceiver(parsed: Parsed[], messages: string[]): string | u
   return primary;
 }
 
-function rewriteReceiver(doc: Document.Parsed, id: string, options: RenderOptions, file: string, messages: string[]): { jobs: unknown[]; global?: Record<string, unknown> } | undefined {
+function rewriteReceiver(doc: Document.Parsed, id: string, options: RenderOptions, file: string, messages: string[], podLocalEnv: readonly string[]): { jobs: Record<string, unknown>[] } | undefined {
   const receivers = receiversMap(doc)!;
   const existingReceiver: unknown = receivers.get(id, true);
   // Editing through an alias would also edit its anchor elsewhere in the config: leave it alone.
@@ -159,14 +162,30 @@ function rewriteReceiver(doc: Document.Parsed, id: string, options: RenderOption
   const existingConfig: unknown = receiverMap.get('config', true);
   const configMap: YAMLMap = isMap(existingConfig) ? existingConfig : new YAMLMap();
   if (configMap !== existingConfig) receiverMap.set('config', configMap);
-  let taken: { jobs: unknown[]; global?: Record<string, unknown> } | undefined;
+  let taken: { jobs: Record<string, unknown>[] } | undefined;
   const scrapeConfigs = configMap.get('scrape_configs', true);
   if (scrapeConfigs !== undefined) {
-    const jobs: unknown = isSeq(scrapeConfigs) ? scrapeConfigs.toJS(doc) : isScalar(scrapeConfigs) && scrapeConfigs.value === null ? [] : scrapeConfigs;
-    const global = configMap.get('global', true);
-    taken = { jobs: Array.isArray(jobs) ? jobs : [], global: isMap(global) ? (global.toJS(doc) as Record<string, unknown>) : undefined };
-    if (!Array.isArray(jobs)) messages.push(`${file}: ${id} config.scrape_configs is not a list; ignored`);
-    configMap.delete('scrape_configs');
+    const globalNode = configMap.get('global', true);
+    const global = isMap(globalNode) ? (globalNode.toJS(doc) as Record<string, unknown>) : undefined;
+    taken = { jobs: [] };
+    if (isSeq(scrapeConfigs)) {
+      // Jobs the sidecar takes leave the list; the others stay in it exactly as written.
+      for (let index = scrapeConfigs.items.length - 1; index >= 0; index--) {
+        const item = scrapeConfigs.items[index];
+        const raw: unknown = isMap(item) || isSeq(item) || isScalar(item) || isAlias(item) ? (item as { toJS(doc: Document): unknown }).toJS(doc) : item;
+        const plan = planJob(raw, { podLocalEnv, env: options.env ?? {}, global }, messages, `${id} scrape_configs[${index}]`);
+        if (plan.action === 'keep') {
+          messages.push(`${file}: ${plan.reason}`);
+          continue;
+        }
+        if (plan.action === 'drop') messages.push(`${file}: ${plan.reason}`);
+        else taken.jobs.unshift(plan.job);
+        scrapeConfigs.items.splice(index, 1);
+      }
+      if (scrapeConfigs.items.length === 0) configMap.delete('scrape_configs');
+    } else if (!(isScalar(scrapeConfigs) && scrapeConfigs.value === null)) {
+      messages.push(`${file}: ${id} config.scrape_configs is not a list; left as written`);
+    } else configMap.delete('scrape_configs');
   }
   if (configMap.has('scrape_config_files')) messages.push(`${file}: ${id} config.scrape_config_files stay with the collector (the sidecar cannot read them); those jobs are scraped by every collector`);
   const existing = receiverMap.get('target_allocator', true);
@@ -186,46 +205,15 @@ function rewriteReceiver(doc: Document.Parsed, id: string, options: RenderOption
   return taken;
 }
 
-function prepareScrapeConfigs(
-  jobs: unknown[],
-  global: Record<string, unknown> | undefined,
-  receiver: string,
-  env: Record<string, string | undefined>,
-  messages: string[],
-): ScrapeConfig[] {
-  const result: ScrapeConfig[] = [];
+/** Job names are the served map's keys: a repeated name gets a receiver-qualified one. */
+function uniqueJobNames(jobs: Record<string, unknown>[], receiver: string, messages: string[]): ScrapeConfig[] {
   const names = new Set<string>();
-  jobs.forEach((raw, index) => {
-    if (!raw || typeof raw !== 'object' || Array.isArray(raw)) {
-      messages.push(`${receiver} scrape_configs[${index}] is not a mapping; skipped`);
-      return;
-    }
-    const expanded = expandTree(raw, env);
-    const job = expanded.value as Record<string, unknown>;
-    const jobName = typeof job.job_name === 'string' && job.job_name !== '' ? job.job_name : undefined;
-    if (!jobName) {
-      messages.push(`${receiver} scrape_configs[${index}] has no job_name; skipped`);
-      return;
-    }
-    for (const ref of new Set(expanded.unresolved)) messages.push(`job ${jobName}: ${ref} is not resolvable in the render step; left as written`);
+  return jobs.map((job) => {
+    const jobName = String(job.job_name);
     let name = jobName;
     for (let n = 2; names.has(name); n++) name = n === 2 ? `${receiver}/${jobName}` : `${receiver}/${jobName}/${n}`;
     if (name !== jobName) messages.push(`job name ${jobName} is used twice; the second is served as ${name}`);
     names.add(name);
-    result.push(withGlobalDefaults({ ...job, job_name: name }, global));
+    return { ...job, job_name: name };
   });
-  return result;
-}
-
-/** Prometheus fills scrape_interval/scrape_timeout from `global`; the sidecar only sees the job, so inline them. */
-function withGlobalDefaults(job: ScrapeConfig, global: Record<string, unknown> | undefined): ScrapeConfig {
-  if (!global) return job;
-  const out: ScrapeConfig = { ...job };
-  if (out.scrape_interval === undefined && typeof global.scrape_interval === 'string') out.scrape_interval = global.scrape_interval;
-  if (out.scrape_timeout === undefined && typeof global.scrape_timeout === 'string') {
-    const interval = durationMs(out.scrape_interval);
-    const timeout = durationMs(global.scrape_timeout);
-    out.scrape_timeout = interval !== undefined && timeout !== undefined && timeout > interval ? out.scrape_interval : global.scrape_timeout;
-  }
-  return out;
 }

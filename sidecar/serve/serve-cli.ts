@@ -31,6 +31,8 @@ Flags:
                              spec.nodeName=NODE_NAME) (default cluster)
   --watchdog-seconds N       restart a watch silent for longer than N seconds (default 90)
   --summary-interval-seconds N  write the edot-ta.io/summary annotation at most every N s (default 10)
+  --crd-poll-seconds N       while the PodMonitor/ServiceMonitor CRDs are missing, look for them
+                             every N seconds; monitors count once they appear (default 30)
 
 Environment: POD_NAME, POD_UID, POD_NAMESPACE, NODE_NAME, EDOT_TA_GROUP (required),
 EDOT_TA_PROMETHEUS_CR (optional JSON, the operator's prometheusCR settings; absent = monitors off),
@@ -45,6 +47,7 @@ const flagOptions = {
   [serveFlags.podScope]: { type: 'string', default: 'cluster' },
   'watchdog-seconds': { type: 'string', default: '90' },
   'summary-interval-seconds': { type: 'string', default: '10' },
+  'crd-poll-seconds': { type: 'string', default: '30' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -52,7 +55,7 @@ const flagOptions = {
 export function parseServeFlags(argv: string[]) {
   const flags = parseFlags(argv, flagOptions).values;
   if (!isPodScope(flags[serveFlags.podScope])) throw new UsageError(`--${serveFlags.podScope} must be "cluster" or "node"`);
-  for (const name of ['watchdog-seconds', 'summary-interval-seconds'] as const) {
+  for (const name of ['watchdog-seconds', 'summary-interval-seconds', 'crd-poll-seconds'] as const) {
     if (!(Number(flags[name]) > 0)) throw new UsageError(`--${name} must be a positive number`);
   }
   return flags;
@@ -111,6 +114,7 @@ export async function run(argv: string[]): Promise<number> {
     prometheusCR: identity.prometheusCR,
     watch: { ownNamespace: identity.podNamespace, ...(flags['pod-scope'] === 'node' ? { podFieldSelector: `spec.nodeName=${identity.nodeName}` } : {}) },
     watchdogMs: Number(flags['watchdog-seconds']) * 1000,
+    crdPollMs: Number(flags['crd-poll-seconds']) * 1000,
     logger: log,
     metrics,
     onProblem: ({ kind, name, message }) =>

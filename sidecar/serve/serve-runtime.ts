@@ -1,6 +1,9 @@
 // Wires discovery together for `sidecar serve`: monitor and namespace informers produce scrape
 // configs, the engine says which scopes those configs watch, one informer per scope feeds object
 // events to the engine. Readiness = every informer listed once and the configs were applied.
+// Monitors are watched only for the kinds the API server serves (most EDOT users run no
+// prometheus-operator): without the CRDs the sidecar is ready with its static jobs and asks
+// the discovery API again every crdPollMs, so monitors start to count once the CRDs appear.
 import type { Logger } from '../../common/log.js';
 import type { PrometheusCRSettings } from './identity.js';
 import { Informer, type InformerEvent } from '../kube/informer.js';
@@ -26,7 +29,12 @@ export interface RuntimeOptions {
   onTargetsChanged?: () => void;
   /** Debounce for regenerating monitor configs after monitor/namespace events. */
   monitorDebounceMs?: number;
+  /** How often to look again for the monitor CRDs while one is missing (default 30 s). */
+  crdPollMs?: number;
 }
+
+type MonitorResource = 'podmonitors' | 'servicemonitors';
+const monitorGroupVersion = 'apis/monitoring.coreos.com/v1';
 
 interface ScopeInformer {
   scope: WatchScope;
@@ -43,6 +51,9 @@ export class DiscoveryRuntime {
   private configsApplied = false;
   private readyOnce = false;
   private monitorTimer: NodeJS.Timeout | undefined;
+  private crdTimer: NodeJS.Timeout | undefined;
+  /** Monitor kinds found served and watched; the rest are looked for every crdPollMs. */
+  private readonly watchedMonitorKinds = new Set<MonitorResource>();
   private stopped = false;
 
   constructor(private readonly options: RuntimeOptions) {
@@ -59,19 +70,71 @@ export class DiscoveryRuntime {
       this.applyConfigs([]);
       return;
     }
+    const wanted = this.wantedMonitorKinds();
+    if (wanted.length === 0) {
+      this.applyConfigs([]);
+      return;
+    }
+    void this.watchServedMonitorKinds();
+  }
+
+  /** The monitor kinds the selection asks for (a nil selector selects none of that kind). */
+  private wantedMonitorKinds(): MonitorResource[] {
+    const { prometheusCR } = this.options;
+    return [...(prometheusCR.podMonitorSelector ? ['podmonitors' as const] : []), ...(prometheusCR.serviceMonitorSelector ? ['servicemonitors' as const] : [])];
+  }
+
+  /**
+   * Asks the discovery API which monitor kinds are served, starts watching those not watched yet
+   * and, while a wanted kind is missing, asks again later. The first answer makes the sidecar
+   * ready even when no monitor kind is served.
+   */
+  private async watchServedMonitorKinds(): Promise<void> {
+    if (this.stopped) return;
+    const wanted = this.wantedMonitorKinds();
+    let served: Set<string>;
+    try {
+      served = await this.servedMonitorKinds();
+    } catch (err) {
+      // Unknown (API unreachable): not ready until the first answer, as with any first list.
+      this.options.logger.warn('cannot read which monitor kinds the API server serves; retrying', { error: err instanceof Error ? err.message : String(err) });
+      this.crdTimer = setTimeout(() => void this.watchServedMonitorKinds(), Math.min(this.options.crdPollMs ?? 30_000, 5_000));
+      return;
+    }
+    const found = wanted.filter((kind) => served.has(kind) && !this.watchedMonitorKinds.has(kind));
+    const missing = wanted.filter((kind) => !served.has(kind));
+    if (found.length > 0) this.startMonitorInformers(found);
+    if (missing.length > 0) {
+      if (!this.configsApplied) this.options.logger.info('monitor CRDs not installed; serving the other jobs and looking again later', { missing, everyMs: this.options.crdPollMs ?? 30_000 });
+      this.crdTimer = setTimeout(() => void this.watchServedMonitorKinds(), this.options.crdPollMs ?? 30_000);
+    }
+    if (this.monitorInformers.length === 0 && !this.configsApplied) this.applyConfigs([]);
+  }
+
+  private async servedMonitorKinds(): Promise<Set<string>> {
+    try {
+      const list = (await this.options.client.requestJson('GET', `/${monitorGroupVersion}`)) as { resources?: Array<{ name?: string }> };
+      return new Set((list.resources ?? []).map((r) => r.name ?? ''));
+    } catch (err) {
+      if ((err as { code?: number }).code === 404) return new Set();
+      throw err;
+    }
+  }
+
+  private startMonitorInformers(kinds: MonitorResource[]): void {
+    const { prometheusCR } = this.options;
     const allow = prometheusCR.allowNamespaces ?? [];
     const namespaces = allow.length ? allow : [undefined];
-    const monitorScopes: WatchScope[] = [];
-    if (prometheusCR.podMonitorSelector) monitorScopes.push(...namespaces.map((namespace) => ({ resource: 'podmonitors' as const, namespace })));
-    if (prometheusCR.serviceMonitorSelector) monitorScopes.push(...namespaces.map((namespace) => ({ resource: 'servicemonitors' as const, namespace })));
+    const scopes: WatchScope[] = kinds.flatMap((resource) => namespaces.map((namespace) => ({ resource, namespace })));
     // Namespace labels only matter for a monitor namespace selector that is not {}.
-    if (monitorScopes.length && needsNamespaceLabels(prometheusCR)) monitorScopes.push({ resource: 'namespaces' });
-    for (const scope of monitorScopes) {
+    if (this.watchedMonitorKinds.size === 0 && needsNamespaceLabels(prometheusCR)) scopes.push({ resource: 'namespaces' });
+    for (const kind of kinds) this.watchedMonitorKinds.add(kind);
+    if (this.configsApplied) this.options.logger.info('monitor CRDs appeared; watching them', { kinds });
+    for (const scope of scopes) {
       const informer = this.makeInformer(scope, () => this.scheduleMonitorConfigs());
       this.monitorInformers.push({ scope, informer });
       informer.start();
     }
-    if (monitorScopes.length === 0) this.applyConfigs([]);
   }
 
   /** Secrets referenced by monitors (TLS, auth), cached per namespace once first referenced. */
@@ -120,6 +183,7 @@ export class DiscoveryRuntime {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.monitorTimer) clearTimeout(this.monitorTimer);
+    if (this.crdTimer) clearTimeout(this.crdTimer);
     await Promise.all(this.allInformers().map((s) => s.informer.stop()));
   }
 

@@ -7,7 +7,8 @@
 // in chunks of groups (100k targets are ~200 MiB of JSON labels but ~7 MiB compressed; one
 // changed pod re-compresses its chunk only, see targets-answer.ts).
 import type { Logger } from '../../common/log.js';
-import { compileRelabelConfigs, type Labels, type RelabelRule } from '../relabel/relabel.js';
+import { compileRelabelConfigs, instantiateShard, type Labels, type RelabelRule } from '../relabel/relabel.js';
+import { scrapeConfigProblems } from './validate.js';
 import type { TargetGroup } from '../discovery/types.js';
 import type { WatchScope, WatchedResource } from '../kube/scope.js';
 import { gzipTargets, identityLabelNames, jobDefaults, serializeTargets, ServedLabels, targetsFromGroup, type GroupResult, type KeptTarget, type ScrapeConfig, type ServedTarget, type ShardFilter, ownsEverything } from './targets-group.js';
@@ -72,6 +73,12 @@ export class TargetEngine {
       const existing = this.jobs.get(name);
       if (existing && existing.fingerprint === fingerprint) {
         next.set(name, existing);
+        continue;
+      }
+      // Never serve a job the receiver's loader would reject: it validates the whole answer.
+      const invalid = scrapeConfigProblems(config);
+      if (invalid.length > 0) {
+        problems.push({ job: name, message: `not served, Prometheus would reject it: ${invalid.join('; ')}` });
         continue;
       }
       try {
@@ -198,7 +205,7 @@ export class TargetEngine {
   }
 
   private compileJob(config: ScrapeConfig, fingerprint: string): Job {
-    const rules = compileRelabelConfigs(config.relabel_configs ?? []);
+    const rules = compileRelabelConfigs(instantiateShard(config.relabel_configs ?? []));
     const rawSds = config.kubernetes_sd_configs ?? [];
     if (!Array.isArray(rawSds)) throw new Error('kubernetes_sd_configs must be a list');
     const specs = rawSds.map((raw) => parseSdConfig(raw, this.watchOptions));

@@ -45,6 +45,8 @@ describe('mutatePod on the operator-rendered EDOT daemon pod', () => {
       '--scrape-configs-out', '/edot-ta/scrape-configs.yaml',
       '--endpoint', 'http://127.0.0.1:27390',
       '--interval', '30s', '--refresh-interval', '10s',
+      // per-pod env of the collector (fieldRefs): jobs reading it stay node-local in the collector
+      '--pod-local-env=POD_NAME,OTEL_K8S_NODE_NAME',
     ]);
     expect(render?.volumeMounts).toEqual([
       { name: 'otc-internal', mountPath: '/conf', readOnly: true },

@@ -4,7 +4,7 @@ import type { V1Container, V1EnvVar, V1Probe, V1SecurityContext, V1VolumeMount }
 import { type InjectSettings } from '../types.js';
 import { renderInitContainerName, renderedConfigMountPath, renderedConfigVolumeName, scrapeConfigsPath, sidecarContainerName } from '../../contract/names.js';
 import { leaveTimeoutEnvName } from '../../contract/sharding-settings.js';
-import { downwardApiFields, flag, renderFlags, serveFlags, sidecarEnv, sidecarSubcommands, type PodScope } from '../../contract/sidecar.js';
+import { downwardApiFields, flag, perPodFieldPaths, renderFlags, serveFlags, sidecarEnv, sidecarSubcommands, type PodScope } from '../../contract/sidecar.js';
 
 /**
  * Waits for the sidecar's /readyz with plain node (the image has node; no curl/wget needed).
@@ -66,6 +66,8 @@ export interface RenderStep {
 
 export function renderInitContainer(settings: InjectSettings, port: number, step: RenderStep): V1Container {
   const io = step.inputs.flatMap((pair) => [flag(renderFlags.in), pair.in, flag(renderFlags.out), pair.out]);
+  // Env from the downward API that differs per pod: jobs reading it are node-local and stay in the collector.
+  const podLocalEnv = (step.env ?? []).filter((e) => perPodFieldPaths.includes(e.valueFrom?.fieldRef?.fieldPath ?? '')).map((e) => e.name);
   const container: V1Container = {
     name: renderInitContainerName,
     image: settings.sidecarImage,
@@ -81,6 +83,7 @@ export function renderInitContainer(settings: InjectSettings, port: number, step
       settings.targetAllocatorInterval,
       flag(renderFlags.refreshInterval),
       settings.httpSdRefreshInterval,
+      `${flag(renderFlags.podLocalEnv)}=${[...new Set([sidecarEnv.podName, ...podLocalEnv])].join(',')}`,
     ],
     resources: structuredClone(settings.sidecarResources),
     securityContext: restrictedSecurityContext(settings),

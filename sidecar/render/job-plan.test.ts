@@ -1,0 +1,101 @@
+// Which jobs the render step moves to the sidecar, on the real kube-stack daemon config (read
+// from ../shared/real-configs, public data kept beside the project) and on job shapes taken
+// from Prometheus' documentation: per-node, other discovery, invalid, `regex: true`, merge keys.
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { parse, parseAllDocuments, stringify } from 'yaml';
+import { renderConfigs } from './render.js';
+
+const realConfig = (file: string) => readFileSync(new URL(`../../../shared/real-configs/${file}`, import.meta.url), 'utf8');
+const options = { endpoint: 'http://127.0.0.1:27390', interval: '30s', refreshInterval: '10s', env: { CLUSTER_NAME: 'prod' }, podLocalEnv: ['POD_NAME', 'OTEL_K8S_NODE_NAME', 'OTEL_K8S_NODE_IP'] };
+
+/** The daemon collector's config as the operator writes it into the pod (`spec.config` of the CR). */
+function kubeStackDaemonConfig(): string {
+  const crs = parseAllDocuments(realConfig('kube-stack-default.collectors.yaml')).map((d) => d.toJS() as { metadata: { name: string }; spec: { mode?: string; config: unknown } });
+  const daemon = crs.find((cr) => cr.spec.mode === 'daemonset');
+  if (!daemon) throw new Error('no daemonset collector in kube-stack-default.collectors.yaml');
+  return typeof daemon.spec.config === 'string' ? daemon.spec.config : stringify(daemon.spec.config);
+}
+
+const jobs = (text: string) => ((parse(text) as { receivers: { prometheus: { config?: { scrape_configs?: Array<{ job_name: string }> } } } }).receivers.prometheus.config?.scrape_configs ?? []).map((j) => j.job_name);
+
+describe('render on the kube-stack daemon config', () => {
+  it('keeps kubernetes-pods, node-exporter and kubelet in the collector: each reads a per-pod variable, so each collector scrapes its own node as before', () => {
+    const result = renderConfigs([{ name: 'collector.yaml', text: kubeStackDaemonConfig() }], options);
+    expect(result.scrapeConfigs).toEqual([]);
+    expect(jobs(result.configs[0]!.text)).toEqual(['kubernetes-pods', 'node-exporter', 'kubelet']);
+    expect(result.messages.join('\n')).toMatch(/job kubernetes-pods reads the per-pod variable OTEL_K8S_NODE_NAME/);
+    expect(result.messages.join('\n')).toMatch(/job node-exporter reads the per-pod variable OTEL_K8S_NODE_IP/);
+    expect(result.messages.join('\n')).toMatch(/job kubelet reads the per-pod variable OTEL_K8S_NODE_NAME/);
+    // Kept jobs stay as written: unquoted `regex: true`, the collector's `$$1` escapes.
+    expect(result.configs[0]!.text).toContain('regex: true');
+    expect(result.configs[0]!.text).toContain('replacement: $$1:$$2');
+  });
+
+  it('moves the same jobs when nothing in them is per pod (a webhook that saw no fieldRef env)', () => {
+    const result = renderConfigs([{ name: 'collector.yaml', text: kubeStackDaemonConfig() }], { ...options, podLocalEnv: [] });
+    expect(result.scrapeConfigs.map((j) => j.job_name)).toEqual(['kubernetes-pods', 'node-exporter', 'kubelet']);
+    // `regex: true` arrives as YAML's boolean: the sidecar reads it as Prometheus does ("true").
+    const pods = result.scrapeConfigs[0] as { relabel_configs: Array<{ regex?: unknown }> };
+    expect(pods.relabel_configs[0]!.regex).toBe(true);
+  });
+});
+
+describe('render sorts jobs by what the sidecar can take over', () => {
+  const config = `receivers:
+  prometheus:
+    config:
+      global: { scrape_interval: 15s }
+      scrape_configs:
+        - job_name: shared-static
+          static_configs: [{ targets: ["10.0.0.1:9100", "10.0.0.2:9100"] }]
+        - job_name: dns
+          dns_sd_configs: [{ names: [_metrics._tcp.example.com] }]
+        - job_name: files
+          file_sd_configs: [{ files: [/etc/targets/*.json] }]
+        - job_name: endpointslices
+          kubernetes_sd_configs: [{ role: endpointslice }]
+        - job_name: too-slow
+          scrape_interval: 5s
+          scrape_timeout: 10s
+          static_configs: [{ targets: ["10.0.0.3:9100"] }]
+        - job_name: bad-regex
+          metric_relabel_configs: [{ source_labels: [__name__], regex: "a(b", action: drop }]
+          static_configs: [{ targets: ["10.0.0.4:9100"] }]
+        - &defaults
+          job_name: base
+          metrics_path: /probe
+          static_configs: [{ targets: ["10.0.0.5:9115"] }]
+        - <<: *defaults
+          job_name: merged
+exporters: { debug: {} }
+service: { pipelines: { metrics: { receivers: [prometheus], exporters: [debug] } } }
+`;
+  const result = renderConfigs([{ name: 'c.yaml', text: config }], options);
+  const text = result.configs[0]!.text;
+
+  it('moves static jobs, with the global interval inlined and merge keys resolved', () => {
+    expect(result.scrapeConfigs.map((j) => j.job_name)).toEqual(['shared-static', 'base', 'merged']);
+    expect(result.scrapeConfigs[0]!.scrape_interval).toBe('15s');
+    expect(result.scrapeConfigs[2]).toMatchObject({ job_name: 'merged', metrics_path: '/probe', static_configs: [{ targets: ['10.0.0.5:9115'] }] });
+  });
+
+  it('keeps jobs with a discovery the sidecar does not run in the collector, as written', () => {
+    expect(jobs(text)).toEqual(['dns', 'files', 'endpointslices']);
+    expect(text).toContain('_metrics._tcp.example.com');
+    expect(result.messages.join('\n')).toMatch(/job dns uses dns_sd_configs, which the sidecar does not run/);
+    expect(result.messages.join('\n')).toMatch(/job endpointslices: kubernetes_sd_configs role "endpointslice" is not supported/);
+  });
+
+  it('removes jobs Prometheus would reject, saying why (the receiver would refuse every job with them)', () => {
+    expect(result.scrapeConfigs.map((j) => j.job_name)).not.toContain('too-slow');
+    expect(jobs(text)).not.toContain('too-slow');
+    expect(result.messages.join('\n')).toMatch(/job too-slow is not valid \(scrape timeout greater than scrape interval/);
+    expect(result.messages.join('\n')).toMatch(/job bad-regex is not valid \(metric_relabel_configs\[0\]\.regex/);
+  });
+
+  it('points the receiver at the sidecar and keeps the remaining scrape_configs beside target_allocator', () => {
+    const receiver = (parse(text) as { receivers: { prometheus: Record<string, unknown> } }).receivers.prometheus;
+    expect(receiver.target_allocator).toMatchObject({ endpoint: 'http://127.0.0.1:27390' });
+  });
+});
