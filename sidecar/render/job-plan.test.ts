@@ -36,7 +36,7 @@ describe('render on the kube-stack daemon config', () => {
     const result = renderConfigs([{ name: 'collector.yaml', text: kubeStackDaemonConfig() }], { ...options, podLocalEnv: [] });
     expect(result.scrapeConfigs.map((j) => j.job_name)).toEqual(['kubernetes-pods', 'node-exporter', 'kubelet']);
     // `regex: true` arrives as YAML's boolean: the sidecar reads it as Prometheus does ("true").
-    const pods = result.scrapeConfigs[0] as { relabel_configs: Array<{ regex?: unknown }> };
+    const pods = result.scrapeConfigs[0] as unknown as { relabel_configs: Array<{ regex?: unknown }> };
     expect(pods.relabel_configs[0]!.regex).toBe(true);
   });
 });

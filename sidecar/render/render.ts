@@ -4,7 +4,7 @@
 // API so comments, quoting and `${env:...}` references in everything else survive as written.
 // Never throws on bad input: a file it cannot handle passes through byte for byte.
 import { isAlias, isMap, isScalar, isSeq, parseDocument, stringify, YAMLMap, type Document } from 'yaml';
-import { conventionalPodLocalEnv, planJob, withGlobalDefaults } from './job-plan.js';
+import { conventionalPodLocalEnv, planJob } from './job-plan.js';
 
 export interface RenderOptions {
   /** http://127.0.0.1:<port> of the sidecar. */

@@ -8,22 +8,19 @@
 // Short lease settings (renew 1 s, duration 4 s, hold 8 s = 1 s http_sd refresh + the
 // receiver's 5 s discovery throttle + 2 s scrape interval) so membership changes play out in
 // seconds; every bound below is derived from those intervals with at least 2x slack.
-import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import type * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { Collector, collectorConfig, largestGaps, scrapedBy } from '../harness/collector.js';
+import { collectorConfig, largestGaps, scrapedBy, type Collector } from '../harness/collector.js';
 import { clients, clusterEndpoints, createTestNamespace, setPodRunning } from '../harness/context.js';
-import { freePort, startProcess, waitFor, type ManagedProcess } from '../harness/processes.js';
+import { freePort, waitFor } from '../harness/processes.js';
 import { hostAddress, serveEnvoyStats, serveMetrics } from '../harness/targets.js';
+import { startMember as startCollectorPod, type Member } from './support/member.js';
 
-const execFileAsync = promisify(execFile);
-const repoRoot = new URL('../../', import.meta.url).pathname;
 const fixtures = new URL('../fixtures/', import.meta.url);
 const monitoring = { group: 'monitoring.coreos.com', version: 'v1' };
 const lease = { renew: 1, duration: 4, hold: 8 };
@@ -33,13 +30,6 @@ const longestInterval = 2;
 /** A target moved between members: http_sd refresh (1 s) + the receiver's discovery throttle (5 s) + one scrape interval. */
 const pickupSeconds = 1 + 5 + longestInterval;
 
-interface Member {
-  name: string;
-  node: string;
-  endpoint: string;
-  sidecar: ManagedProcess;
-  collector: Collector;
-}
 
 describe('real collectors (prometheus receiver) against their sidecars', () => {
   const { core, custom } = clients();
@@ -126,26 +116,9 @@ describe('real collectors (prometheus receiver) against their sidecars', () => {
 
   /** A collector pod: `edot-ta sidecar render` on its config, its sidecar, then the collector on the rendered config. */
   async function startMember(name: string, node: string): Promise<Member> {
-    const created = await core.createNamespacedPod({ namespace, body: { metadata: { name }, spec: { nodeName: node, containers: [{ name: 'otc-container', image: 'docker.elastic.co/elastic-agent/elastic-agent:9.1.0' }] } } });
-    const port = await freePort();
-    const endpoint = `http://127.0.0.1:${port}`;
-    const original = join(dir, `${name}.config.yaml`);
-    const rendered = join(dir, `${name}.rendered.yaml`);
-    const scrapeConfigs = join(dir, `${name}.scrape-configs.yaml`);
-    const output = join(dir, `${name}.metrics.jsonl`);
-    writeFileSync(original, userConfig(output));
-    await execFileAsync(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'sidecar', 'render', '--in', original, '--out', rendered, '--scrape-configs-out', scrapeConfigs, '--endpoint', endpoint, '--interval', '1s', '--refresh-interval', '1s'], { cwd: repoRoot });
-    const sidecar = startProcess(`sidecar-${name}`, process.execPath, ['--import', 'tsx', 'cli/main.ts', 'sidecar', 'serve', '--listen', `127.0.0.1:${port}`, '--scrape-configs', scrapeConfigs, '--summary-interval-seconds', '1'], {
-      cwd: repoRoot,
-      logFile: join(dir, `${name}.sidecar.log`),
-      env: {
-        ...process.env,
-        KUBECONFIG: clusterEndpoints().kubeconfigPath,
-        POD_NAME: name,
-        POD_UID: created.metadata?.uid ?? '',
-        POD_NAMESPACE: namespace,
-        NODE_NAME: node,
-        EDOT_TA_GROUP: `${namespace}/edot`,
+    const member = await startCollectorPod({
+      core, kubeconfig: clusterEndpoints().kubeconfigPath, namespace, name, node, dir, config: userConfig,
+      sidecarEnv: {
         EDOT_TA_PROMETHEUS_CR: JSON.stringify({ enabled: true, podMonitorSelector: {}, serviceMonitorSelector: {}, allowNamespaces: [namespace] }),
         EDOT_TA_LEASE_RENEW_SECONDS: String(lease.renew),
         EDOT_TA_LEASE_DURATION_SECONDS: String(lease.duration),
@@ -153,10 +126,6 @@ describe('real collectors (prometheus receiver) against their sidecars', () => {
         EDOT_TA_LEAVE_TIMEOUT_SECONDS: '20',
       },
     });
-    await waitFor(`${name} sidecar /readyz`, async () => (await fetch(`${endpoint}/readyz`)).ok, { timeoutMs: 60_000, abortIf: sidecar.exited, describe: () => sidecar.tail() });
-    // The receiver's collector_id is `${env:POD_NAME}` in the rendered config, as in a pod.
-    const collector = await Collector.start(name, rendered, output, { dir, env: { POD_NAME: name } });
-    const member: Member = { name, node, endpoint, sidecar, collector };
     members.set(name, member);
     return member;
   }
