@@ -18,6 +18,8 @@ export const annotations = {
   prometheusCR: 'edot-ta.io/prometheus-cr',
   /** Per-pod `cluster` | `node`: which pods the sidecar watches (InjectSettings.sidecarPodScope). */
   podScope: 'edot-ta.io/pod-scope',
+  /** On a collector CR: edot-ta opted its pods out because its config has no prometheus receiver (undone when one is added). */
+  noPrometheusReceiver: 'edot-ta.io/no-prometheus-receiver',
 } as const;
 
 export const namespaceOptInLabel = { key: 'edot-ta.io/inject', value: 'enabled' } as const;

@@ -46,11 +46,34 @@ describe('mutateCollectorCR v1beta1 (config object)', () => {
     expect((parse(rendered.configs[0]!.text) as Config).receivers.prometheus).toMatchObject({ config: {}, target_allocator: { endpoint: 'http://127.0.0.1:27390' } });
   });
 
-  it('leaves the kube-stack daemon CR alone (daemonset, TA off, no prometheus receiver)', () => {
+  it('opts the pods of a collector without a prometheus receiver out of injection (Elastic kube-stack daemon): a sidecar would serve nobody', () => {
     const original = fixture('kube-stack-daemon-v1beta1.yaml');
     const { object, warnings } = create(original);
-    expect(diffPatch(original, object)).toEqual([]);
+    // Only annotations change: the pods' opt-out, our marker and the status.
+    expect(diffPatch(original, object).map((op) => op.path).sort()).toEqual(['/metadata/annotations', '/spec/podAnnotations']);
+    expect(object.metadata.annotations?.['edot-ta.io/no-prometheus-receiver']).toBe('true');
+    expect(object.spec.podAnnotations?.['edot-ta.io/inject']).toBe('false');
+    expect(object.metadata.annotations?.['edot-ta.io/status']).toContain('no prometheus receiver in spec.config');
     expect(warnings).toEqual([]);
+    expect(create(object).object).toEqual(object); // a reinvocation changes nothing
+  });
+
+  it('undoes its own opt-out when an update adds a prometheus receiver, and then uses no monitors (no prometheusCR), as the Target Allocator', () => {
+    const optedOut = create(fixture('kube-stack-daemon-v1beta1.yaml')).object;
+    const updated = structuredClone(optedOut);
+    const config = updated.spec.config as { receivers: Record<string, unknown>; service: { pipelines: Record<string, { receivers: string[] }> } };
+    config.receivers.prometheus = { config: { scrape_configs: [{ job_name: 'app', static_configs: [{ targets: ['10.0.0.1:9100'] }] }] } };
+    config.service.pipelines['metrics/app'] = { receivers: ['prometheus'], exporters: ['debug'] } as never;
+    const { object } = mutateCollectorCR(updated, defaultCRSettings(), { operation: 'UPDATE', oldObject: optedOut });
+    expect(object.spec.podAnnotations?.['edot-ta.io/inject']).toBeUndefined();
+    expect(object.metadata.annotations?.['edot-ta.io/no-prometheus-receiver']).toBeUndefined();
+    expect(JSON.parse(object.spec.podAnnotations?.['edot-ta.io/prometheus-cr'] ?? 'null')).toEqual({ enabled: false });
+  });
+
+  it('leaves a user\'s own inject "false" alone', () => {
+    const own = fixture('kube-stack-daemon-v1beta1.yaml');
+    own.spec.podAnnotations = { 'edot-ta.io/inject': 'false' };
+    expect(create(own).object.metadata.annotations?.['edot-ta.io/no-prometheus-receiver']).toBeUndefined();
   });
 
   it('is idempotent: a second pass (webhook reinvocation) changes nothing, status included', () => {

@@ -6,7 +6,7 @@ import { edotTaVersion } from '../../common/version.js';
 import { repairPrometheusReceivers } from './cr-config.js';
 import { formatCRStatus } from '../status.js';
 import { type CRMutationContext, type CRMutationResult, type CRSettings, type CollectorCR } from '../types.js';
-import { parsePrometheusCREnv } from '../../contract/prometheus-cr.js';
+import { disabledPrometheusCR, parsePrometheusCREnv } from '../../contract/prometheus-cr.js';
 import { annotations } from '../../contract/names.js';
 
 export const collectorCRGroup = 'opentelemetry.io';
@@ -92,6 +92,30 @@ export function mutateCollectorCR(cr: CollectorCR, settings: CRSettings, context
     }
   }
 
+  // No prometheus receiver: nothing for a sidecar to serve, so its pods get none. Undone (only
+  // when we set it) once a later update adds a prometheus receiver.
+  const receiver = hasPrometheusReceiver(spec.config);
+  const optOut = spec.podAnnotations?.[annotations.inject];
+  const optedOutByUs = object.metadata.annotations?.[annotations.noPrometheusReceiver] === 'true';
+  if (!receiver && optOut === undefined) {
+    spec.podAnnotations = { ...(spec.podAnnotations ?? {}), [annotations.inject]: 'false' };
+    object.metadata.annotations = { ...(object.metadata.annotations ?? {}), [annotations.noPrometheusReceiver]: 'true' };
+    changes.push(`no prometheus receiver in spec.config: set spec.podAnnotations["${annotations.inject}"] "false" (its pods get no sidecar; add a prometheus receiver to a metrics pipeline and the next rollout is injected)`);
+  } else if (receiver && optOut === 'false' && optedOutByUs) {
+    const { [annotations.inject]: _inject, ...podAnnotations } = spec.podAnnotations ?? {};
+    const { [annotations.noPrometheusReceiver]: _marker, ...metadataAnnotations } = object.metadata.annotations ?? {};
+    spec.podAnnotations = podAnnotations;
+    object.metadata.annotations = metadataAnnotations;
+    changes.push(`the config now has a prometheus receiver: removed the spec.podAnnotations["${annotations.inject}"] "false" edot-ta had set`);
+  }
+  const taSelection = ta?.prometheusCR && typeof ta.prometheusCR === 'object';
+  if (receiver && !taSelection && spec.podAnnotations?.[annotations.prometheusCR] === undefined) {
+    // As the operator: without prometheusCR no monitor is used. Without this, several collector
+    // CRs of one namespace (kube-stack's daemon, cluster and gateway) would each scrape every monitor.
+    spec.podAnnotations = { ...(spec.podAnnotations ?? {}), [annotations.prometheusCR]: JSON.stringify(disabledPrometheusCR) };
+    changes.push(`no targetAllocator.prometheusCR: set spec.podAnnotations["${annotations.prometheusCR}"] to monitors off, as the Target Allocator would use none (set targetAllocator.prometheusCR.enabled: true to use PodMonitors/ServiceMonitors)`);
+  }
+
   // Nothing to do (e.g. a reinvocation on our own output): keep the status of the pass that acted.
   if (changes.length === 0 && warnings.length === 0) return { object, warnings };
   object.metadata.annotations = {
@@ -99,6 +123,13 @@ export function mutateCollectorCR(cr: CollectorCR, settings: CRSettings, context
     [annotations.status]: formatCRStatus({ version: edotTaVersion(), changes, warnings }),
   };
   return { object, warnings };
+}
+
+/** Whether the collector config (YAML string or object) defines a prometheus or prometheus/<name> receiver. */
+function hasPrometheusReceiver(config: unknown): boolean {
+  const parsed: unknown = typeof config === 'string' ? parseDocument(config, { prettyErrors: false }).toJS() : config;
+  const receivers = parsed && typeof parsed === 'object' ? (parsed as { receivers?: unknown }).receivers : undefined;
+  return !!receivers && typeof receivers === 'object' && Object.keys(receivers).some((id) => /^prometheus(\/.+)?$/.test(id));
 }
 
 /** Repairs spec.config in place; 'unparsable' means the caller must leave the whole CR alone. */
