@@ -42,13 +42,15 @@ describe('edot-ta sidecar render', () => {
     expect(stderr.join('')).toMatch(/cannot parse as YAML/);
   });
 
-  it('exits 0 without an output when the input is missing, naming the file', async () => {
+  it('fails (exit 1, nothing written) when an input cannot be read, naming the file: the collector must never start without its config', async () => {
     copyFileSync(fixture('no-prometheus.yaml'), join(dir, 'ok.yaml'));
+    vi.spyOn(console, 'error').mockImplementation((text: string) => void stderr.push(text));
     const code = await run(['--in', join(dir, 'missing.yaml'), '--out', join(dir, 'o1.yaml'), '--in', join(dir, 'ok.yaml'), '--out', join(dir, 'o2.yaml')]);
-    expect(code).toBe(0);
+    expect(code).toBe(1);
     expect(existsSync(join(dir, 'o1.yaml'))).toBe(false);
-    expect(existsSync(join(dir, 'o2.yaml'))).toBe(true);
+    expect(existsSync(join(dir, 'o2.yaml'))).toBe(false);
     expect(stderr.join('')).toMatch(/cannot read collector config.*missing.yaml/);
+    expect(stderr.join('')).toMatch(/edot-ta render cannot read the collector config .*missing.yaml.*edot-ta.io\/inject/);
   });
 
   it('rejects mismatched --in/--out and bad durations with usage (exit 2)', async () => {

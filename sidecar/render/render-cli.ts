@@ -1,7 +1,9 @@
 // `edot-ta sidecar render`: the init container `edot-ta-render`. Reads the collector's original
 // configs, writes the rewritten ones into the emptyDir, and the moved scrape configs for the
-// sidecar. It never fails the pod over a config: anything it cannot handle is copied unchanged.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+// sidecar. It never fails the pod over a config's content: anything it cannot handle is copied
+// unchanged. A config it cannot read fails the init container loudly: the collector would
+// otherwise start without it.
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parseFlags, UsageError } from '../../common/args.js';
 import { defaultSidecarPort } from '../../contract/names.js';
@@ -46,6 +48,18 @@ export function parseRenderFlags(argv: string[]) {
   return values;
 }
 
+/** The kubelet's default terminationMessagePath; it exists only inside a container. */
+const terminationLog = '/dev/termination-log';
+
+function writeTerminationMessage(message: string): void {
+  if (!existsSync(terminationLog)) return;
+  try {
+    writeFileSync(terminationLog, message);
+  } catch {
+    // best effort: stderr carries the same message
+  }
+}
+
 export async function run(argv: string[]): Promise<number> {
   const log = createLogger({ component: 'render' });
   let values;
@@ -72,10 +86,19 @@ export async function run(argv: string[]): Promise<number> {
       inputs.push({ name: path, text: readFileSync(path, 'utf8') });
     } catch (err) {
       // Nothing to copy: the collector will report the missing file itself; say why here.
-      log.error('cannot read collector config; no rendered copy written', { file: path, error: err instanceof Error ? err.message : String(err) });
+      log.error('cannot read collector config', { file: path, error: err instanceof Error ? err.message : String(err) });
       unreadable.add(index);
     }
   });
+  if (unreadable.size > 0) {
+    // Never a collector without its config: fail the init container, so the pod stops here with
+    // the reason in `kubectl describe pod` (the kubelet shows the termination message).
+    const files = [...unreadable].map((index) => ins[index]).join(', ');
+    const message = `edot-ta render cannot read the collector config ${files} (the render container runs as a non-root user); make it readable, or opt the pod out with the annotation edot-ta.io/inject: "false"`;
+    console.error(message);
+    writeTerminationMessage(message);
+    return 1;
+  }
 
   const result = renderConfigs(inputs, {
     endpoint: values.endpoint,
@@ -87,10 +110,8 @@ export async function run(argv: string[]): Promise<number> {
   });
   for (const message of result.messages) log.info(message);
 
-  let written = 0;
   ins.forEach((path, index) => {
-    if (unreadable.has(index)) return;
-    const rendered = result.configs[written++]!;
+    const rendered = result.configs[index]!;
     const out = outs[index]!;
     try {
       mkdirSync(dirname(out), { recursive: true });
