@@ -28,7 +28,7 @@ describe('debugTargets', () => {
     const kept = job?.targets.find((t) => t.state === 'kept');
     expect(kept).toMatchObject({
       served: false,
-      key: `${config.job_name}|http|10.1.0.5:15090|/stats/prometheus`,
+      key: expect.stringContaining('__address__=10.1.0.5:15090,__metrics_path__=/stats/prometheus,'),
       discoveredLabels: { __meta_kubernetes_pod_container_port_name: 'http-envoy-prom' },
       labels: { namespace: 'istio-system', pod: 'istio-ingressgateway-0', container: 'istio-proxy', endpoint: 'http-envoy-prom', job: 'istio-system/envoy-stats-monitor', instance: '10.1.0.5:15090' },
     });

@@ -57,7 +57,7 @@ describe('relabeling only the identity labels', () => {
     };
     const { names, all, identityOnly } = bothWays(config);
     expect(names).toBeDefined();
-    expect(all.flatMap((r) => r.keys)).toContain('mixed|http|10.1.0.1:15090|/shop/metrics');
+    expect(all.flatMap((r) => r.keys).some((key) => key.startsWith('mixed|__address__=10.1.0.1:15090,__metrics_path__=/shop/metrics,'))).toBe(true);
     expect(identityOnly).toEqual(all);
   });
 
@@ -126,5 +126,28 @@ describe('serving only the labels the receiver needs', () => {
     );
     // own labels win over the group's, and values are JSON-escaped
     expect(JSON.parse(`{${selection.select({ zone: 'a', quoted: 'x' }, { zone: 'b"c' })}}`)).toEqual({ quoted: 'x', zone: 'b"c' });
+  });
+});
+
+describe('target identity (the sharding key)', () => {
+  it('tells probe targets apart: the same exporter address with another __param_target is another target, as the Target Allocator hashes every final label', () => {
+    // Prometheus' blackbox pattern: the probed URL moves to __param_target, every target ends on the exporter.
+    const config: ScrapeConfig = {
+      job_name: 'blackbox',
+      metrics_path: '/probe',
+      params: { module: ['http_2xx'] },
+      static_configs: [{ targets: ['https://shop.example', 'https://api.example', 'https://docs.example'] }],
+      relabel_configs: [
+        { source_labels: ['__address__'], target_label: '__param_target' },
+        { source_labels: ['__param_target'], target_label: 'instance' },
+        { target_label: '__address__', replacement: 'blackbox-exporter:9115' },
+      ],
+    };
+    const rules = compileRelabelConfigs(config.relabel_configs);
+    const group = { source: '0', targets: (config.static_configs as Array<{ targets: string[] }>)[0]!.targets.map((address) => ({ __address__: address })), labels: {} };
+    const { kept } = targetsFromGroup('blackbox', group, rules, jobDefaults(config), identityLabelNames(rules));
+    expect(kept.map((t) => t.key)).toHaveLength(3);
+    expect(new Set(kept.map((t) => t.key)).size).toBe(3);
+    for (const target of kept) expect(target.key).toMatch(/__address__=blackbox-exporter:9115,.*__param_module=http_2xx,__param_target=https:\/\/\w+\.example/);
   });
 });

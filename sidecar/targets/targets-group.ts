@@ -1,5 +1,5 @@
 // One target group through a job's relabeling, the pure half of the serve engine: the labels
-// Prometheus adds before relabeling, kept targets with their identity (job|scheme|address|path),
+// Prometheus adds before relabeling, kept targets with their identity (job + final non-meta labels),
 // final labels for /debug/targets, and the http_sd answer (plain and gzipped).
 import { once } from 'node:events';
 import { createGzip } from 'node:zlib';
@@ -9,7 +9,7 @@ import { relabel, type Labels, type RelabelRule } from '../relabel/relabel.js';
 /** A target that relabeling kept (the contract with sharding and the API). */
 export interface KeptTarget {
   job: string;
-  /** job|scheme|address|metrics_path after relabeling: the target's identity. */
+  /** job and every non-meta label after relabeling: the target's identity (see targetKey). */
   key: string;
   /** Node of the pod (or node) behind the target, if any. */
   nodeName?: string;
@@ -106,9 +106,16 @@ export function identityLabelNames(rules: readonly RelabelRule[]): string[] | un
   return names.has('__proto__') ? undefined : [...names]; // a plain object can't hold that name as a key
 }
 
-/** The identity labels of a target as relabeling would see them (target over group over defaults). */
+/**
+ * The labels of a target that decide its fate and identity, as relabeling would see them (target
+ * over group over defaults): the names the rules use, and every label outside `__meta_`, which
+ * passes through relabeling into the identity unless a rule drops it.
+ */
 function identityInput(names: readonly string[], defaults: Labels, groupLabels: Labels, target: Labels): Labels {
   const input: Labels = {};
+  for (const labels of [defaults, groupLabels, target]) {
+    for (const name in labels) if (!name.startsWith('__meta_')) input[name] = labels[name] as string;
+  }
   for (const name of names) {
     const value = Object.hasOwn(target, name) ? target[name] : Object.hasOwn(groupLabels, name) ? groupLabels[name] : Object.hasOwn(defaults, name) ? defaults[name] : undefined;
     if (value !== undefined) input[name] = value;
@@ -191,10 +198,15 @@ export function targetsFromGroup(
   return { kept, droppedCount };
 }
 
-/** Identity of a relabeled target: job|scheme|address|metrics_path; undefined without an address. */
+/**
+ * Identity of a relabeled target, as the Target Allocator takes it: the job and every label after
+ * relabeling outside `__meta_` and `__tmp` (sorted; empty values are no labels), so targets that
+ * differ only in, say, `__param_target` (probes) are told apart. undefined without an address.
+ */
 function targetKey(job: string, out: Labels): string | undefined {
-  const address = out.__address__;
-  return address ? `${job}|${out.__scheme__ ?? ''}|${address}|${out.__metrics_path__ ?? ''}` : undefined;
+  if (!out.__address__) return undefined;
+  const names = Object.keys(out).filter((name) => out[name] !== '' && !name.startsWith('__meta_') && !name.startsWith('__tmp')).sort();
+  return `${job}|${names.map((name) => `${name}=${out[name]}`).join(',')}`;
 }
 
 /** The node behind a target, from kubernetes_sd meta labels (pod and node roles). */

@@ -71,7 +71,10 @@ describe('TargetEngine', () => {
     ]);
     expect(answer(engine, 'static')).toEqual([{ targets: ['10.0.0.1:15090'], labels: { __address__: '10.0.0.1:15090', zone: 'a' } }]);
     expect(engine.scrapeConfigs()).toEqual({ static: { job_name: 'static', metrics_path: '/stats/prometheus', relabel_configs: [{ action: 'drop', source_labels: ['__address__'], regex: '10\\.0\\.0\\.2:.*' }] } });
-    expect([...engine.allKeptTargets()].map((t) => t.key)).toEqual(['static|http|10.0.0.1:15090|/stats/prometheus']);
+    const keys = [...engine.allKeptTargets()].map((t) => t.key);
+    expect(keys).toHaveLength(1);
+    // The identity: the job and every final label outside __meta_ (as the Target Allocator hashes them).
+    expect(keys[0]).toMatch(/^static\|__address__=10\.0\.0\.1:15090,__metrics_path__=\/stats\/prometheus,.*,job=static,zone=a$/);
     expect(engine.summary()).toMatchObject({ jobs: 1, kept: 1, dropped: 1 });
   });
 
@@ -93,7 +96,8 @@ describe('TargetEngine', () => {
     expect(served[0]?.labels).not.toHaveProperty('__meta_kubernetes_pod_node_name');
     expect(Object.keys(served[0]?.labels ?? {}).filter((name) => name.startsWith('__meta_kubernetes_pod_label_'))).toEqual([]);
     const [target] = [...engine.allKeptTargets()];
-    expect(target).toMatchObject({ job: envoyJob, key: `${envoyJob}|http|10.1.0.5:15090|/stats/prometheus`, nodeName: 'node-b' });
+    expect(target).toMatchObject({ job: envoyJob, nodeName: 'node-b' });
+    expect(target?.key).toContain('__address__=10.1.0.5:15090,__metrics_path__=/stats/prometheus,');
     expect(engine.summary()).toMatchObject({ kept: 1, dropped: 3 }); // status-port, http2, https
   });
 
@@ -124,7 +128,7 @@ describe('TargetEngine', () => {
     expect(engine.targetsAnswerGzip(envoyJob)).toBe(first); // the same cached answer: nothing recomputed
     const changed = { ...envoyConfig, metrics_path: '/other' };
     engine.setScrapeConfigs([changed]);
-    expect([...engine.allKeptTargets()][0]?.key).toBe(`${envoyJob}|http|10.1.0.1:15090|/other`);
+    expect([...engine.allKeptTargets()][0]?.key).toContain('__address__=10.1.0.1:15090,__metrics_path__=/other,');
   });
 
   it('caches the gzipped answer until a target of the job changes', async () => {
@@ -150,7 +154,7 @@ describe('TargetEngine', () => {
     mine = 'node-b';
     engine.ownershipChanged();
     expect(answer(engine, envoyJob).map((t) => t.labels.__meta_kubernetes_pod_name)).toEqual(['gw-b']);
-    expect(seen.every((t) => t.job === envoyJob && t.key.includes('|/stats/prometheus'))).toBe(true);
+    expect(seen.every((t) => t.job === envoyJob && t.key.includes('__metrics_path__=/stats/prometheus'))).toBe(true);
     expect(engine.summary().owned).toBe(1);
   });
 
