@@ -43,6 +43,20 @@ describe('edot-ta inject (pure core)', () => {
     expect(out.items[0]!.spec.containers.map((c) => c.name)).toEqual(['edot-ta', 'otc-container']);
   });
 
+  it('reads and writes YAML as kubectl does (1.1): octal modes, "yes" strings and merge keys keep their meaning', () => {
+    const daemonSet = fixtureText('edot-daemonset-helm.yaml')
+      .replace(/^(\s*)volumes:\n/m, `$1volumes:\n$1  - name: probe-config\n$1    configMap: { name: probe, defaultMode: 0644, items: [{ key: a, path: a, mode: 0400 }] }\n`)
+      .replace(/^metadata:\n/m, 'metadata:\n  annotations:\n    enabled: "yes"\n');
+    expect(daemonSet).toContain('defaultMode: 0644');
+    const { text } = injectYaml(daemonSet, defaultInjectSettings());
+    const read = parse(text, { version: '1.1' }) as { metadata: { annotations: Record<string, unknown> }; spec: { template: { spec: { volumes: Array<{ name: string; configMap?: { defaultMode?: number; items?: Array<{ mode?: number }> } }> } } } };
+    const volume = read.spec.template.spec.volumes.find((v) => v.name === 'probe-config');
+    expect(volume?.configMap?.defaultMode).toBe(0o644);
+    expect(volume?.configMap?.items?.[0]?.mode).toBe(0o400);
+    expect(read.metadata.annotations.enabled).toBe('yes');
+    expect(text).toMatch(/enabled: "yes"/);
+  });
+
   it('throws on YAML it cannot parse, naming the document', () => {
     expect(() => injectYaml('a: 1\n---\nb: [\n', defaultInjectSettings())).toThrow(/document 2/);
   });

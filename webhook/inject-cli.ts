@@ -54,7 +54,8 @@ export function injectObject(object: unknown, settings: InjectSettings, outcomes
 /** Pure core of the command: YAML text in, YAML text out. Throws on YAML it cannot parse. */
 export function injectYaml(text: string, settings: InjectSettings): { text: string; outcomes: InjectOutcome[] } {
   const outcomes: InjectOutcome[] = [];
-  const documents = parseAllDocuments(text, { prettyErrors: false });
+  // YAML 1.1, as kubectl reads manifests: `0644` is octal, `yes` a boolean, `<<` merges.
+  const documents = parseAllDocuments(text, { prettyErrors: false, version: '1.1' });
   if (!Array.isArray(documents)) return { text, outcomes }; // empty stream
   const out: string[] = [];
   documents.forEach((doc, index) => {
@@ -70,7 +71,8 @@ export function injectYaml(text: string, settings: InjectSettings): { text: stri
       out.push(doc.toString({ lineWidth: 0 }));
       return;
     }
-    const injected = new Document(mutated, { aliasDuplicateObjects: false });
+    // Written as YAML 1.1 too, so strings a 1.1 reader would take for something else stay quoted ("yes", "0644").
+    const injected = new Document(mutated, { aliasDuplicateObjects: false, version: '1.1' });
     // Keep the document's leading comment (yaml attaches it to the document or its top mapping).
     const contentsComment = doc.contents && 'commentBefore' in doc.contents ? doc.contents.commentBefore : undefined;
     injected.commentBefore = [doc.commentBefore, contentsComment].filter(Boolean).join('\n') || null;

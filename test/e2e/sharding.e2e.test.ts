@@ -207,7 +207,7 @@ describe('sharding across real sidecars on the real apiserver', () => {
       if (line.startsWith('apiserver_request_total{') && line.includes('resource="leases"')) {
         if (/verb="(PUT|POST|PATCH|DELETE)"/.test(line)) leaseWrites += value;
         else if (/verb="(GET|LIST)"/.test(line)) leaseReads += value;
-      } else if (line.startsWith('apiserver_watch_events_total{') && line.includes('kind="Lease"')) {
+      } else if (line.startsWith('apiserver_watch_events_total{') && (line.includes('kind="Lease"') || line.includes('resource="leases"'))) {
         leaseWatchEvents += value;
       }
     }
