@@ -99,3 +99,16 @@ service: { pipelines: { metrics: { receivers: [prometheus], exporters: [debug] }
     expect(receiver.target_allocator).toMatchObject({ endpoint: 'http://127.0.0.1:27390' });
   });
 });
+
+describe('render on the kube-stack prometheus presets (several prometheus receivers)', () => {
+  it('takes over one receiver, leaves the others scraping their own jobs, and moves nothing per-node', () => {
+    const [daemon] = parseAllDocuments(realConfig('kube-stack-daemonset-prometheus-presets.collectors.yaml')).map((d) => d.toJS() as { spec: { config: unknown } });
+    const result = renderConfigs([{ name: 'collector.yaml', text: stringify(daemon!.spec.config) }], options);
+    const receivers = (parse(result.configs[0]!.text) as { receivers: Record<string, { target_allocator?: unknown; config?: { scrape_configs?: unknown[] } }> }).receivers;
+    const withAllocator = Object.entries(receivers).filter(([, r]) => r.target_allocator).map(([id]) => id);
+    expect(withAllocator).toHaveLength(1);
+    expect(result.messages.join('\n')).toMatch(/keeps its own scrape_configs/);
+    // No job reading a per-pod variable left the collector.
+    for (const job of result.scrapeConfigs) expect(JSON.stringify(job)).not.toMatch(/OTEL_K8S_NODE|\$\{env:/);
+  });
+});

@@ -182,7 +182,8 @@ describe('real collectors (prometheus receiver) against their sidecars', () => {
     const gaps = largestGaps(all, since);
     console.log(`planned leave: largest scrape gap ${Math.max(...gaps.values()).toFixed(2)} s over ${gaps.size} targets`);
     expect(gaps.size).toBe(expected.size);
-    for (const [key, gap] of gaps) expect(gap, key).toBeLessThanOrEqual(intervalOf(key) * 2);
+    // A missed scrape would show as a gap of two intervals.
+    for (const [key, gap] of gaps) expect(gap, key).toBeLessThan(intervalOf(key) * 1.5);
   });
 
   it('a crash (sidecar and collector SIGKILLed): the survivors scrape every target exactly once again within lease duration + pickup', async () => {

@@ -175,3 +175,17 @@ describe('parseCollectorCR', () => {
     expect(parseCollectorCR(base)).toMatchObject({ metadata: {}, spec: {} });
   });
 });
+
+describe("Elastic's EDOT kube-stack collectors (values of the chart, ../shared/real-configs)", () => {
+  const values = parse(readFileSync(new URL('../../../shared/real-configs/elastic-edot-kube-stack-values.yaml', import.meta.url), 'utf8')) as { collectors: Record<string, { mode?: string; config?: unknown }> };
+  for (const name of ['cluster', 'daemon', 'gateway']) {
+    it(`${name}: no prometheus receiver, so its pods are opted out and nothing else changes`, () => {
+      const collector = values.collectors[name]!;
+      const cr = parseCollectorCR({ apiVersion: 'opentelemetry.io/v1beta1', kind: 'OpenTelemetryCollector', metadata: { name: `opentelemetry-kube-stack-${name}`, namespace: 'opentelemetry-operator-system' }, spec: { mode: collector.mode ?? (name === 'daemon' ? 'daemonset' : 'deployment'), config: collector.config } });
+      const { object, warnings } = create(cr);
+      expect(warnings).toEqual([]);
+      expect(object.spec.podAnnotations?.['edot-ta.io/inject']).toBe('false');
+      expect(object.spec.config).toEqual(cr.spec.config);
+    });
+  }
+});
