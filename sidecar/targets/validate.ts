@@ -16,7 +16,6 @@ export function scrapeConfigProblems(job: Record<string, unknown>): string[] {
   const interval = durationMs(job.scrape_interval);
   const timeout = durationMs(job.scrape_timeout);
   if (interval !== undefined && timeout !== undefined && timeout > interval) problems.push(`scrape timeout greater than scrape interval for scrape config with job name "${name}"`);
-  if (job.scheme !== undefined && job.scheme !== 'http' && job.scheme !== 'https') problems.push(`scheme: "${String(job.scheme)}" is not http or https`);
   for (const field of ['relabel_configs', 'metric_relabel_configs'] as const) {
     try {
       compileRelabelConfigs(job[field]);
