@@ -189,3 +189,25 @@ describe("Elastic's EDOT kube-stack collectors (values of the chart, ../shared/r
     });
   }
 });
+
+describe('the CR repair keeps YAML as written', () => {
+  it('leaves anchors, merge keys and flow style of a v1alpha1 config string as they were', () => {
+    const config = `x-defaults: &defaults
+  metrics_path: /probe
+  scrape_interval: 15s
+receivers:
+  prometheus:
+    config:
+      scrape_configs:
+        - <<: *defaults
+          job_name: merged
+          static_configs: [{ targets: ["10.0.0.5:9115"] }]
+exporters: { debug: {} }
+service: { pipelines: { metrics: { receivers: [prometheus], exporters: [debug] } } }
+`;
+    const cr = parseCollectorCR({ apiVersion: 'opentelemetry.io/v1alpha1', kind: 'OpenTelemetryCollector', metadata: { name: 'c' }, spec: { config, targetAllocator: { enabled: true } } });
+    const { object } = create(cr);
+    expect(object.spec.targetAllocator?.enabled).toBe(false);
+    expect(object.spec.config).toBe(config);
+  });
+});

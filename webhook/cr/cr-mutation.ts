@@ -127,7 +127,7 @@ export function mutateCollectorCR(cr: CollectorCR, settings: CRSettings, context
 
 /** Whether the collector config (YAML string or object) defines a prometheus or prometheus/<name> receiver. */
 function hasPrometheusReceiver(config: unknown): boolean {
-  const parsed: unknown = typeof config === 'string' ? parseDocument(config, { prettyErrors: false }).toJS() : config;
+  const parsed: unknown = typeof config === 'string' ? parseDocument(config, { prettyErrors: false, merge: true }).toJS() : config;
   const receivers = parsed && typeof parsed === 'object' ? (parsed as { receivers?: unknown }).receivers : undefined;
   return !!receivers && typeof receivers === 'object' && Object.keys(receivers).some((id) => /^prometheus(\/.+)?$/.test(id));
 }
@@ -142,7 +142,7 @@ function repairConfig(object: CollectorCR, taWasEnabled: boolean, changes: strin
   }
   if (typeof spec.config === 'string') {
     if (version === 'v1beta1') warnings.push('edot-ta: v1beta1 spec.config is a string (expected an object); treated as YAML');
-    const doc = parseDocument(spec.config, { prettyErrors: false });
+    const doc = parseDocument(spec.config, { prettyErrors: false, merge: true });
     if (doc.errors.length > 0) {
       warnings.push(`edot-ta: spec.config is not valid YAML (${doc.errors[0]!.message.split('\n')[0]}); the collector is left unchanged and edot-ta cannot wire its prometheus receiver`);
       return 'unparsable';
