@@ -1,8 +1,9 @@
 // The rule, on real collectors: with edot-ta a collector scrapes every target it scraped before,
 // once across collectors. A kube-stack-shaped daemon config (a per-node job on
 // ${env:OTEL_K8S_NODE_IP}, a shared static job, a prometheus-operator sharded job with
-// `regex: $(SHARD)`, a job with an unquoted `regex: true`, a file_sd job the sidecar does not
-// run, an invalid job) is rendered with per-pod env for 3 collectors on 4 nodes, on a cluster of
+// `regex: $(SHARD)`, a job with an unquoted `regex: true`, a blackbox-style probe job whose
+// targets all end on one exporter address, a file_sd job the sidecar does not run, an invalid
+// job) is rendered with per-pod env for 3 collectors on 4 nodes, on a cluster of
 // its own **without the monitor CRDs**: the sidecars are ready anyway; then the CRDs and a
 // PodMonitor appear and their targets are scraped without a restart.
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -40,6 +41,9 @@ describe('real configs on real collectors: nothing lost, nothing doubled', () =>
   const sharded = ['127.0.12.60', '127.0.12.61', '127.0.12.62'].map((ip) => `${ip}:15090`);
   const flagged = ['127.0.12.70', '127.0.12.71'].map((ip) => `${ip}:15090`);
   let fileTarget = '';
+  /** Blackbox-style probes: every target ends on one exporter address, told apart by __param_target. */
+  const probed = ['https://shop.example', 'https://api.example', 'https://docs.example', 'https://status.example', 'https://auth.example', 'https://cdn.example'];
+  let probeExporter = '';
 
   /** The user's daemon collector config (the same for every pod; per-pod values come from env). */
   const daemonConfig = (output: string) =>
@@ -58,6 +62,17 @@ describe('real configs on real collectors: nothing lost, nothing doubled', () =>
         },
         { job_name: 'flagged', metrics_path: '/stats/prometheus', static_configs: [{ targets: flagged, labels: { scrape: 'true' } }], relabel_configs: [{ source_labels: ['scrape'], regex: true, action: 'keep' }] },
         { job_name: 'files', metrics_path: '/stats/prometheus', file_sd_configs: [{ files: [join(dir, 'file-targets.json')], refresh_interval: '1s' }] },
+        {
+          job_name: 'probe',
+          metrics_path: '/probe',
+          params: { module: ['http_2xx'] },
+          static_configs: [{ targets: probed }],
+          relabel_configs: [
+            { source_labels: ['__address__'], target_label: '__param_target' },
+            { source_labels: ['__param_target'], target_label: 'instance' },
+            { target_label: '__address__', replacement: probeExporter },
+          ],
+        },
         { job_name: 'invalid', scrape_interval: '1s', scrape_timeout: '5s', static_configs: [{ targets: ['127.0.12.99:15090'] }] },
       ],
       output,
@@ -82,6 +97,10 @@ describe('real configs on real collectors: nothing lost, nothing doubled', () =>
     fileTarget = `127.0.12.90:${filePort}`;
     writeFileSync(join(dir, 'file-targets.json'), JSON.stringify([{ targets: [fileTarget] }]));
     expected.set(`files|${fileTarget}`, 'all');
+    const probePort = await freePort('127.0.12.80');
+    servers.push(await serveMetrics('127.0.12.80', probePort, '/probe', 'probe_success 1\n'));
+    probeExporter = `127.0.12.80:${probePort}`;
+    for (const target of probed) expected.set(`probe|${target}`, 'once');
   }, 120_000);
 
   afterAll(async () => {
@@ -136,10 +155,14 @@ describe('real configs on real collectors: nothing lost, nothing doubled', () =>
     expect(render).toMatch(/job files uses file_sd_configs, which the sidecar does not run/);
     expect(render).toMatch(/job invalid is not valid \(scrape timeout greater than scrape interval/);
     const served = Object.keys((await (await fetch(`${members[0]!.endpoint}/scrape_configs`)).json()) as Record<string, unknown>).sort();
-    expect(served).toEqual(['flagged', 'kubelet-sharded', 'shared-static']);
+    expect(served).toEqual(['flagged', 'kubelet-sharded', 'probe', 'shared-static']);
     // Joins settle (1.5 renewals), then targets move: bounded by the lease duration plus pickup, with 2x slack.
     const by = await waitForExpected('every target scraped by whom it should be', 2 * (4 + pickupSeconds) * 1000 + 20_000);
     console.log(`without CRDs: ${by.size} targets; ${[...by.values()].filter((v) => v.length === 1).length} scraped by one collector, the file_sd job by ${by.get(`files|${fileTarget}`)?.length}`);
+    // Probes share the exporter's address: identity by every final label spreads them (the Target Allocator's hashing).
+    const probeOwners = new Set(probed.map((target) => by.get(`probe|${target}`)?.[0]));
+    console.log(`probe targets on ${probeOwners.size} collectors: ${JSON.stringify(Object.fromEntries(probed.map((t) => [t, by.get(`probe|${t}`)?.[0]])))}`);
+    expect(probeOwners.size).toBeGreaterThan(1);
     for (const member of members) {
       expect(member.sidecar.tail(200)).toMatch(/monitor CRDs not installed/);
       expect(member.collector.logTail(200)).not.toMatch(/"level":"error"/);
