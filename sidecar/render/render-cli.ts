@@ -5,7 +5,7 @@
 // otherwise start without it.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { parseFlags, UsageError } from '../../common/args.js';
+import { flagsOrExit, parseFlags, UsageError } from '../../common/args.js';
 import { defaultSidecarPort } from '../../contract/names.js';
 import { renderFlags, sidecarEnv } from '../../contract/sidecar.js';
 import { createLogger } from '../../common/log.js';
@@ -62,20 +62,8 @@ function writeTerminationMessage(message: string): void {
 
 export async function run(argv: string[]): Promise<number> {
   const log = createLogger({ component: 'render' });
-  let values;
-  try {
-    values = parseRenderFlags(argv);
-    if (values.help) {
-      console.log(usage);
-      return 0;
-    }
-  } catch (err) {
-    if (err instanceof UsageError) {
-      console.error(`edot-ta sidecar render: ${err.message}\n\n${usage}`);
-      return 2;
-    }
-    throw err;
-  }
+  const values = flagsOrExit('sidecar render', usage, () => parseRenderFlags(argv));
+  if (typeof values === 'number') return values;
   const ins = values.in!;
   const outs = values.out!;
 

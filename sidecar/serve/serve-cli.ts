@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { serve, type ServerType } from '@hono/node-server';
 import { parse as parseYaml } from 'yaml';
-import { parseFlags, UsageError } from '../../common/args.js';
+import { flagsOrExit, parseFlags, UsageError } from '../../common/args.js';
 import { createLogger, type Logger } from '../../common/log.js';
 import { createApi, parseListenAddress } from './api.js';
 import { debugTargets } from './debug.js';
@@ -63,20 +63,8 @@ export function parseServeFlags(argv: string[]) {
 
 export async function run(argv: string[]): Promise<number> {
   const logger = createLogger({ component: 'sidecar-serve' });
-  let flags;
-  try {
-    flags = parseServeFlags(argv);
-    if (flags.help) {
-      console.log(usage);
-      return 0;
-    }
-  } catch (err) {
-    if (err instanceof UsageError) {
-      console.error(`edot-ta sidecar serve: ${err.message}\n\n${usage}`);
-      return 2;
-    }
-    throw err;
-  }
+  const flags = flagsOrExit('sidecar serve', usage, () => parseServeFlags(argv));
+  if (typeof flags === 'number') return flags;
 
   let identity;
   let listen;
