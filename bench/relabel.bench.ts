@@ -1,6 +1,6 @@
 // Relabel throughput: the prometheus-operator rule chain of Istio's envoy-stats-monitor PodMonitor
 // (15 rules) over the discovered labels of 10k and 100k pod targets, through our engine (Go RE2
-// semantics: a native RegExp where sidecar/relabel-native.ts proves both engines agree, re2js
+// semantics: a native RegExp where sidecar/relabel/relabel-native.ts proves both engines agree, re2js
 // otherwise). Baselines in the same run: the same loop that only copies each label set, and a
 // naive native-RegExp (V8) interpreter of the same chain (no result memo, no safety checks: not
 // safe for user regexes, shown for scale only). Prints a markdown table with ratios.

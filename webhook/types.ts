@@ -3,13 +3,14 @@
 // Everything here is data: no I/O, no API server calls.
 //
 // Where each function lives:
-//   webhook/pod-mutation.ts  mutatePod(pod, settings, context?)        → PodMutationResult
-//   webhook/cr-mutation.ts   mutateCollectorCR(cr, settings, context)   → CRMutationResult
-//                            parseCollectorCR(raw: unknown)             → CollectorCR (throws CollectorCRParseError)
-//   webhook/settings.ts      defaultInjectSettings(), parseInjectSettings(flags, env),
-//                            injectSettingsFlagOptions (spread into parseFlags options),
-//                            resolveNativeSidecars(mode, serverVersion), defaultCRSettings()
-//   webhook/patch.ts         diffPatch(original, mutated)               → Operation[] (RFC 6902)
+//   webhook/pod/pod-mutation.ts  mutatePod(pod, settings, context?)       → PodMutationResult
+//   webhook/cr/cr-mutation.ts    mutateCollectorCR(cr, settings, context)  → CRMutationResult
+//                                parseCollectorCR(raw: unknown)            → CollectorCR (throws CollectorCRParseError)
+//   webhook/settings.ts          defaultInjectSettings(), parseInjectSettings(flags, env),
+//                                injectSettingsFlagOptions (spread into parseFlags options),
+//                                resolveNativeSidecars(mode, serverVersion), defaultCRSettings()
+//   webhook/admission/patch.ts   diffPatch(original, mutated)              → Operation[] (RFC 6902)
+// Names shared with the sidecar and users live in contract/names.ts.
 import type { V1ObjectMeta, V1Pod, V1ResourceRequirements } from '@kubernetes/client-node';
 import type { Operation } from 'fast-json-patch';
 import { type PodScope } from '../contract/sidecar.js';

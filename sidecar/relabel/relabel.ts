@@ -43,7 +43,7 @@ export interface RelabelOptions {
    */
   nameValidation?: NameValidation;
   /**
-   * Run regexes that sidecar/relabel-native.ts proves equal on a native RegExp (default true);
+   * Run regexes that sidecar/relabel/relabel-native.ts proves equal on a native RegExp (default true);
    * false keeps every regex on re2js (the bench's before/after, and a switch if ever needed).
    */
   nativeFastPath?: boolean;
