@@ -22,4 +22,7 @@ export const annotations = {
   noPrometheusReceiver: 'edot-ta.io/no-prometheus-receiver',
 } as const;
 
+/** Receiver ids that are prometheus receivers (`prometheus`, `prometheus/<name>`): the CR repair and the render step agree on them. */
+export const isPrometheusReceiverId = (id: string): boolean => /^prometheus(\/.+)?$/.test(id);
+
 export const namespaceOptInLabel = { key: 'edot-ta.io/inject', value: 'enabled' } as const;

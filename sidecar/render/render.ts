@@ -4,6 +4,7 @@
 // API so comments, quoting and `${env:...}` references in everything else survive as written.
 // Never throws on bad input: a file it cannot handle passes through byte for byte.
 import { isAlias, isMap, isScalar, isSeq, parseDocument, stringify, YAMLMap, type Document } from 'yaml';
+import { isPrometheusReceiverId } from '../../contract/names.js';
 import { conventionalPodLocalEnv, planJob } from './job-plan.js';
 
 export interface RenderOptions {
@@ -43,7 +44,6 @@ export interface RenderResult {
   messages: string[];
 }
 
-const prometheusReceiverId = /^prometheus(\/.+)?$/;
 
 interface Parsed {
   input: RenderInput;
@@ -111,7 +111,7 @@ function receiversMap(doc: Document.Parsed): YAMLMap | undefined {
 }
 
 function receiverIds(doc: Document.Parsed): string[] {
-  return (receiversMap(doc)?.items ?? []).map((pair) => (isScalar(pair.key) ? String(pair.key.value) : String(pair.key))).filter((id) => prometheusReceiverId.test(id));
+  return (receiversMap(doc)?.items ?? []).map((pair) => (isScalar(pair.key) ? String(pair.key.value) : String(pair.key))).filter(isPrometheusReceiverId);
 }
 
 function receiverNode(doc: Document.Parsed, id: string): unknown {

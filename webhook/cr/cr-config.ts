@@ -3,12 +3,13 @@
 // `prometheus/<name>`), has a `config:` block, and a metrics pipeline uses it. Works on a yaml
 // Document so a v1alpha1 config string keeps its comments and `${env:...}` references.
 import { isMap, isScalar, isSeq, YAMLMap, YAMLSeq, type Document } from 'yaml';
-
-const prometheusReceiverId = /^prometheus(\/.+)?$/;
+import { isPrometheusReceiverId } from '../../contract/names.js';
 
 export interface ConfigRepair {
   changes: string[];
   warnings: string[];
+  /** The prometheus receivers the config has after the repair. */
+  receivers: string[];
 }
 
 const keyOf = (key: unknown): string => (isScalar(key) ? String(key.value) : String(key));
@@ -26,7 +27,7 @@ function ensureMap(parent: YAMLMap, key: string): YAMLMap {
  *   missing prometheus receiver is added (the operator would have refused the CR anyway).
  */
 export function repairPrometheusReceivers(doc: Document, targetAllocatorWasEnabled: boolean): ConfigRepair {
-  const repair: ConfigRepair = { changes: [], warnings: [] };
+  const repair: ConfigRepair = { changes: [], warnings: [], receivers: [] };
   if (doc.contents !== null && !isMap(doc.contents)) {
     repair.warnings.push('edot-ta: spec.config is not a mapping; left unchanged');
     return repair;
@@ -34,7 +35,7 @@ export function repairPrometheusReceivers(doc: Document, targetAllocatorWasEnabl
   const root: YAMLMap = isMap(doc.contents) ? doc.contents : new YAMLMap();
   if (root !== doc.contents) doc.contents = root as unknown as typeof doc.contents;
   const receiversNode: unknown = root.get('receivers', true);
-  let ids = isMap(receiversNode) ? receiversNode.items.map((pair) => keyOf(pair.key)).filter((id) => prometheusReceiverId.test(id)) : [];
+  let ids = isMap(receiversNode) ? receiversNode.items.map((pair) => keyOf(pair.key)).filter(isPrometheusReceiverId) : [];
 
   if (ids.length === 0) {
     if (!targetAllocatorWasEnabled) return repair; // nothing to scrape: the render step will pass the config through
@@ -46,6 +47,7 @@ export function repairPrometheusReceivers(doc: Document, targetAllocatorWasEnabl
     );
   }
 
+  repair.receivers = ids;
   const receivers = ensureMap(root, 'receivers');
   for (const id of ids) {
     const receiver: unknown = receivers.get(id, true);

@@ -49,8 +49,8 @@ export function mutateCollectorCR(cr: CollectorCR, settings: CRSettings, context
 
   // The config first: if it cannot be read, change nothing at all (never guess).
   const taWasEnabled = spec.targetAllocator?.enabled === true;
-  const config = repairConfig(object, taWasEnabled, changes, warnings);
-  if (config === 'unparsable') return { object: structuredClone(cr), warnings };
+  const receivers = repairConfig(object, taWasEnabled, changes, warnings);
+  if (receivers === 'unparsable') return { object: structuredClone(cr), warnings };
 
   // mode: immutable in the operator; the TA trap is a CR created without mode (→ deployment).
   if (context.operation === 'CREATE') {
@@ -94,7 +94,7 @@ export function mutateCollectorCR(cr: CollectorCR, settings: CRSettings, context
 
   // No prometheus receiver: nothing for a sidecar to serve, so its pods get none. Undone (only
   // when we set it) once a later update adds a prometheus receiver.
-  const receiver = hasPrometheusReceiver(spec.config);
+  const receiver = receivers.length > 0;
   const optOut = spec.podAnnotations?.[annotations.inject];
   const optedOutByUs = object.metadata.annotations?.[annotations.noPrometheusReceiver] === 'true';
   if (!receiver && optOut === undefined) {
@@ -125,20 +125,16 @@ export function mutateCollectorCR(cr: CollectorCR, settings: CRSettings, context
   return { object, warnings };
 }
 
-/** Whether the collector config (YAML string or object) defines a prometheus or prometheus/<name> receiver. */
-function hasPrometheusReceiver(config: unknown): boolean {
-  const parsed: unknown = typeof config === 'string' ? parseDocument(config, { prettyErrors: false, merge: true }).toJS() : config;
-  const receivers = parsed && typeof parsed === 'object' ? (parsed as { receivers?: unknown }).receivers : undefined;
-  return !!receivers && typeof receivers === 'object' && Object.keys(receivers).some((id) => /^prometheus(\/.+)?$/.test(id));
-}
-
-/** Repairs spec.config in place; 'unparsable' means the caller must leave the whole CR alone. */
-function repairConfig(object: CollectorCR, taWasEnabled: boolean, changes: string[], warnings: string[]): 'ok' | 'unparsable' {
+/**
+ * Repairs spec.config in place and returns its prometheus receivers after the repair;
+ * 'unparsable' means the caller must leave the whole CR alone.
+ */
+function repairConfig(object: CollectorCR, taWasEnabled: boolean, changes: string[], warnings: string[]): string[] | 'unparsable' {
   const spec = object.spec;
   const version = object.apiVersion.split('/')[1];
   if (spec.config === undefined || spec.config === null) {
     if (taWasEnabled) warnings.push('edot-ta: spec.config is empty; nothing for the target allocator sidecar to serve');
-    return 'ok';
+    return [];
   }
   if (typeof spec.config === 'string') {
     if (version === 'v1beta1') warnings.push('edot-ta: v1beta1 spec.config is a string (expected an object); treated as YAML');
@@ -151,7 +147,7 @@ function repairConfig(object: CollectorCR, taWasEnabled: boolean, changes: strin
     changes.push(...repair.changes);
     warnings.push(...repair.warnings);
     if (repair.changes.length > 0) spec.config = doc.toString({ lineWidth: 0 });
-    return 'ok';
+    return repair.receivers;
   }
   if (typeof spec.config !== 'object' || Array.isArray(spec.config)) {
     warnings.push('edot-ta: spec.config is neither a YAML string nor an object; the collector is left unchanged');
@@ -162,5 +158,5 @@ function repairConfig(object: CollectorCR, taWasEnabled: boolean, changes: strin
   changes.push(...repair.changes);
   warnings.push(...repair.warnings);
   if (repair.changes.length > 0) spec.config = doc.toJS() as Record<string, unknown>;
-  return 'ok';
+  return repair.receivers;
 }
