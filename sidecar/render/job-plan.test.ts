@@ -48,7 +48,7 @@ describe('render sorts jobs by what the sidecar can take over', () => {
       global: { scrape_interval: 15s }
       scrape_configs:
         - job_name: shared-static
-          static_configs: [{ targets: ["10.0.0.1:9100", "10.0.0.2:9100"] }]
+          static_configs: [{ targets: ["10.0.0.1:9100", "10.0.0.2:9100"], labels: { note: "$\${env:OTEL_K8S_NODE_IP}" } }]
         - job_name: dns
           dns_sd_configs: [{ names: [_metrics._tcp.example.com] }]
         - job_name: files
@@ -77,6 +77,8 @@ service: { pipelines: { metrics: { receivers: [prometheus], exporters: [debug] }
   it('moves static jobs, with the global interval inlined and merge keys resolved', () => {
     expect(result.scrapeConfigs.map((j) => j.job_name)).toEqual(['shared-static', 'base', 'merged']);
     expect(result.scrapeConfigs[0]!.scrape_interval).toBe('15s');
+    // `$$` escapes: a literal, not a read of the per-pod variable (as the collector's confmap reads it).
+    expect((result.scrapeConfigs[0] as unknown as { static_configs: Array<{ labels: Record<string, string> }> }).static_configs[0]!.labels.note).toBe('${env:OTEL_K8S_NODE_IP}');
     expect(result.scrapeConfigs[2]).toMatchObject({ job_name: 'merged', metrics_path: '/probe', static_configs: [{ targets: ['10.0.0.5:9115'] }] });
   });
 

@@ -10,22 +10,12 @@
 // whole config, so one bad job would stop all of them.
 import { parseSdConfig, SdConfigError } from '../targets/targets-sd.js';
 import { scrapeConfigProblems } from '../targets/validate.js';
-import { durationMs, expandTree } from './render-expand.js';
+import { durationMs, expandTree, referencedVariables } from './render-expand.js';
 
 export type JobPlan = { action: 'move'; job: Record<string, unknown> } | { action: 'keep'; reason: string } | { action: 'drop'; reason: string };
 
 /** Per-pod variables when the webhook did not say (conventional names in collector charts). */
 export const conventionalPodLocalEnv = ['POD_NAME', 'NODE_NAME', 'OTEL_K8S_NODE_NAME', 'OTEL_K8S_NODE_IP', 'OTEL_K8S_POD_NAME', 'OTEL_K8S_POD_IP', 'OTEL_K8S_POD_UID', 'K8S_NODE_NAME', 'K8S_NODE_IP', 'K8S_POD_NAME', 'K8S_POD_IP', 'HOST_IP', 'MY_POD_IP'];
-
-const reference = /\$\{(?:env:)?([A-Za-z_][A-Za-z0-9_]*)(?::-[^}]*)?\}/g;
-
-/** Variable names a job reads through `${env:NAME}` / `${NAME}` anywhere in its values. */
-function referencedVariables(node: unknown, into = new Set<string>()): Set<string> {
-  if (typeof node === 'string') for (const match of node.matchAll(reference)) into.add(match[1]!);
-  else if (Array.isArray(node)) for (const item of node) referencedVariables(item, into);
-  else if (node && typeof node === 'object') for (const value of Object.values(node)) referencedVariables(value, into);
-  return into;
-}
 
 const takenDiscovery = new Set(['static_configs', 'kubernetes_sd_configs']);
 

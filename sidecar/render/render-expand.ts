@@ -11,11 +11,14 @@ export interface ExpandResult {
 
 const reference = /\$\$|\$\{([^}]*)\}/g;
 
+/** `VAR`, `env:VAR`, `env:VAR:-default` inside `${...}`; undefined for other confmap providers. */
+const variable = /^(?:env:)?([A-Za-z_][A-Za-z0-9_]*)(?::-(.*))?$/s;
+
 export function expandString(text: string, env: Record<string, string | undefined>, unresolved: string[]): string {
   return text.replace(reference, (whole, inner: string | undefined) => {
     if (whole === '$$') return '$';
     const body = inner ?? '';
-    const match = body.match(/^(?:env:)?([A-Za-z_][A-Za-z0-9_]*)(?::-(.*))?$/s);
+    const match = body.match(variable);
     if (!match) {
       unresolved.push(whole); // ${file:...}, ${http:...}: other confmap providers
       return whole;
@@ -26,6 +29,18 @@ export function expandString(text: string, env: Record<string, string | undefine
     if (value === undefined) unresolved.push(whole);
     return value ?? whole;
   });
+}
+
+/** Variable names a JSON-like tree's string values read through `${env:NAME}` / `${NAME}`, as the collector's confmap would (`$$` escapes). */
+export function referencedVariables(node: unknown, into = new Set<string>()): Set<string> {
+  if (typeof node === 'string') {
+    for (const [whole, inner] of node.matchAll(reference)) {
+      const name = whole === '$$' ? undefined : (inner ?? '').match(variable)?.[1];
+      if (name) into.add(name);
+    }
+  } else if (Array.isArray(node)) for (const item of node) referencedVariables(item, into);
+  else if (node && typeof node === 'object') for (const value of Object.values(node)) referencedVariables(value, into);
+  return into;
 }
 
 /** Expands every string value (never keys) of a JSON-like tree. */
