@@ -92,21 +92,22 @@ export class DiscoveryRuntime {
   private async watchServedMonitorKinds(): Promise<void> {
     if (this.stopped) return;
     const wanted = this.wantedMonitorKinds();
+    const pollMs = this.options.crdPollMs ?? 30_000;
     let served: Set<string>;
     try {
       served = await this.servedMonitorKinds();
     } catch (err) {
       // Unknown (API unreachable): not ready until the first answer, as with any first list.
       this.options.logger.warn('cannot read which monitor kinds the API server serves; retrying', { error: err instanceof Error ? err.message : String(err) });
-      this.crdTimer = setTimeout(() => void this.watchServedMonitorKinds(), Math.min(this.options.crdPollMs ?? 30_000, 5_000));
+      this.crdTimer = setTimeout(() => void this.watchServedMonitorKinds(), Math.min(pollMs, 5_000));
       return;
     }
     const found = wanted.filter((kind) => served.has(kind) && !this.watchedMonitorKinds.has(kind));
     const missing = wanted.filter((kind) => !served.has(kind));
     if (found.length > 0) this.startMonitorInformers(found);
     if (missing.length > 0) {
-      if (!this.configsApplied) this.options.logger.info('monitor CRDs not installed; serving the other jobs and looking again later', { missing, everyMs: this.options.crdPollMs ?? 30_000 });
-      this.crdTimer = setTimeout(() => void this.watchServedMonitorKinds(), this.options.crdPollMs ?? 30_000);
+      if (!this.configsApplied) this.options.logger.info('monitor CRDs not installed; serving the other jobs and looking again later', { missing, everyMs: pollMs });
+      this.crdTimer = setTimeout(() => void this.watchServedMonitorKinds(), pollMs);
     }
     if (this.monitorInformers.length === 0 && !this.configsApplied) this.applyConfigs([]);
   }
