@@ -15,6 +15,7 @@ import { parse, stringify } from 'yaml';
 import { apiServer, clients, clusterEndpoints, createTestNamespace, setPodRunning } from '../harness/context.js';
 import { freePort, startProcess, waitFor, type ManagedProcess } from '../harness/processes.js';
 import { serveEnvoyStats } from '../harness/targets.js';
+import { largestGapsOf } from '../harness/collector.js';
 import { Prometheus } from '../harness/prometheus.js';
 import { fetchReceiverConfig } from './support/receiver.js';
 
@@ -179,14 +180,7 @@ describe('sharding across real sidecars on the real apiserver', () => {
         times.set(key, [...(times.get(key) ?? []), ...series.values.filter(([, v]) => v === '1').map(([t]) => t)]);
       }
     }
-    const gaps = new Map<string, number>();
-    for (const [key, list] of times) {
-      list.sort((a, b) => a - b);
-      let largest = 0;
-      for (let i = 1; i < list.length; i++) largest = Math.max(largest, (list[i] as number) - (list[i - 1] as number));
-      gaps.set(key, largest);
-    }
-    return gaps;
+    return largestGapsOf(times);
   }
 
   /** Counters from the apiserver's own /metrics (what it served), summed per label set we pick. */

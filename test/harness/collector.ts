@@ -145,14 +145,19 @@ export function largestGaps(collectors: Collector[], from: number, to = Date.now
     for (const s of collector.scrapes()) {
       if (!s.up || s.at < from || s.at > to) continue;
       const key = `${s.job}|${s.instance}`;
-      times.set(key, [...(times.get(key) ?? []), s.at]);
+      times.set(key, [...(times.get(key) ?? []), s.at / 1000]);
     }
   }
+  return largestGapsOf(times);
+}
+
+/** key -> largest gap between its (unsorted) sample times, in the unit of the times. */
+export function largestGapsOf(times: Map<string, number[]>): Map<string, number> {
   const gaps = new Map<string, number>();
   for (const [key, list] of times) {
-    list.sort((a, b) => a - b);
+    const sorted = [...list].sort((a, b) => a - b);
     let largest = 0;
-    for (let i = 1; i < list.length; i++) largest = Math.max(largest, (list[i]! - list[i - 1]!) / 1000);
+    for (let i = 1; i < sorted.length; i++) largest = Math.max(largest, sorted[i]! - sorted[i - 1]!);
     gaps.set(key, largest);
   }
   return gaps;
