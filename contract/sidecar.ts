@@ -42,6 +42,8 @@ export const renderFlags = {
   collectorId: 'collector-id',
   /** Comma-separated env names whose value differs per pod (the webhook reads them from fieldRefs). */
   podLocalEnv: 'pod-local-env',
+  /** Comma-separated directories the sidecar container reads as the collector does (the collector's ConfigMap volumes). */
+  sharedPaths: 'shared-paths',
 } as const;
 
 /** Downward API fields whose value differs between the pods of one collector group. */

@@ -53,6 +53,16 @@ describe('render sorts jobs by what the sidecar can take over', () => {
           dns_sd_configs: [{ names: [_metrics._tcp.example.com] }]
         - job_name: files
           file_sd_configs: [{ files: [/etc/targets/*.json] }]
+        - job_name: shared-files
+          file_sd_configs: [{ files: [/conf/targets/*.yaml] }]
+        - job_name: http
+          http_sd_configs: [{ url: "http://sd.example:8080/targets", basic_auth: { username: u, password_file: /conf/sd-password } }]
+        - job_name: http-oauth
+          http_sd_configs: [{ url: "http://sd.example:8080/targets", oauth2: { client_id: a, client_secret: b, token_url: "http://idp.example/token" } }]
+        - job_name: consul
+          consul_sd_configs: [{ server: "consul:8500" }]
+        - job_name: dns-no-port
+          dns_sd_configs: [{ names: [metrics.example.com], type: A }]
         - job_name: endpointslices
           kubernetes_sd_configs: [{ role: endpointslice }]
         - job_name: too-slow
@@ -71,22 +81,35 @@ describe('render sorts jobs by what the sidecar can take over', () => {
 exporters: { debug: {} }
 service: { pipelines: { metrics: { receivers: [prometheus], exporters: [debug] } } }
 `;
-  const result = renderConfigs([{ name: 'c.yaml', text: config }], options);
+  const result = renderConfigs([{ name: 'c.yaml', text: config }], { ...options, sharedPaths: ['/conf'] });
   const text = result.configs[0]!.text;
 
   it('moves static jobs, with the global interval inlined and merge keys resolved', () => {
-    expect(result.scrapeConfigs.map((j) => j.job_name)).toEqual(['shared-static', 'base', 'merged']);
+    expect(result.scrapeConfigs.map((j) => j.job_name)).toEqual(['shared-static', 'dns', 'shared-files', 'http', 'base', 'merged']);
     expect(result.scrapeConfigs[0]!.scrape_interval).toBe('15s');
     // `$$` escapes: a literal, not a read of the per-pod variable (as the collector's confmap reads it).
     expect((result.scrapeConfigs[0] as unknown as { static_configs: Array<{ labels: Record<string, string> }> }).static_configs[0]!.labels.note).toBe('${env:OTEL_K8S_NODE_IP}');
-    expect(result.scrapeConfigs[2]).toMatchObject({ job_name: 'merged', metrics_path: '/probe', static_configs: [{ targets: ['10.0.0.5:9115'] }] });
+    expect(result.scrapeConfigs[5]).toMatchObject({ job_name: 'merged', metrics_path: '/probe', static_configs: [{ targets: ['10.0.0.5:9115'] }] });
   });
 
-  it('keeps jobs with a discovery the sidecar does not run in the collector, as written', () => {
-    expect(jobs(text)).toEqual(['dns', 'files', 'endpointslices']);
-    expect(text).toContain('_metrics._tcp.example.com');
-    expect(result.messages.join('\n')).toMatch(/job dns uses dns_sd_configs, which the sidecar does not run/);
-    expect(result.messages.join('\n')).toMatch(/job endpointslices: kubernetes_sd_configs role "endpointslice" is not supported/);
+  it('moves dns_sd jobs, and file_sd and http_sd jobs whose files are on the shared ConfigMap paths', () => {
+    expect(result.messages.join('\n')).not.toMatch(/job (dns|shared-files|http):/);
+    expect(result.scrapeConfigs.find((j) => j.job_name === 'shared-files')).toMatchObject({ file_sd_configs: [{ files: ['/conf/targets/*.yaml'] }] });
+  });
+
+  it('keeps jobs with a discovery the sidecar does not run, or files it cannot read as the collector does, in the collector, as written', () => {
+    expect(jobs(text)).toEqual(['files', 'http-oauth', 'consul', 'endpointslices']);
+    expect(text).toContain('/etc/targets/*.json');
+    const messages = result.messages.join('\n');
+    expect(messages).toMatch(/job files: file_sd_configs reads \/etc\/targets\/\*\.json, which is not on a ConfigMap volume the sidecar shares with the collector \(\/conf\); it stays in the collector/);
+    expect(messages).toMatch(/job http-oauth: http_sd_configs uses oauth2, which the sidecar's http_sd client does not support/);
+    expect(messages).toMatch(/job consul uses consul_sd_configs, which the sidecar does not run/);
+    expect(messages).toMatch(/job endpointslices: kubernetes_sd_configs role "endpointslice" is not supported/);
+  });
+
+  it('without shared paths (plain render) a file_sd job stays in the collector', () => {
+    const plain = renderConfigs([{ name: 'c.yaml', text: config }], options);
+    expect(jobs(plain.configs[0]!.text)).toEqual(expect.arrayContaining(['files', 'shared-files', 'http']));
   });
 
   it('removes jobs Prometheus would reject, saying why (the receiver would refuse every job with them)', () => {
@@ -94,6 +117,7 @@ service: { pipelines: { metrics: { receivers: [prometheus], exporters: [debug] }
     expect(jobs(text)).not.toContain('too-slow');
     expect(result.messages.join('\n')).toMatch(/job too-slow is not valid \(scrape timeout greater than scrape interval/);
     expect(result.messages.join('\n')).toMatch(/job bad-regex is not valid \(metric_relabel_configs\[0\]\.regex/);
+    expect(result.messages.join('\n')).toMatch(/job dns-no-port is not valid \(a port is required in DNS-SD configs for all record types except SRV\)/);
   });
 
   it('points the receiver at the sidecar and keeps the remaining scrape_configs beside target_allocator', () => {

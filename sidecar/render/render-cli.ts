@@ -20,8 +20,9 @@ Rewrites collector configs so their prometheus receiver gets targets from the lo
 sidecar (target_allocator), and writes the moved static scrape_configs to --scrape-configs-out.
 \${env:...} inside moved scrape configs is expanded from this process's environment.
 Jobs that read a per-pod variable (--pod-local-env; default: the conventional names such as
-OTEL_K8S_NODE_NAME, OTEL_K8S_NODE_IP), use a discovery the sidecar does not run (dns, file,
-http, consul, ...) stay in the collector unchanged; jobs Prometheus would reject are removed.`;
+OTEL_K8S_NODE_NAME, OTEL_K8S_NODE_IP) or use a discovery the sidecar does not run (consul,
+ec2, ...; file_sd outside --shared-paths) stay in the collector unchanged; jobs Prometheus
+would reject are removed. The sidecar runs static, kubernetes, dns, http and file discovery.`;
 
 const flagOptions = {
   [renderFlags.in]: { type: 'string', multiple: true },
@@ -32,6 +33,7 @@ const flagOptions = {
   [renderFlags.refreshInterval]: { type: 'string', default: '10s' },
   [renderFlags.collectorId]: { type: 'string', default: `\${env:${sidecarEnv.podName}}` },
   [renderFlags.podLocalEnv]: { type: 'string' },
+  [renderFlags.sharedPaths]: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -95,6 +97,7 @@ export async function run(argv: string[]): Promise<number> {
     collectorId: values['collector-id'],
     env: process.env,
     ...(values['pod-local-env'] !== undefined ? { podLocalEnv: values['pod-local-env'].split(',').map((name) => name.trim()).filter(Boolean) } : {}),
+    ...(values['shared-paths'] !== undefined ? { sharedPaths: values['shared-paths'].split(',').map((path) => path.trim()).filter(Boolean) } : {}),
   });
   for (const message of result.messages) log.info(message);
 

@@ -20,6 +20,8 @@ export interface RenderOptions {
   env?: Record<string, string | undefined>;
   /** Variables that differ per pod (fieldRef env of the collector): jobs reading them stay in the collector. */
   podLocalEnv?: readonly string[];
+  /** Directories the sidecar reads as the collector does (file_sd files, credential files there move with their job). */
+  sharedPaths?: readonly string[];
 }
 
 export interface RenderInput {
@@ -173,7 +175,7 @@ function rewriteReceiver(doc: Document.Parsed, id: string, options: RenderOption
       for (let index = scrapeConfigs.items.length - 1; index >= 0; index--) {
         const item = scrapeConfigs.items[index];
         const raw: unknown = isMap(item) || isSeq(item) || isScalar(item) || isAlias(item) ? (item as { toJS(doc: Document): unknown }).toJS(doc) : item;
-        const plan = planJob(raw, { podLocalEnv, env: options.env ?? {}, global }, messages, `${id} scrape_configs[${index}]`);
+        const plan = planJob(raw, { podLocalEnv, env: options.env ?? {}, global, sharedPaths: options.sharedPaths ?? [] }, messages, `${id} scrape_configs[${index}]`);
         if (plan.action === 'keep') {
           messages.push(`${file}: ${plan.reason}`);
           continue;

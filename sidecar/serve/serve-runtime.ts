@@ -14,6 +14,10 @@ import { needsNamespaceLabels } from '../discovery/selectors.js';
 import { buildMonitorScrapeConfigs, type MonitorProblem, type SecretSource } from '../discovery/monitor-configs.js';
 import { transformFor, type ObjectStores, type WatchOptions } from '../targets/targets-sd.js';
 import { TargetEngine, type JobProblem, type ScrapeConfig } from '../targets/targets.js';
+import { RefreshLoop, type RefreshSdSpec, type Refresh } from '../discovery/refresh-sd.js';
+import { dnsSdRefresh } from '../discovery/dns-sd.js';
+import { httpSdRefresh } from '../discovery/http-sd.js';
+import { fileSdRefresh, watchFileSdDirectories } from '../discovery/file-sd.js';
 
 export interface RuntimeOptions {
   client: KubeClient;
@@ -46,6 +50,8 @@ export class DiscoveryRuntime {
   private readonly scopeInformers = new Map<string, ScopeInformer>();
   private readonly monitorInformers: ScopeInformer[] = [];
   private readonly secretInformers = new Map<string, ScopeInformer>();
+  /** dns_sd, http_sd and file_sd entries, by job version and index. */
+  private readonly refreshLoops = new Map<string, RefreshLoop>();
   /** Monitor configs were built while a referenced namespace's Secrets were still listing. */
   private monitorConfigsStale = false;
   private configsApplied = false;
@@ -163,7 +169,7 @@ export class DiscoveryRuntime {
 
   ready(): boolean {
     if (this.readyOnce) return true;
-    this.readyOnce = this.configsApplied && !this.monitorConfigsStale && this.allInformers().every((s) => s.informer.hasSynced);
+    this.readyOnce = this.configsApplied && !this.monitorConfigsStale && this.allInformers().every((s) => s.informer.hasSynced) && [...this.refreshLoops.values()].every((loop) => loop.attempted);
     if (this.readyOnce) {
       const { jobs, kept, dropped } = this.engine.summary();
       this.options.logger.info('first full discovery complete', { jobs, kept, dropped });
@@ -174,7 +180,9 @@ export class DiscoveryRuntime {
   notReadyReason(): string {
     if (!this.configsApplied) return 'waiting for the first list of PodMonitors/ServiceMonitors';
     const pending = this.allInformers().filter((s) => !s.informer.hasSynced);
-    return pending.length ? `waiting for the first list of ${pending.map((s) => describeScope(s.scope)).join('; ')}` : 'starting';
+    if (pending.length) return `waiting for the first list of ${pending.map((s) => describeScope(s.scope)).join('; ')}`;
+    const refreshing = [...this.refreshLoops.keys()].filter((key) => !this.refreshLoops.get(key)?.attempted);
+    return refreshing.length ? `waiting for the first refresh of ${refreshing.map((key) => key.split('\n')[0]).join('; ')}` : 'starting';
   }
 
   informers(): Array<{ resource: string; scope: string; stats: Informer<unknown>['stats'] }> {
@@ -185,6 +193,7 @@ export class DiscoveryRuntime {
     this.stopped = true;
     if (this.monitorTimer) clearTimeout(this.monitorTimer);
     if (this.crdTimer) clearTimeout(this.crdTimer);
+    for (const loop of this.refreshLoops.values()) loop.stop();
     await Promise.all(this.allInformers().map((s) => s.informer.stop()));
   }
 
@@ -236,6 +245,7 @@ export class DiscoveryRuntime {
       this.options.onProblem?.({ kind: 'scrape_config', name: problem.job, message: problem.message });
     }
     this.reconcileScopes();
+    this.reconcileRefreshLoops();
     this.configsApplied = true;
     this.options.metrics?.recomputeDuration.observe({ kind: 'full' }, Number(process.hrtime.bigint() - started) / 1e9);
     this.options.onTargetsChanged?.();
@@ -254,6 +264,35 @@ export class DiscoveryRuntime {
       if (wanted.has(key)) continue;
       this.scopeInformers.delete(key);
       void entry.informer.stop();
+    }
+  }
+
+  /** Starts a refresh loop for every new dns_sd/http_sd/file_sd entry, stops those of changed or removed jobs. */
+  private reconcileRefreshLoops(): void {
+    const wanted = new Map(this.engine.refreshEntries().map((entry) => [`${entry.spec.kind}_sd ${entry.index} of job ${entry.job}\n${entry.fingerprint}`, entry]));
+    for (const [key, loop] of this.refreshLoops) {
+      if (wanted.has(key)) continue;
+      loop.stop();
+      this.refreshLoops.delete(key);
+    }
+    for (const [key, entry] of wanted) {
+      if (this.refreshLoops.has(key)) continue;
+      const { spec } = entry;
+      const loop = new RefreshLoop({
+        refreshMs: spec.refreshMs,
+        refresh: refreshFor(spec),
+        onGroups: (groups) => {
+          if (this.engine.setRefreshedGroups(entry, groups)) this.options.onTargetsChanged?.();
+        },
+        onError: (error) => {
+          this.options.metrics?.discoveryErrors.inc({ kind: `${spec.kind}_sd` });
+          this.options.logger.warn(`${spec.kind}_sd refresh failed; keeping the previous targets`, { job: entry.job, error: error.message });
+          this.options.onTargetsChanged?.();
+        },
+        ...(spec.kind === 'file' ? { watch: (now: () => void) => watchFileSdDirectories(spec, now) } : {}),
+      });
+      this.refreshLoops.set(key, loop);
+      loop.start();
     }
   }
 
@@ -276,4 +315,10 @@ export class DiscoveryRuntime {
       watchdogMs: this.options.watchdogMs,
     });
   }
+}
+
+function refreshFor(spec: RefreshSdSpec): Refresh {
+  if (spec.kind === 'dns') return dnsSdRefresh(spec);
+  if (spec.kind === 'http') return httpSdRefresh(spec);
+  return fileSdRefresh(spec);
 }

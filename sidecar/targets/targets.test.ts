@@ -206,4 +206,46 @@ describe('parseSdConfig', () => {
     expect(() => parseSdConfig({ role: 'ingress' }, { ownNamespace: 'x' })).toThrow(/role "ingress" is not supported/);
     expect(() => parseSdConfig({ role: 'pod', api_server: 'https://elsewhere' }, { ownNamespace: 'x' })).toThrow(/api_server/);
   });
+
+});
+
+describe('TargetEngine with dns_sd, http_sd and file_sd (groups pushed by refresh loops)', () => {
+  it('serves groups pushed by a dns/http/file refresh, relabeled like any other, without the discovery section; a refresh without a source removes its group', () => {
+    const config: ScrapeConfig = {
+      job_name: 'dns-exporters',
+      dns_sd_configs: [{ names: ['_m._tcp.shop.example'] }],
+      relabel_configs: [{ source_labels: ['__meta_dns_srv_record_port'], regex: '9100', action: 'keep' }],
+    };
+    const { engine, problems } = setup([config]);
+    expect(problems).toEqual([]);
+    const [entry] = engine.refreshEntries();
+    expect(entry).toMatchObject({ job: 'dns-exporters', index: 0, spec: { kind: 'dns', names: ['_m._tcp.shop.example'] } });
+    expect(engine.scrapeConfigs()['dns-exporters']).not.toHaveProperty('dns_sd_configs');
+    const target = (host: string, port: string) => ({ __address__: `${host}:${port}`, __meta_dns_name: '_m._tcp.shop.example', __meta_dns_srv_record_target: `${host}.`, __meta_dns_srv_record_port: port });
+    const group = { source: '_m._tcp.shop.example', targets: [target('a', '9100'), target('b', '9100'), target('c', '9200')], labels: {} };
+    expect(engine.setRefreshedGroups(entry!, new Map([[group.source, group]]))).toBe(true);
+    for (const served of answer(engine, 'dns-exporters')) expect(served.labels.__meta_dns_srv_record_port).toBe('9100');
+    expect(answer(engine, 'dns-exporters').flatMap((g) => g.targets).sort()).toEqual(['a:9100', 'b:9100']);
+    expect(engine.summary()).toMatchObject({ kept: 2, dropped: 1 });
+    engine.setRefreshedGroups(entry!, new Map());
+    expect(answer(engine, 'dns-exporters')).toEqual([]);
+  });
+
+  it('ignores groups from a refresh loop of an older version of the job, and keeps pushed groups across unrelated config changes', () => {
+    const config: ScrapeConfig = { job_name: 'files', file_sd_configs: [{ files: ['/conf/*.json'] }] };
+    const { engine } = setup([config]);
+    const [old] = engine.refreshEntries();
+    const group = { source: '/conf/a.json:0', targets: [{ __address__: '10.0.0.1:80' }], labels: { __meta_filepath: '/conf/a.json' } };
+    engine.setRefreshedGroups(old!, new Map([[group.source, group]]));
+    engine.setScrapeConfigs([config, { job_name: 'other', static_configs: [{ targets: ['x:1'] }] }]);
+    expect(answer(engine, 'files').flatMap((g) => g.targets)).toEqual(['10.0.0.1:80']);
+    engine.setScrapeConfigs([{ ...config, metrics_path: '/m' }]);
+    expect(engine.setRefreshedGroups(old!, new Map([[group.source, group]]))).toBe(false);
+    expect(answer(engine, 'files')).toEqual([]);
+  });
+
+  it('refuses a dns/http/file section Prometheus would refuse, naming the job', () => {
+    const { problems } = setup([{ job_name: 'bad-dns', dns_sd_configs: [{ names: ['x'], type: 'A' }] }]);
+    expect(problems).toEqual([{ job: 'bad-dns', message: 'not served, Prometheus would reject it: a port is required in DNS-SD configs for all record types except SRV' }]);
+  });
 });

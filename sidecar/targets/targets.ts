@@ -14,6 +14,7 @@ import type { WatchScope, WatchedResource } from '../kube/scope.js';
 import { gzipTargets, identityLabelNames, jobDefaults, serializeTargets, ServedLabels, targetsFromGroup, type GroupResult, type KeptTarget, type ScrapeConfig, type ServedTarget, type ShardFilter, ownsEverything } from './targets-group.js';
 import { AnswerChunks } from './targets-answer.js';
 import { affectedGroupKeys, groupFor, parseSdConfig, type ObjectStores, type SdSpec, type WatchOptions } from './targets-sd.js';
+import { parseRefreshSds, refreshSdFields, type RefreshSdSpec } from '../discovery/refresh-sd.js';
 
 export * from './targets-group.js';
 
@@ -30,6 +31,10 @@ interface Job {
   servedLabels: ServedLabels;
   defaults: Labels;
   specs: SdSpec[];
+  /** dns_sd, http_sd and file_sd entries: their groups are pushed in by refresh loops. */
+  refreshSpecs: RefreshSdSpec[];
+  /** The last groups each refresh entry pushed, by entry index then source. */
+  refreshed: Map<number, ReadonlyMap<string, TargetGroup>>;
   staticGroups: TargetGroup[];
   groups: Map<string, GroupResult>;
   keptCount: number;
@@ -44,7 +49,16 @@ export interface JobProblem {
   message: string;
 }
 
-const discoveryFields = ['static_configs', 'kubernetes_sd_configs'];
+const discoveryFields = ['static_configs', 'kubernetes_sd_configs', ...Object.values(refreshSdFields)];
+
+/** One refresh-driven discovery entry of a job, for the loop that runs it. */
+export interface RefreshEntry {
+  job: string;
+  /** Changes whenever the job's config does: a loop belongs to one version of the job. */
+  fingerprint: string;
+  index: number;
+  spec: RefreshSdSpec;
+}
 
 export class TargetEngine {
   private jobs = new Map<string, Job>();
@@ -96,6 +110,25 @@ export class TargetEngine {
   /** Every scope the current jobs watch. */
   scopes(): WatchScope[] {
     return [...this.jobs.values()].flatMap((job) => job.specs.flatMap((spec) => [...spec.scopes.values()].flat()));
+  }
+
+  /** Every dns_sd, http_sd and file_sd entry of the current jobs. */
+  refreshEntries(): RefreshEntry[] {
+    return [...this.jobs.values()].flatMap((job) => job.refreshSpecs.map((spec, index) => ({ job: job.name, fingerprint: job.fingerprint, index, spec })));
+  }
+
+  /**
+   * A refresh loop's groups for one entry (every group it has now, by source): groups it no
+   * longer has are removed. Ignored (false) when the job changed since the loop started.
+   */
+  setRefreshedGroups(entry: RefreshEntry, groups: ReadonlyMap<string, TargetGroup>): boolean {
+    const job = this.jobs.get(entry.job);
+    if (!job || job.fingerprint !== entry.fingerprint) return false;
+    const before = job.refreshed.get(entry.index) ?? new Map<string, TargetGroup>();
+    for (const source of before.keys()) if (!groups.has(source)) this.updateGroup(job, refreshedGroupKey(entry.index, source), undefined);
+    for (const [source, group] of groups) if (before.get(source) !== group) this.updateGroup(job, refreshedGroupKey(entry.index, source), group);
+    job.refreshed.set(entry.index, groups);
+    return true;
   }
 
   /** Applies one informer event: recomputes the groups of every job that watches this object. */
@@ -188,7 +221,7 @@ export class TargetEngine {
       for (const groupKey of job.groups.keys()) {
         const [index, ...rest] = groupKey.split('|');
         const key = rest.join('|');
-        const group = index === 'static' ? job.staticGroups[Number(key)] : groupFor(job.specs[Number(index)] as SdSpec, key, this.stores);
+        const group = index === 'static' ? job.staticGroups[Number(key)] : index?.startsWith('r') ? job.refreshed.get(Number(index.slice(1)))?.get(key) : groupFor(job.specs[Number(index)] as SdSpec, key, this.stores);
         if (group) yield { job: job.name, rules: job.rules, rawRules, defaults: job.defaults, groupKey, group };
       }
     }
@@ -217,8 +250,9 @@ export class TargetEngine {
       const labels = (typeof sc.labels === 'object' && sc.labels !== null ? sc.labels : {}) as Labels;
       return { source: String(i), targets: targets.map((address) => ({ __address__: address })), labels };
     });
+    const refreshSpecs = parseRefreshSds(config);
     const served = Object.fromEntries(Object.entries(config).filter(([k]) => !discoveryFields.includes(k)));
-    return { name: config.job_name, fingerprint, served, rules, identityNames: identityLabelNames(rules), servedLabels: new ServedLabels(rules), defaults: jobDefaults(config), specs, staticGroups, groups: new Map(), keptCount: 0, droppedCount: 0, chunks: new AnswerChunks() };
+    return { name: config.job_name, fingerprint, served, rules, identityNames: identityLabelNames(rules), servedLabels: new ServedLabels(rules), defaults: jobDefaults(config), specs, refreshSpecs, refreshed: new Map(), staticGroups, groups: new Map(), keptCount: 0, droppedCount: 0, chunks: new AnswerChunks() };
   }
 
   private recomputeJob(job: Job): void {
@@ -228,6 +262,7 @@ export class TargetEngine {
     job.droppedCount = 0;
     job.answer = undefined;
     job.staticGroups.forEach((group, i) => this.updateGroup(job, `static|${i}`, group));
+    for (const [index, groups] of job.refreshed) for (const [source, group] of groups) this.updateGroup(job, refreshedGroupKey(index, source), group);
     job.specs.forEach((spec, index) => {
       const main = spec.scopes.get(spec.role === 'pod' ? 'pods' : spec.role === 'service' ? 'services' : spec.role === 'node' ? 'nodes' : 'endpoints') ?? [];
       for (const scope of main) {
@@ -257,3 +292,5 @@ export class TargetEngine {
     job.droppedCount += result.droppedCount;
   }
 }
+
+const refreshedGroupKey = (index: number, source: string) => `r${index}|${source}`;

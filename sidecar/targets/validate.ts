@@ -3,6 +3,7 @@
 // it rejects would stop every job of the collector.
 import { durationMs } from '../render/render-expand.js';
 import { compileRelabelConfigs, RelabelConfigError } from '../relabel/relabel.js';
+import { parseRefreshSds, RefreshSdConfigError } from '../discovery/refresh-sd.js';
 
 /** Why Prometheus would refuse this job; empty when it would load it. */
 export function scrapeConfigProblems(job: Record<string, unknown>): string[] {
@@ -22,6 +23,12 @@ export function scrapeConfigProblems(job: Record<string, unknown>): string[] {
     } catch (err) {
       problems.push(err instanceof RelabelConfigError ? err.message.replace(/^relabel_configs/, field) : `${field}: ${String(err)}`);
     }
+  }
+  try {
+    parseRefreshSds(job);
+  } catch (err) {
+    if (!(err instanceof RefreshSdConfigError)) throw err;
+    problems.push(err.message);
   }
   return problems;
 }

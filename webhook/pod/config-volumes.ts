@@ -19,6 +19,17 @@ export function uniqueByMountPath(mounts: V1VolumeMount[]): V1VolumeMount[] {
 }
 
 /**
+ * The collector's mounts whose files are the same in every pod of its group: ConfigMap volumes
+ * (and projected volumes made of ConfigMaps only). The sidecar mounts them read-only at the same
+ * paths, so file_sd jobs reading files there move to it (a hostPath file may differ per node).
+ */
+export function sharedConfigMapMounts(mounts: V1VolumeMount[], volumes: V1Volume[]): V1VolumeMount[] {
+  const shared = (volume: V1Volume | undefined) =>
+    volume?.configMap !== undefined || (volume?.projected !== undefined && (volume.projected.sources ?? []).length > 0 && (volume.projected.sources ?? []).every((source) => source.configMap && Object.keys(source).length === 1));
+  return uniqueByMountPath(mounts.filter((mount) => shared(volumes.find((v) => v.name === mount.name)))).map((mount) => ({ name: mount.name, mountPath: mount.mountPath, ...(mount.subPath ? { subPath: mount.subPath } : {}), readOnly: true }));
+}
+
+/**
  * Why the render step (another uid than the collector) could not read the file, or undefined when
  * it can. ConfigMap/Secret/projected files get the volume's (or item's) mode, owned by root with
  * the pod's fsGroup as group: world-readable works, group-readable works with an fsGroup.

@@ -47,6 +47,8 @@ describe('mutatePod on the operator-rendered EDOT daemon pod', () => {
       '--interval', '30s', '--refresh-interval', '10s',
       // per-pod env of the collector (fieldRefs): jobs reading it stay node-local in the collector
       '--pod-local-env=POD_NAME,OTEL_K8S_NODE_NAME',
+      // the collector's ConfigMap mounts, which the sidecar mounts too: file_sd files there move to it
+      '--shared-paths=/conf',
     ]);
     expect(render?.volumeMounts).toEqual([
       { name: 'otc-internal', mountPath: '/conf', readOnly: true },
@@ -94,10 +96,11 @@ describe('mutatePod on the operator-rendered EDOT daemon pod', () => {
     expect(container(pod, 'edot-ta-render')?.securityContext?.runAsNonRoot).toBe(true);
   });
 
-  it('mounts the rendered configs and the service account token into the sidecar', () => {
+  it('mounts the rendered configs, the service account token and the collector\'s ConfigMap volume (read-only) into the sidecar', () => {
     expect(container(pod, 'edot-ta')?.volumeMounts).toEqual([
       { name: 'edot-ta-config', mountPath: '/edot-ta', readOnly: true },
       { name: 'kube-api-access-7x2lq', mountPath: '/var/run/secrets/kubernetes.io/serviceaccount', readOnly: true },
+      { name: 'otc-internal', mountPath: '/conf', readOnly: true },
     ]);
     expect(container(pod, 'otc-container')?.volumeMounts?.at(-1)).toEqual({ name: 'edot-ta-config', mountPath: '/edot-ta', readOnly: true });
     expect(pod.spec?.volumes?.at(-1)).toEqual({ name: 'edot-ta-config', emptyDir: {} });

@@ -5,7 +5,7 @@ import { edotTaVersion } from '../../common/version.js';
 import { findCollectorContainer } from './collector-detect.js';
 import { parseCollectorArgs, renderedConfigPath, replaceTokens, rewrittenToken, type ConfigSource } from './config-args.js';
 import { podNameEnv, renderInitContainer, sidecarContainer } from './sidecar-containers.js';
-import { mountHolding, uniqueByMountPath, unreadableReason } from './config-volumes.js';
+import { mountHolding, sharedConfigMapMounts, uniqueByMountPath, unreadableReason } from './config-volumes.js';
 import { applyPlannedLeave } from './planned-leave.js';
 import { formatPodStatus } from '../status.js';
 import { type InjectSettings, type PodInjectionStatus, type PodMutationContext, type PodMutationResult } from '../types.js';
@@ -91,12 +91,15 @@ export function mutatePod(pod: V1Pod, settings: InjectSettings, context: PodMuta
   const leave = applyPlannedLeave(spec, collector, settings, warnings);
 
   const sourceMounts = uniqueByMountPath(rewrites.map((r) => r.mount));
+  const serviceAccountMount = (collector.volumeMounts ?? []).find((m) => m.mountPath === serviceAccountMountPath);
+  const sharedMounts = sharedConfigMapMounts(collector.volumeMounts ?? [], spec.volumes ?? []).filter((m) => m.mountPath !== renderedConfigMountPath && m.mountPath !== serviceAccountMount?.mountPath);
   const render = renderInitContainer(settings, port, {
     inputs: rewrites.map((r) => ({ in: r.path, out: r.out })),
     sourceMounts,
     env: collector.env,
     envFrom: collector.envFrom,
     workingDir: collector.workingDir,
+    sharedPaths: sharedMounts.map((m) => m.mountPath),
   });
   const sidecar = sidecarContainer(settings, {
     port,
@@ -104,7 +107,8 @@ export function mutatePod(pod: V1Pod, settings: InjectSettings, context: PodMuta
     podScope,
     prometheusCR,
     ...(leave.leaveTimeoutSeconds !== undefined ? { leaveTimeoutSeconds: String(leave.leaveTimeoutSeconds) } : {}),
-    serviceAccountMount: (collector.volumeMounts ?? []).find((m) => m.mountPath === serviceAccountMountPath),
+    serviceAccountMount,
+    sharedMounts,
   });
 
   spec.volumes = [...(spec.volumes ?? []), { name: renderedConfigVolumeName, emptyDir: {} }];

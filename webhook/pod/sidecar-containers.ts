@@ -62,6 +62,8 @@ export interface RenderStep {
   env?: V1EnvVar[];
   envFrom?: V1Container['envFrom'];
   workingDir?: string;
+  /** Mount paths of the collector's ConfigMap volumes, which the sidecar mounts too (--shared-paths). */
+  sharedPaths?: string[];
 }
 
 export function renderInitContainer(settings: InjectSettings, port: number, step: RenderStep): V1Container {
@@ -84,6 +86,7 @@ export function renderInitContainer(settings: InjectSettings, port: number, step
       flag(renderFlags.refreshInterval),
       settings.httpSdRefreshInterval,
       `${flag(renderFlags.podLocalEnv)}=${[...new Set([sidecarEnv.podName, ...podLocalEnv])].join(',')}`,
+      ...(step.sharedPaths?.length ? [`${flag(renderFlags.sharedPaths)}=${step.sharedPaths.join(',')}`] : []),
     ],
     resources: structuredClone(settings.sidecarResources),
     securityContext: restrictedSecurityContext(settings),
@@ -107,6 +110,8 @@ export interface SidecarFacts {
   leaveTimeoutSeconds?: string;
   /** The service account token mount of the collector (webhooks run after the ServiceAccount admission plugin). */
   serviceAccountMount?: V1VolumeMount;
+  /** The collector's ConfigMap mounts, read-only: file_sd files there are read by the sidecar. */
+  sharedMounts?: V1VolumeMount[];
 }
 
 export function sidecarContainer(settings: InjectSettings, facts: SidecarFacts): V1Container {
@@ -130,7 +135,7 @@ export function sidecarContainer(settings: InjectSettings, facts: SidecarFacts):
     env,
     resources: structuredClone(settings.sidecarResources),
     securityContext: restrictedSecurityContext(settings),
-    volumeMounts: [{ ...renderedMount, readOnly: true }, ...(facts.serviceAccountMount ? [{ ...facts.serviceAccountMount }] : [])],
+    volumeMounts: [{ ...renderedMount, readOnly: true }, ...(facts.serviceAccountMount ? [{ ...facts.serviceAccountMount }] : []), ...(facts.sharedMounts ?? []).map((mount) => ({ ...mount }))],
   };
   if (settings.imagePullPolicy) container.imagePullPolicy = settings.imagePullPolicy;
   if (settings.nativeSidecars) {
