@@ -54,12 +54,9 @@ export function resolverQuery(servers?: string[]): DnsQuery {
   if (servers) resolver.setServers(servers);
   return async (fqdn, type, port) => {
     const name = fqdn.replace(/\.$/, '');
-    const target = (address: string, srv?: { name: string; port: number }): Labels => ({
-      __address__: srv ? hostPort(srv.name, srv.port) : hostPort(address, port),
-      __meta_dns_name: '',
-      __meta_dns_srv_record_target: srv ? `${srv.name}.` : '',
-      __meta_dns_srv_record_port: srv ? String(srv.port) : '',
-    });
+    // The SRV labels only on SRV targets: Prometheus sets them empty for A/AAAA, and an empty label is no label.
+    const target = (address: string, srv?: { name: string; port: number }): Labels =>
+      srv ? { __address__: hostPort(srv.name, srv.port), __meta_dns_srv_record_target: `${srv.name}.`, __meta_dns_srv_record_port: String(srv.port) } : { __address__: hostPort(address, port) };
     try {
       if (type === 'SRV') return { kind: 'answer', targets: (await resolver.resolveSrv(name)).map((r) => target('', r)) };
       const addresses = type === 'A' ? await resolver.resolve4(name) : await resolver.resolve6(name);

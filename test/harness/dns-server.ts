@@ -13,6 +13,11 @@ export interface ZoneEntry {
   fail?: boolean;
 }
 
+/** A resolv.conf naming only this server (port 53: resolv.conf has no port), for startProcess's resolvConf. */
+export function resolvConfText(server: { host: string }, search: string[] = [], ndots = 1): string {
+  return `nameserver ${server.host}\n${search.length ? `search ${search.join(' ')}\n` : ''}options ndots:${ndots} timeout:1 attempts:2\n`;
+}
+
 export class DnsServer {
   /** Fully qualified names without the trailing dot → records. */
   readonly zone = new Map<string, ZoneEntry>();

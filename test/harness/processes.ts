@@ -22,11 +22,16 @@ export function startProcess(
   name: string,
   command: string,
   args: string[],
-  options: { logFile: string; env?: NodeJS.ProcessEnv; cwd?: string },
+  options: { logFile: string; env?: NodeJS.ProcessEnv; cwd?: string; resolvConf?: string },
 ): ManagedProcess {
-  const [file, argv] = havePdeathsig
-    ? ['/usr/bin/setpriv', ['--pdeathsig', 'TERM', '--', command, ...args]]
+  // A resolv.conf of its own (a test DNS server): a private mount namespace with the file bound
+  // over /etc/resolv.conf, for processes that read it directly (Prometheus, Node's resolver).
+  const [inner, innerArgs] = options.resolvConf
+    ? ['unshare', ['--mount', '--propagation', 'private', '--', 'sh', '-c', 'mount --bind "$0" /etc/resolv.conf && exec "$@"', options.resolvConf, command, ...args]]
     : [command, args];
+  const [file, argv] = havePdeathsig
+    ? ['/usr/bin/setpriv', ['--pdeathsig', 'TERM', '--', inner, ...innerArgs]]
+    : [inner, innerArgs];
   const log = createWriteStream(options.logFile, { flags: 'a' });
   const child: ChildProcess = spawn(file, argv, {
     cwd: options.cwd,

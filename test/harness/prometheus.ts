@@ -35,7 +35,7 @@ export class Prometheus {
   ) {}
 
   /** `config` is the prometheus.yml content as an object (or YAML text). */
-  static async start(config: object | string, options: { dir?: string } = {}): Promise<Prometheus> {
+  static async start(config: object | string, options: { dir?: string; resolvConf?: string } = {}): Promise<Prometheus> {
     const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'edot-ta-prom-'));
     mkdirSync(dir, { recursive: true });
     const configPath = join(dir, 'prometheus.yml');
@@ -51,7 +51,7 @@ export class Prometheus {
         '--web.enable-lifecycle',
         '--log.level=warn',
       ],
-      { logFile: join(dir, 'prometheus.log') },
+      { logFile: join(dir, 'prometheus.log'), ...(options.resolvConf ? { resolvConf: options.resolvConf } : {}) },
     );
     const url = `http://127.0.0.1:${port}`;
     await waitFor('prometheus /-/ready', async () => (await fetch(`${url}/-/ready`)).ok, {
