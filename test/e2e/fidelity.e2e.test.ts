@@ -6,8 +6,8 @@
 // job) is rendered with per-pod env for 3 collectors on 4 nodes, on a cluster of
 // its own **without the monitor CRDs**: the sidecars are ready anyway; then the CRDs and a
 // PodMonitor appear and their targets are scraped without a restart.
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import type { Server } from 'node:http';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
@@ -16,6 +16,7 @@ import { parse } from 'yaml';
 import { Cluster } from '../harness/cluster.js';
 import { collectorConfig, scrapedBy } from '../harness/collector.js';
 import { installCrds } from '../harness/crds.js';
+import { DnsServer, resolvConfText } from '../harness/dns-server.js';
 import { freePort, waitFor } from '../harness/processes.js';
 import { serveEnvoyStats, serveMetrics } from '../harness/targets.js';
 import { startMember, type Member } from './support/member.js';
@@ -41,6 +42,13 @@ describe('real configs on real collectors: nothing lost, nothing doubled', () =>
   const sharded = ['127.0.12.60', '127.0.12.61', '127.0.12.62'].map((ip) => `${ip}:15090`);
   const flagged = ['127.0.12.70', '127.0.12.71'].map((ip) => `${ip}:15090`);
   let fileTarget = '';
+  /** Shared sources every sidecar reads the same: a ConfigMap-like directory, DNS, an http_sd endpoint. */
+  const sharedDir = join(dir, 'configmap');
+  const sharedFileTargets = ['127.0.12.91', '127.0.12.92'].map((ip) => `${ip}:15090`);
+  const dnsTargets = ['127.0.12.93', '127.0.12.94', '127.0.12.95'].map((ip) => `${ip}:15090`);
+  const httpTargets = ['127.0.12.96', '127.0.12.97'].map((ip) => `${ip}:15090`);
+  let dns: DnsServer | undefined;
+  let sdUrl = '';
   /** Blackbox-style probes: every target ends on one exporter address, told apart by __param_target. */
   const probed = ['https://shop.example', 'https://api.example', 'https://docs.example', 'https://status.example', 'https://auth.example', 'https://cdn.example'];
   let probeExporter = '';
@@ -61,7 +69,11 @@ describe('real configs on real collectors: nothing lost, nothing doubled', () =>
           ],
         },
         { job_name: 'flagged', metrics_path: '/stats/prometheus', static_configs: [{ targets: flagged, labels: { scrape: 'true' } }], relabel_configs: [{ source_labels: ['scrape'], regex: true, action: 'keep' }] },
+        // A node-local file (hostPath-like, outside the shared paths): stays in every collector.
         { job_name: 'files', metrics_path: '/stats/prometheus', file_sd_configs: [{ files: [join(dir, 'file-targets.json')], refresh_interval: '1s' }] },
+        { job_name: 'shared-files', metrics_path: '/stats/prometheus', file_sd_configs: [{ files: [join(sharedDir, '*.yaml')], refresh_interval: '1s' }] },
+        { job_name: 'dns', metrics_path: '/stats/prometheus', dns_sd_configs: [{ names: ['envoy.fidelity.example'], type: 'A', port: 15090, refresh_interval: '1s' }] },
+        { job_name: 'http', metrics_path: '/stats/prometheus', http_sd_configs: [{ url: sdUrl, refresh_interval: '1s' }] },
         {
           job_name: 'probe',
           metrics_path: '/probe',
@@ -88,8 +100,20 @@ describe('real configs on real collectors: nothing lost, nothing doubled', () =>
       servers.push(await serveMetrics(nodeIp(i), 9100, '/metrics', `node_load1{node="${i}"} 0.5\n`));
       expected.set(`node-exporter|${nodeIp(i)}:9100`, `collector-${i}`);
     }
-    for (const address of [...shared, ...sharded, ...flagged]) servers.push(await serveEnvoyStats(address.split(':')[0]!));
+    for (const address of [...shared, ...sharded, ...flagged, ...sharedFileTargets, ...dnsTargets, ...httpTargets]) servers.push(await serveEnvoyStats(address.split(':')[0]!));
     for (const address of shared) expected.set(`shared-static|${address}`, 'once');
+    mkdirSync(sharedDir);
+    writeFileSync(join(sharedDir, 'envoys.yaml'), `- targets: [${sharedFileTargets.join(', ')}]\n`);
+    for (const address of sharedFileTargets) expected.set(`shared-files|${address}`, 'once');
+    dns = await DnsServer.start('127.0.12.53', 53);
+    dns.zone.set('envoy.fidelity.example', { A: dnsTargets.map((a) => a.split(':')[0]!) });
+    writeFileSync(join(dir, 'resolv.conf'), resolvConfText(dns));
+    for (const address of dnsTargets) expected.set(`dns|${address}`, 'once');
+    const sd = createServer((_req, res) => res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify([{ targets: httpTargets }])));
+    servers.push(sd);
+    await new Promise<void>((resolve) => sd.listen(0, '127.0.12.98', resolve));
+    sdUrl = `http://127.0.12.98:${(sd.address() as { port: number }).port}/targets`;
+    for (const address of httpTargets) expected.set(`http|${address}`, 'once');
     for (const address of sharded) expected.set(`kubelet-sharded|${address}`, 'once');
     for (const address of flagged) expected.set(`flagged|${address}`, 'once');
     const filePort = await freePort('127.0.12.90');
@@ -109,6 +133,7 @@ describe('real configs on real collectors: nothing lost, nothing doubled', () =>
       await member.sidecar.stop(2_000);
     }
     for (const server of servers) server.close();
+    await dns?.stop();
     await cluster?.stop();
   });
 
@@ -134,13 +159,15 @@ describe('real configs on real collectors: nothing lost, nothing doubled', () =>
     return last;
   }
 
-  it('without the monitor CRDs the sidecars are ready, and every target is scraped by whom it should be: per-node jobs by their own node, shared jobs once, the file_sd job by each collector as before', async () => {
+  it('without the monitor CRDs the sidecars are ready, and every target is scraped by whom it should be: per-node jobs by their own node, shared jobs (static, dns, http, shared files) once, the node-local file_sd job by each collector as before', async () => {
     for (let i = 0; i < 3; i++) {
       members.push(await startMember({
         core: kc.makeApiClient(k8s.CoreV1Api), kubeconfig: cluster.endpoints.kubeconfigPath, namespace, name: `collector-${i}`, node: `node-${i}`, dir,
         config: daemonConfig,
         collectorEnv: { OTEL_K8S_NODE_IP: nodeIp(i), OTEL_K8S_NODE_NAME: `node-${i}` },
         podLocalEnv: ['POD_NAME', 'OTEL_K8S_NODE_NAME', 'OTEL_K8S_NODE_IP'],
+        sharedPaths: [sharedDir],
+        resolvConf: join(dir, 'resolv.conf'),
         sidecarArgs: ['--crd-poll-seconds', String(crdPollSeconds)],
         sidecarEnv: {
           EDOT_TA_PROMETHEUS_CR: JSON.stringify({ enabled: true, podMonitorSelector: {}, allowNamespaces: [namespace] }),
@@ -152,10 +179,10 @@ describe('real configs on real collectors: nothing lost, nothing doubled', () =>
     }
     const render = members[0]!.renderLog;
     expect(render).toMatch(/job node-exporter reads the per-pod variable OTEL_K8S_NODE_IP/);
-    expect(render).toMatch(/job files uses file_sd_configs, which the sidecar does not run/);
+    expect(render).toMatch(/job files: file_sd_configs reads \S+file-targets\.json, which is not on a ConfigMap volume the sidecar shares with the collector/);
     expect(render).toMatch(/job invalid is not valid \(scrape timeout greater than scrape interval/);
     const served = Object.keys((await (await fetch(`${members[0]!.endpoint}/scrape_configs`)).json()) as Record<string, unknown>).sort();
-    expect(served).toEqual(['flagged', 'kubelet-sharded', 'probe', 'shared-static']);
+    expect(served).toEqual(['dns', 'flagged', 'http', 'kubelet-sharded', 'probe', 'shared-files', 'shared-static']);
     // Joins settle (1.5 renewals), then targets move: bounded by the lease duration plus pickup, with 2x slack.
     const by = await waitForExpected('every target scraped by whom it should be', 2 * (4 + pickupSeconds) * 1000 + 20_000);
     console.log(`without CRDs: ${by.size} targets; ${[...by.values()].filter((v) => v.length === 1).length} scraped by one collector, the file_sd job by ${by.get(`files|${fileTarget}`)?.length}`);

@@ -41,6 +41,10 @@ export interface MemberOptions {
   sidecarArgs?: string[];
   /** target_allocator interval and http_sd refresh (short in tests). */
   pollInterval?: string;
+  /** --shared-paths for render: directories the sidecar reads as the collector does (its ConfigMap mounts). */
+  sharedPaths?: string[];
+  /** A resolv.conf for the sidecar (dns_sd against the test's DNS server). */
+  resolvConf?: string;
 }
 
 export async function startMember(options: MemberOptions): Promise<Member> {
@@ -58,12 +62,14 @@ export async function startMember(options: MemberOptions): Promise<Member> {
   const render = await execFileAsync(
     process.execPath,
     ['--import', 'tsx', 'cli/main.ts', 'sidecar', 'render', '--in', original, '--out', rendered, '--scrape-configs-out', scrapeConfigs, '--endpoint', endpoint, '--interval', interval, '--refresh-interval', interval,
-      ...(options.podLocalEnv ? [`--pod-local-env=${options.podLocalEnv.join(',')}`] : [])],
+      ...(options.podLocalEnv ? [`--pod-local-env=${options.podLocalEnv.join(',')}`] : []),
+      ...(options.sharedPaths ? [`--shared-paths=${options.sharedPaths.join(',')}`] : [])],
     { cwd: repoRoot, env: { ...process.env, ...podEnv } },
   );
   const sidecar = startProcess(`sidecar-${name}`, process.execPath, ['--import', 'tsx', 'cli/main.ts', 'sidecar', 'serve', '--listen', `127.0.0.1:${port}`, '--scrape-configs', scrapeConfigs, '--summary-interval-seconds', '1', ...(options.sidecarArgs ?? [])], {
     cwd: repoRoot,
     logFile: join(dir, `${name}.sidecar.log`),
+    ...(options.resolvConf ? { resolvConf: options.resolvConf } : {}),
     env: {
       ...process.env,
       KUBECONFIG: options.kubeconfig,
