@@ -122,4 +122,61 @@ describe('HTTPS server', () => {
     expect(running.server.headersTimeout).toBe(10_000);
     expect(running.server.keepAliveTimeout).toBe(95_000);
   });
+
+  it('speaks TLS 1.3 by default and, on TLS 1.2, only forward-secret AEAD ciphers', async () => {
+    const server = await startHttpsServer(app().app, { port: 0, hostname: '127.0.0.1', ...issue() });
+    try {
+      const handshake = (options: { maxVersion?: 'TLSv1.2'; ciphers?: string }) =>
+        new Promise<{ protocol: string | null; cipher: string }>((resolve, reject) => {
+          const socket = connect({ host: '127.0.0.1', port: server.port, ca: ca.certPem, ...options }, () => {
+            resolve({ protocol: socket.getProtocol(), cipher: socket.getCipher().name });
+            socket.end();
+          });
+          socket.once('error', reject);
+        });
+      expect((await handshake({})).protocol).toBe('TLSv1.3');
+      expect(await handshake({ maxVersion: 'TLSv1.2' })).toEqual({ protocol: 'TLSv1.2', cipher: expect.stringMatching(/^ECDHE-.*(GCM|CHACHA20)/) });
+      for (const weak of ['AES128-SHA', 'AES256-SHA256', 'AES128-GCM-SHA256', 'ECDHE-RSA-AES128-SHA']) {
+        await expect(handshake({ maxVersion: 'TLSv1.2', ciphers: weak }), weak).rejects.toThrow();
+      }
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('closes connections that finish the handshake and then stay silent, and caps open connections', async () => {
+    const server = await startHttpsServer(app().app, { port: 0, hostname: '127.0.0.1', ...issue(), limits: { firstRequestTimeoutMs: 300, maxConnections: 3 } });
+    try {
+      const open = () =>
+        new Promise<ReturnType<typeof connect>>((resolve, reject) => {
+          const socket = connect({ host: '127.0.0.1', port: server.port, ca: ca.certPem }, () => resolve(socket));
+          socket.once('error', reject);
+        });
+      const closedAfter = (socket: ReturnType<typeof connect>) => {
+        const since = Date.now();
+        return new Promise<number>((resolve) => socket.once('close', () => resolve(Date.now() - since)));
+      };
+      const silent = await open();
+      const silentMs = await closedAfter(silent);
+      expect(silentMs).toBeLessThan(5_000);
+      // A connection that sends a request in time is served and kept alive past the first-request limit.
+      const busy = await open();
+      busy.write(`POST /mutate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(podReview)}\r\n\r\n${podReview}`);
+      await new Promise((resolve) => busy.once('data', resolve));
+      await new Promise((resolve) => setTimeout(resolve, 600));
+      expect(busy.destroyed).toBe(false);
+      // Two more fit under the cap of 3; the fourth is closed by the server.
+      const more = [await open(), await open()];
+      const extra = connect({ host: '127.0.0.1', port: server.port, ca: ca.certPem });
+      const outcome = await new Promise<string>((resolve) => {
+        extra.once('secureConnect', () => resolve('connected'));
+        extra.once('error', () => resolve('refused'));
+        extra.once('close', () => resolve('refused'));
+      });
+      expect(outcome).toBe('refused');
+      for (const socket of [busy, ...more]) socket.destroy();
+    } finally {
+      await server.close();
+    }
+  });
 });

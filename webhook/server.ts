@@ -1,9 +1,10 @@
 // The webhook's HTTP surface: a hono app (routes, body limit, one error handler) and the HTTPS
-// server it runs on (TLS 1.2+, timeouts chosen for the API server's webhook client).
+// server it runs on (TLS 1.3, or 1.2 with forward-secret AEAD ciphers; timeouts chosen for the
+// API server's webhook client; silent connections closed; a connection cap).
 // Decisions live in admission.ts; this file only moves bytes and records metrics and logs.
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import type { SecureContextOptions } from 'node:tls';
+import type { SecureContextOptions, TLSSocket } from 'node:tls';
 import { serve } from '@hono/node-server';
 import { Hono, type Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
@@ -39,7 +40,36 @@ export const serverTimeouts = {
   keepAliveTimeoutMs: 95_000,
   /** A client that opens TLS and never finishes the handshake must not hold a socket (Node's default: 120 s). */
   handshakeTimeoutMs: 10_000,
+  /**
+   * After the handshake the first request must arrive within this time: Node applies
+   * headersTimeout only once bytes arrive, so a silent client would otherwise hold the socket
+   * (and ~17 KB of TLS state) forever.
+   */
+  firstRequestTimeoutMs: 10_000,
+  /**
+   * Open connections at most: the API server opens one HTTP/1.1 connection per concurrent
+   * review and keeps a few idle; beyond this a connection is refused instead of exhausting memory.
+   */
+  maxConnections: 512,
 } as const;
+
+export type ServerTimeouts = { -readonly [K in keyof typeof serverTimeouts]: number };
+
+/**
+ * TLS 1.3 (preferred, forward secret by design) or TLS 1.2 with ECDHE key exchange and AEAD
+ * ciphers only: no static-RSA or CBC suites. Go's TLS client (the API server) offers all of these.
+ */
+export const tlsCiphers = [
+  'TLS_AES_128_GCM_SHA256',
+  'TLS_AES_256_GCM_SHA384',
+  'TLS_CHACHA20_POLY1305_SHA256',
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-AES128-GCM-SHA256',
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305',
+  'ECDHE-RSA-CHACHA20-POLY1305',
+].join(':');
 
 export interface WebhookAppOptions {
   settings: AdmissionSettings;
@@ -143,9 +173,10 @@ export const tlsMinVersion = 'TLSv1.2' as const;
 
 export async function startHttpsServer(
   app: Hono,
-  options: { port: number; hostname: string; certPem: string; keyPem: string },
+  options: { port: number; hostname: string; certPem: string; keyPem: string; limits?: Partial<ServerTimeouts> },
 ): Promise<RunningServer> {
-  const secure = (pair: { certPem: string; keyPem: string }): SecureContextOptions => ({ cert: pair.certPem, key: pair.keyPem, minVersion: tlsMinVersion });
+  const limits: ServerTimeouts = { ...serverTimeouts, ...options.limits };
+  const secure = (pair: { certPem: string; keyPem: string }): SecureContextOptions => ({ cert: pair.certPem, key: pair.keyPem, minVersion: tlsMinVersion, ciphers: tlsCiphers, honorCipherOrder: true });
   const server = await new Promise<HttpsServer>((resolve, reject) => {
     const created = serve({
       fetch: app.fetch,
@@ -154,12 +185,24 @@ export async function startHttpsServer(
       createServer: createHttpsServer,
       serverOptions: {
         ...secure(options),
-        headersTimeout: serverTimeouts.headersTimeoutMs,
-        requestTimeout: serverTimeouts.requestTimeoutMs,
-        keepAliveTimeout: serverTimeouts.keepAliveTimeoutMs,
-        handshakeTimeout: serverTimeouts.handshakeTimeoutMs,
+        headersTimeout: limits.headersTimeoutMs,
+        requestTimeout: limits.requestTimeoutMs,
+        keepAliveTimeout: limits.keepAliveTimeoutMs,
+        handshakeTimeout: limits.handshakeTimeoutMs,
       },
     }) as HttpsServer;
+    created.maxConnections = limits.maxConnections;
+    // A connection that has not started a request in time is closed (no 'data' listener: that
+    // would take the socket off the HTTP parser's fast path for its whole life).
+    const started = new WeakSet<object>();
+    created.on('request', (req: { socket: object }) => started.add(req.socket));
+    created.on('secureConnection', (socket: TLSSocket) => {
+      const timer = setTimeout(() => {
+        if (!started.has(socket)) socket.destroy();
+      }, limits.firstRequestTimeoutMs);
+      timer.unref();
+      socket.once('close', () => clearTimeout(timer));
+    });
     created.once('error', reject);
     created.once('listening', () => {
       created.off('error', reject);
