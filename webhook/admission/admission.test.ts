@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { V1Pod } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { AdmissionReviewError, defaultMutators, parseAdmissionReview, review, type AdmissionSettings } from './admission.js';
+import { AdmissionReviewError, defaultMutators, jsonDeeperThan, parseAdmissionReview, review, type AdmissionSettings } from './admission.js';
 import { applyPatch } from './patch.js';
 import { defaultCRSettings, defaultInjectSettings } from '../settings.js';
 import type { CollectorCR, Operation } from '../types.js';
@@ -33,9 +33,18 @@ describe('parseAdmissionReview', () => {
     ['no request', JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview' }), /request is missing/],
     ['a missing uid', JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { kind: { group: '', version: 'v1', kind: 'Pod' }, operation: 'CREATE' } }), /request.uid is missing/],
     ['a bad operation', JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: 'u', kind: { group: '', version: 'v1', kind: 'Pod' }, operation: 'PATCH' } }), /operation "PATCH"/],
+    ['1.5 million nested arrays (a 3 MB body)', `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":${'['.repeat(1_500_000)}${']'.repeat(1_500_000)}}`, /body nests deeper than 200 levels/],
   ])('rejects %s with a clear message', (_name, body, message) => {
     expect(() => parseAdmissionReview(body)).toThrow(AdmissionReviewError);
     expect(() => parseAdmissionReview(body)).toThrow(message);
+  });
+});
+
+describe('jsonDeeperThan', () => {
+  it('measures nesting outside strings, escapes included', () => {
+    expect(jsonDeeperThan('{"a":[{"b":"[[[[\\"[["}]}', 3)).toBe(false);
+    expect(jsonDeeperThan('[[[[]]]]', 3)).toBe(true);
+    expect(jsonDeeperThan(fixture('pod-create-edot-daemon.json'), 30)).toBe(false);
   });
 });
 

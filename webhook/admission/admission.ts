@@ -83,7 +83,31 @@ function isObject(value: unknown): value is Record<string, unknown> {
 }
 
 /** Parses the raw HTTP body; throws AdmissionReviewError with a message fit for the caller. */
+/**
+ * Deepest JSON nesting accepted: Kubernetes objects are ~20 levels deep (a v1beta1 collector
+ * config inside a CR a few more); a body nested deeper is refused before JSON.parse builds it.
+ */
+export const maxJsonDepth = 200;
+
+/** Whether the JSON text nests `[`/`{` deeper than `max` (strings skipped; linear, no allocation). */
+export function jsonDeeperThan(text: string, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92) i++; // backslash
+      else if (c === 34) inString = false;
+    } else if (c === 34) inString = true;
+    else if (c === 91 || c === 123) {
+      if (++depth > max) return true;
+    } else if (c === 93 || c === 125) depth--;
+  }
+  return false;
+}
+
 export function parseAdmissionReview(body: string): AdmissionRequest {
+  if (jsonDeeperThan(body, maxJsonDepth)) throw new AdmissionReviewError(`body nests deeper than ${maxJsonDepth} levels; no Kubernetes object does`);
   let json: unknown;
   try {
     json = JSON.parse(body);

@@ -131,6 +131,23 @@ describe('mutateCollectorCR v1alpha1 (config string)', () => {
   });
 });
 
+describe('mutateCollectorCR with a config beyond the parse limits', () => {
+  it('does not parse it: the CR is admitted unchanged, as with an unparsable config, with a warning', () => {
+    const original = fixture('v1alpha1-no-mode-ta-istio.yaml');
+    original.spec.config = 'receivers:\n' + Array.from({ length: 20_000 }, (_, i) => `  k${i}: v`).join('\n');
+    const { object, warnings } = create(original);
+    expect(diffPatch(original, object)).toEqual([]);
+    expect(warnings.join()).toMatch(/spec.config was not read because it has more than 10000 keys; the collector config is left unchanged/);
+  });
+
+  it('bounds a v1beta1 config object the same way', () => {
+    const original = fixture('v1beta1-no-mode-ta-on.yaml');
+    original.spec.config = { receivers: Object.fromEntries(Array.from({ length: 50_000 }, (_, i) => [`k${i}`, 'v'])) };
+    const { warnings } = create(original);
+    expect(warnings.join()).toMatch(/spec.config was not read because it has more than 40000 values/);
+  });
+});
+
 describe('mutateCollectorCR on UPDATE', () => {
   const old = (mode?: string): CollectorCR => {
     const cr = fixture('v1beta1-no-mode-ta-on.yaml');

@@ -2,6 +2,7 @@
 // YAML string config, v1beta1 with an object config), for CREATE and UPDATE. It makes the CR
 // work with edot-ta instead of the central Target Allocator and explains what it could not fix.
 import { Document, parseDocument } from 'yaml';
+import { configLimits, configTextOverLimits } from './config-limits.js';
 import { edotTaVersion } from '../../common/version.js';
 import { repairPrometheusReceivers } from './cr-config.js';
 import { formatCRStatus } from '../status.js';
@@ -138,7 +139,13 @@ function repairConfig(object: CollectorCR, taWasEnabled: boolean, changes: strin
   }
   if (typeof spec.config === 'string') {
     if (version === 'v1beta1') warnings.push('edot-ta: v1beta1 spec.config is a string (expected an object); treated as YAML');
-    const doc = parseDocument(spec.config, { prettyErrors: false, merge: true });
+    const over = configTextOverLimits(spec.config);
+    if (over) {
+      warnings.push(`edot-ta: spec.config was not read because ${over}; the collector config is left unchanged and edot-ta cannot wire its prometheus receiver`);
+      return 'unparsable';
+    }
+    // uniqueKeys off: its check is quadratic in a map's size; the collector itself refuses duplicates.
+    const doc = parseDocument(spec.config, { prettyErrors: false, merge: true, uniqueKeys: false });
     if (doc.errors.length > 0) {
       warnings.push(`edot-ta: spec.config is not valid YAML (${doc.errors[0]!.message.split('\n')[0]}); the collector is left unchanged and edot-ta cannot wire its prometheus receiver`);
       return 'unparsable';
@@ -153,10 +160,28 @@ function repairConfig(object: CollectorCR, taWasEnabled: boolean, changes: strin
     warnings.push('edot-ta: spec.config is neither a YAML string nor an object; the collector is left unchanged');
     return 'unparsable';
   }
+  const nodes = countNodes(spec.config, configLimits.maxKeys * 4);
+  if (nodes > configLimits.maxKeys * 4) {
+    warnings.push(`edot-ta: spec.config was not read because it has more than ${configLimits.maxKeys * 4} values; the collector config is left unchanged and edot-ta cannot wire its prometheus receiver`);
+    return 'unparsable';
+  }
   const doc = new Document(spec.config);
   const repair = repairPrometheusReceivers(doc, taWasEnabled);
   changes.push(...repair.changes);
   warnings.push(...repair.warnings);
   if (repair.changes.length > 0) spec.config = doc.toJS() as Record<string, unknown>;
   return repair.receivers;
+}
+
+/** Values in a JSON tree, counting stops just past `limit` (the tree's depth is bounded by the request check). */
+function countNodes(value: unknown, limit: number): number {
+  let count = 0;
+  const stack: unknown[] = [value];
+  while (stack.length > 0 && count <= limit) {
+    const node = stack.pop();
+    count++;
+    if (Array.isArray(node)) stack.push(...node);
+    else if (node && typeof node === 'object') stack.push(...Object.values(node));
+  }
+  return count;
 }
