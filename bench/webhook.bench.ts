@@ -5,6 +5,7 @@
 // on loopback. Prints a markdown table with ratios against the baseline.
 //
 // Goals (issue 4): p99 ≤ 1.5× baseline, ≥ 2,000 reviews/s on one core, server RSS < 100 MiB.
+// Goal (issue 12): pod review p99 while CR bombs arrive ≤ 2× the p99 without; peak RSS < 192 MiB.
 import { fork, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
@@ -186,6 +187,28 @@ async function main(): Promise<void> {
     }
     rows.push(row);
   }
+  // Hostile CRs (issue 12): pod reviews, one connection, with and without a second connection
+  // sending CR bombs back to back. The bombs are refused by the pre-parse limits (or are the
+  // largest config the limits still parse); pod reviews must not wait behind them.
+  const bombs = crBombs();
+  const bombRows: Array<{ name: string; latencies: Float64Array }> = [];
+  for (let round = 0; round < rounds; round++) {
+    bombRows.push({ name: 'quiet', latencies: (await load({ port, caPem, path: '/mutate', body, concurrency: 1, count: 1_000 })).latenciesMs });
+    let sending = true;
+    let sent = 0;
+    const bombAgent = new Agent({ keepAlive: true, maxSockets: 1, ca: caPem });
+    const bomber = (async () => {
+      while (sending) {
+        const bomb = bombs[sent++ % bombs.length]!;
+        await post(bombAgent, port, '/mutate', bomb.body).catch(() => undefined); // the nested body is a 400
+      }
+    })();
+    bombRows.push({ name: 'bombs', latencies: (await load({ port, caPem, path: '/mutate', body, concurrency: 1, count: 1_000 })).latenciesMs });
+    sending = false;
+    await bomber;
+    bombAgent.destroy();
+    bombsSent += sent;
+  }
   const usage = await ask(child, 'usage');
   child.send('stop');
 
@@ -206,6 +229,37 @@ async function main(): Promise<void> {
   console.log(`\n/mutate (nginx pod): an ordinary pod (${plainPod.length} bytes) in an opted-in namespace, detected as not a collector; its ratio is against the baseline with the larger EDOT body.`);
   console.log(`Server RSS: ${(idle.rss / 1048576).toFixed(1)} MiB idle after start, peak ${(usage.peakRss / 1048576).toFixed(1)} MiB under load, ${(usage.rss / 1048576).toFixed(1)} MiB at the end (V8 heap ${(usage.heapTotal / 1048576).toFixed(1)} MiB, external ${(usage.external / 1048576).toFixed(1)} MiB) (goal < 100 MiB).`);
   for (const line of summary) console.log(`- ${line}`);
+
+  const merged = (name: string) => Float64Array.from(bombRows.filter((r) => r.name === name).flatMap((r) => [...r.latencies])).sort();
+  const quiet = merged('quiet');
+  const bombed = merged('bombs');
+  console.log(`\nPod reviews (1 connection) while a second connection sends CR bombs back to back (${bombsSent} bombs: ${bombs.map((b) => `${b.name} ${(b.body.length / 1024).toFixed(0)} KiB`).join(', ')}):\n`);
+  console.log('| pod reviews | p50 ms | p99 ms | p99 vs quiet |');
+  console.log('|---|---|---|---|');
+  for (const [name, sorted] of [['quiet', quiet], ['during CR bombs', bombed]] as const) {
+    console.log(`| ${name} | ${percentile(sorted, 50).toFixed(3)} | ${percentile(sorted, 99).toFixed(3)} | ${(percentile(sorted, 99) / percentile(quiet, 99)).toFixed(2)}× |`);
+  }
+  console.log(`- pod review p99 during CR bombs ÷ p99 quiet: ${(percentile(bombed, 99) / percentile(quiet, 99)).toFixed(2)}× (goal ≤ 2×); server peak RSS over the whole run ${(usage.peakRss / 1048576).toFixed(1)} MiB (limit 192 MiB)`);
+}
+
+let bombsSent = 0;
+
+/** CR reviews whose spec.config is one of the bombs from the hardening review, plus the largest config the limits parse. */
+function crBombs(): Array<{ name: string; body: Buffer }> {
+  const review = JSON.parse(readFileSync(fixturePath('collector-create-v1alpha1.json'), 'utf8')) as { request: { object: { spec: { config: unknown } } } };
+  const withConfig = (config: string) => {
+    const copy = structuredClone(review);
+    copy.request.object.spec.config = config;
+    return Buffer.from(JSON.stringify(copy));
+  };
+  const keys = (n: number) => 'receivers:\n' + Array.from({ length: n }, (_, i) => `  k${i}: v`).join('\n');
+  return [
+    { name: '40k keys', body: withConfig(keys(40_000)) },
+    { name: '9,999 keys (parsed)', body: withConfig(keys(9_999)) },
+    { name: '350k nested [', body: withConfig('receivers: ' + '['.repeat(350_000) + ']'.repeat(350_000)) },
+    { name: 'alias bomb', body: withConfig('a: &a0 [x]\n' + Array.from({ length: 5_000 }, (_, i) => `b${i}: &a${i + 1} [*a${i}, *a${i}]`).join('\n')) },
+    { name: '1.5M nested JSON arrays', body: Buffer.from(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":${'['.repeat(1_500_000)}${']'.repeat(1_500_000)}}`) },
+  ];
 }
 
 if (process.argv.includes('--serve')) {

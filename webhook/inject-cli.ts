@@ -9,6 +9,7 @@ import { parseFlags, UsageError } from '../common/args.js';
 import { mutatePod } from './pod/pod-mutation.js';
 import { injectSettingsFlagOptions, parseInjectSettings, resolveNativeSidecars } from './settings.js';
 import type { InjectSettings } from './types.js';
+import { describeYamlError } from '../common/yaml-errors.js';
 
 const usage = `Usage: edot-ta inject -f FILE|- [-o FILE] [--kubernetes-version 1.29] [webhook settings flags]
 
@@ -59,7 +60,7 @@ export function injectYaml(text: string, settings: InjectSettings): { text: stri
   if (!Array.isArray(documents)) return { text, outcomes }; // empty stream
   const out: string[] = [];
   documents.forEach((doc, index) => {
-    if (doc.errors.length > 0) throw new Error(`document ${index + 1}: ${doc.errors[0]!.message.split('\n')[0]}`);
+    if (doc.errors.length > 0) throw new Error(`document ${index + 1}: ${describeYamlError(doc.errors[0], text)}`);
     if (doc.contents === null) return;
     const before = outcomes.length;
     const original: unknown = doc.toJS();

@@ -6,6 +6,7 @@
 import { isAlias, isMap, isScalar, isSeq, parseDocument, stringify, YAMLMap, type Document } from 'yaml';
 import { isPrometheusReceiverId } from '../../contract/names.js';
 import { conventionalPodLocalEnv, planJob } from './job-plan.js';
+import { describeYamlError } from '../../common/yaml-errors.js';
 
 export interface RenderOptions {
   /** http://127.0.0.1:<port> of the sidecar. */
@@ -58,7 +59,7 @@ export function renderConfigs(inputs: RenderInput[], options: RenderOptions): Re
     // merge: `<<: *defaults` is read as YAML 1.1 readers (the collector's) read it; written back as is.
     const doc = parseDocument(input.text, { prettyErrors: false, merge: true });
     if (doc.errors.length > 0) {
-      messages.push(`${input.name}: cannot parse as YAML (${doc.errors[0]!.message.split('\n')[0]}); passed through unchanged, its prometheus receivers (if any) keep scraping by themselves`);
+      messages.push(`${input.name}: cannot parse as YAML (${describeYamlError(doc.errors[0], input.text)}); passed through unchanged, its prometheus receivers (if any) keep scraping by themselves`);
       return { input };
     }
     if (doc.contents !== null && !isMap(doc.contents)) {

@@ -16,6 +16,7 @@ import { shardingSettingsFromEnv, ShardingSettingsError, startSharding, type Sha
 import type { ScrapeConfig } from '../targets/targets.js';
 import { defaultSidecarPort, scrapeConfigsPath } from '../../contract/names.js';
 import { isPodScope, serveFlags } from '../../contract/sidecar.js';
+import { describeYamlError } from '../../common/yaml-errors.js';
 
 const usage = `Usage: edot-ta sidecar serve [flags]
 
@@ -204,7 +205,7 @@ export function loadStaticConfigs(path: string, logger: Logger): { configs: Scra
   try {
     return { configs: parseStaticConfigs(text) };
   } catch (err) {
-    const error = `${path}: ${err instanceof Error ? err.message : String(err)}`;
+    const error = `${path}: ${describeYamlError(err)}`;
     logger.error('cannot read the static scrape configs; serving monitors only', { error });
     return { configs: [], error };
   }

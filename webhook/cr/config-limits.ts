@@ -23,7 +23,7 @@ const tokenStart = (previous: string | undefined) => previous === undefined || p
  * A lexical scan, linear and allocation-free: quoted scalars and comments are skipped, every
  * `key: ` indicator, anchor and alias is counted.
  */
-export function configTextOverLimits(text: string, limits = configLimits): string | undefined {
+export function configTextOverLimits(text: string, limits: Record<keyof typeof configLimits, number> = configLimits): string | undefined {
   if (text.length > limits.maxChars) return `it has ${text.length} characters (limit ${limits.maxChars})`;
   let keys = 0;
   let anchors = 0;

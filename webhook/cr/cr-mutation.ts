@@ -9,6 +9,7 @@ import { formatCRStatus } from '../status.js';
 import { type CRMutationContext, type CRMutationResult, type CRSettings, type CollectorCR } from '../types.js';
 import { disabledPrometheusCR, parsePrometheusCREnv } from '../../contract/prometheus-cr.js';
 import { annotations } from '../../contract/names.js';
+import { describeYamlError } from '../../common/yaml-errors.js';
 
 export const collectorCRGroup = 'opentelemetry.io';
 export const collectorCRVersions = ['v1alpha1', 'v1beta1'] as const;
@@ -147,7 +148,7 @@ function repairConfig(object: CollectorCR, taWasEnabled: boolean, changes: strin
     // uniqueKeys off: its check is quadratic in a map's size; the collector itself refuses duplicates.
     const doc = parseDocument(spec.config, { prettyErrors: false, merge: true, uniqueKeys: false });
     if (doc.errors.length > 0) {
-      warnings.push(`edot-ta: spec.config is not valid YAML (${doc.errors[0]!.message.split('\n')[0]}); the collector is left unchanged and edot-ta cannot wire its prometheus receiver`);
+      warnings.push(`edot-ta: spec.config is not valid YAML (${describeYamlError(doc.errors[0], spec.config)}); the collector is left unchanged and edot-ta cannot wire its prometheus receiver`);
       return 'unparsable';
     }
     const repair = repairPrometheusReceivers(doc, taWasEnabled);
