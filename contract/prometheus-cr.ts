@@ -77,6 +77,8 @@ export function parsePrometheusCR(raw: unknown): PrometheusCRSettings {
     return v as string[];
   };
   if (cr.scrapeInterval !== undefined && typeof cr.scrapeInterval !== 'string') throw new SelectorError('prometheusCR.scrapeInterval: must be a duration string');
+  // Strict: "yes" or "true" must not quietly mean false (monitors off).
+  if (cr.enabled !== undefined && cr.enabled !== null && typeof cr.enabled !== 'boolean') throw new SelectorError(`prometheusCR.enabled: must be true or false, got ${JSON.stringify(cr.enabled)}`);
   return {
     enabled: cr.enabled === undefined ? undefined : cr.enabled === true,
     scrapeInterval: cr.scrapeInterval as string | undefined,

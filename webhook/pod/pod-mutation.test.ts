@@ -236,6 +236,44 @@ describe('mutatePod on other collector pods', () => {
   });
 });
 
+describe('mutatePod takes only strict values', () => {
+  const annotated = (annotations: Record<string, string>) => collectorPod({ args: ['--config=/conf/otel.yaml'] }, { name: 'c-0', annotations });
+
+  it.each([' 80 ', '0x50', '1e3', '80.0', '0', '65536', '-1'])('refuses port annotation %j with a warning (default port kept)', (value) => {
+    const result = mutatePod(annotated({ 'edot-ta.io/port': value }), settings());
+    expect(result.injected).toBe(true);
+    expect(result.warnings.join()).toMatch(/is not a port number \(digits, 1-65535\); using 27390/);
+    expect(parsePodStatus(result.pod.metadata?.annotations?.['edot-ta.io/status'])?.sidecarPort).toBe(27390);
+  });
+
+  it('refuses a prometheus-cr annotation whose enabled is not a boolean, instead of reading "yes" as off', () => {
+    const result = mutatePod(annotated({ 'edot-ta.io/prometheus-cr': '{"enabled":"yes"}' }), settings());
+    expect(result.warnings.join()).toMatch(/prometheusCR.enabled: must be true or false, got "yes"\); using the webhook default/);
+  });
+
+  it('normalizes config paths: /conf/../../etc/passwd is not on the config volume', () => {
+    const result = mutatePod(collectorPod({ args: ['--config=/conf/../../etc/passwd'] }), settings());
+    expect(result.injected).toBe(false);
+    expect(result.warnings.join()).toMatch(/--config \/etc\/passwd is not on a mounted volume/);
+    const relative = mutatePod(collectorPod({ workingDir: '/conf/sub', args: ['--config', '../otel.yaml'] }), settings());
+    expect(container(relative.pod, 'edot-ta-render')?.command).toEqual(expect.arrayContaining(['/conf/otel.yaml']));
+  });
+
+  it('keeps warnings and the status annotation bounded when a value is huge', () => {
+    const result = mutatePod(annotated({ 'edot-ta.io/port': 'x'.repeat(200_000), 'edot-ta.io/pod-scope': 'y'.repeat(200_000) }), settings());
+    for (const warning of result.warnings) expect(warning.length).toBeLessThanOrEqual(512);
+    expect(result.pod.metadata?.annotations?.['edot-ta.io/status']?.length).toBeLessThan(4_096);
+  });
+
+  it('does not inject when the injected pod would be larger than the API server accepts (a 20k-entry env copied into the render step)', () => {
+    const env = Array.from({ length: 20_000 }, (_, i) => ({ name: `VAR_${i}`, value: `value-${'v'.repeat(30)}-${i}` }));
+    const result = mutatePod(collectorPod({ args: ['--config=/conf/otel.yaml'], env }), settings());
+    expect(result.injected).toBe(false);
+    expect(result.warnings.join()).toMatch(/the injected pod would be \d+ bytes, above the 1400000 the API server accepts/);
+    expect(diffPatch(collectorPod({ args: ['--config=/conf/otel.yaml'], env }), result.pod)).toEqual([]);
+  });
+});
+
 describe('mutatePod --config forms', () => {
   it('rewrites several --config files (file: URIs keep their scheme) and leaves env:, yaml:, http: sources with warnings', () => {
     const pod = collectorPod({

@@ -1,5 +1,6 @@
 // mutatePod: the pure pod mutation. A pod and settings in; an injected copy (sharing what it did not change) plus
 // admission warnings out. Never calls the API server; dryRun changes nothing (no side effects).
+import { posix } from 'node:path';
 import type { V1Pod, V1VolumeMount } from '@kubernetes/client-node';
 import { edotTaVersion } from '../../common/version.js';
 import { findCollectorContainer } from './collector-detect.js';
@@ -17,7 +18,7 @@ const serviceAccountMountPath = '/var/run/secrets/kubernetes.io/serviceaccount';
 
 export function mutatePod(pod: V1Pod, settings: InjectSettings, context: PodMutationContext = {}): PodMutationResult {
   const copy = copyForMutation(pod);
-  const skip = (reason: string, warnings: string[] = []): PodMutationResult => ({ pod: copy, warnings, injected: false, reason });
+  const skip = (reason: string, warnings: string[] = []): PodMutationResult => ({ pod: copy, warnings: boundedWarnings(warnings), injected: false, reason });
   const podAnnotations = copy.metadata?.annotations ?? {};
   const spec = copy.spec;
   if (!spec || !Array.isArray(spec.containers)) return skip('pod has no spec.containers');
@@ -135,7 +136,7 @@ export function mutatePod(pod: V1Pod, settings: InjectSettings, context: PodMuta
     preStop: leave.preStop,
     ...(leave.leaveTimeoutSeconds !== undefined ? { leaveTimeoutSeconds: leave.leaveTimeoutSeconds } : {}),
     ...(leave.terminationGracePeriodSeconds !== undefined ? { terminationGracePeriodSeconds: leave.terminationGracePeriodSeconds } : {}),
-    warnings,
+    warnings: boundedWarnings(warnings),
   };
   copy.metadata = copy.metadata ?? {};
   copy.metadata.annotations = { ...podAnnotations, [annotations.status]: formatPodStatus(status) };
@@ -143,7 +144,11 @@ export function mutatePod(pod: V1Pod, settings: InjectSettings, context: PodMuta
   if (!settings.nativeSidecars && !podAnnotations['kubectl.kubernetes.io/default-container']) {
     copy.metadata.annotations['kubectl.kubernetes.io/default-container'] = collector.name;
   }
-  return { pod: copy, warnings, injected: true };
+  const size = JSON.stringify(copy).length;
+  if (size > maxInjectedPodBytes) {
+    return { pod: copyForMutation(pod), warnings: boundedWarnings([...warnings, `edot-ta: not injected: the injected pod would be ${size} bytes, above the ${maxInjectedPodBytes} the API server accepts (the render container copies the collector's env)`]), injected: false, reason: 'injected pod too large' };
+  }
+  return { pod: copy, warnings: status.warnings, injected: true };
 }
 
 /**
@@ -167,16 +172,33 @@ function copyForMutation(pod: V1Pod): V1Pod {
 
 function sidecarPort(annotation: string | undefined, fallback: number, warnings: string[]): number {
   if (annotation === undefined) return fallback;
-  const port = Number(annotation);
-  if (Number.isInteger(port) && port >= 1 && port <= 65535) return port;
-  warnings.push(`edot-ta: annotation ${annotations.port}="${annotation}" is not a port number; using ${fallback}`);
+  // Digits only: Number() would also take " 80 ", "0x50" and "1e3".
+  const port = /^[0-9]{1,5}$/.test(annotation) ? Number(annotation) : NaN;
+  if (port >= 1 && port <= 65535) return port;
+  warnings.push(`edot-ta: annotation ${annotations.port}="${quoted(annotation)}" is not a port number (digits, 1-65535); using ${fallback}`);
   return fallback;
 }
+
+/** A user value inside a warning, cut short: warnings land in the status annotation and in kubectl output. */
+const quoted = (value: string) => (value.length > 64 ? `${value.slice(0, 64)}…` : value);
+
+/** Warnings in an admission response and the status annotation: each at most 512 characters, at most 20. */
+export function boundedWarnings(warnings: string[]): string[] {
+  const cut = warnings.slice(0, 20).map((w) => (w.length > 512 ? `${w.slice(0, 511)}…` : w));
+  if (warnings.length > 20) cut.push(`edot-ta: ${warnings.length - 20} more warnings not shown`);
+  return cut;
+}
+
+/**
+ * The API server refuses objects above ~1.5 MiB (etcd's request limit); the render container
+ * copies the collector's env, so a pod with a huge env could cross it once injected.
+ */
+export const maxInjectedPodBytes = 1_400_000;
 
 function podScopeFor(annotation: string | undefined, fallback: PodScope, warnings: string[]): PodScope {
   if (annotation === undefined) return fallback;
   if (isPodScope(annotation)) return annotation;
-  warnings.push(`edot-ta: annotation ${annotations.podScope}="${annotation}" is not ${podScopes.join(' or ')}; using ${fallback}`);
+  warnings.push(`edot-ta: annotation ${annotations.podScope}="${quoted(annotation)}" is not ${podScopes.join(' or ')}; using ${fallback}`);
   return fallback;
 }
 
@@ -193,10 +215,11 @@ function prometheusCRFor(annotation: string | undefined, fallback: string, warni
   return fallback === '' ? undefined : fallback;
 }
 
+/** The absolute, normalized path (`..` resolved, so the mount that holds it is the real one). */
 function resolvePath(path: string, workingDir: string | undefined): string | undefined {
   if (path.includes('$(')) return undefined;
-  if (path.startsWith('/')) return path;
-  if (workingDir?.startsWith('/')) return `${workingDir.replace(/\/$/, '')}/${path.replace(/^\.\//, '')}`;
+  if (path.startsWith('/')) return posix.normalize(path);
+  if (workingDir?.startsWith('/')) return posix.normalize(posix.join(workingDir, path));
   return undefined;
 }
 
