@@ -12,20 +12,26 @@ import type { Logger } from '../common/log.js';
 import {
   AdmissionReviewError,
   defaultMutators,
+  isCollectorKind,
   parseAdmissionReview,
   review,
   type AdmissionRequest,
+  type AdmissionReviewResponse,
   type AdmissionSettings,
   type Mutators,
   type ReviewOutcome,
 } from './admission/admission.js';
 import type { WebhookMetrics } from './admission/metrics.js';
+import { IsolatedReviewer } from './admission/isolated-review.js';
 
 /**
  * An AdmissionReview carries the object (and on UPDATE the old object); etcd caps an object at
  * ~1.5 MiB, so two of them plus the envelope fit in 4 MiB. Anything bigger is not a review.
  */
 export const defaultMaxBodyBytes = 4 * 1024 * 1024;
+
+/** Bodies above this (an EDOT pod review is ~8 KiB) are parsed and reviewed in the worker thread. */
+export const isolateBodiesAbove = 128 * 1024;
 
 export const serverTimeouts = {
   /** Headers must arrive quickly: the API server sends them at once; slow senders are not it. */
@@ -83,6 +89,11 @@ export interface WebhookAppOptions {
   onDecision?: (request: AdmissionRequest, outcome: ReviewOutcome, answer: { warnings?: string[]; latencyMs: number }) => void;
   /** Extra routes mounted at / (the token-protected /debug/ sub-app). */
   extraRoutes?: Hono;
+  /**
+   * OpenTelemetryCollector reviews in a worker thread (default: yes, unless `mutators` are
+   * replaced): a CR's collector config is parsed there, never delaying pod reviews.
+   */
+  isolateCollectorReviews?: boolean;
 }
 
 export function createWebhookApp(options: WebhookAppOptions): Hono {
@@ -92,10 +103,23 @@ export function createWebhookApp(options: WebhookAppOptions): Hono {
   const maxBodyBytes = options.maxBodyBytes ?? defaultMaxBodyBytes;
   const readBody = (c: Context) => readBoundedBody(c, maxBodyBytes, () => metrics.observeRejected('too_large'));
 
+  const isolated = (options.isolateCollectorReviews ?? !options.mutators) ? new IsolatedReviewer({ settings, logger }) : undefined;
+
   app.post('/mutate', async (c) => {
     const started = process.hrtime.bigint();
-    const request = parseAdmissionReview(await readBody(c));
-    const { body, outcome } = review(request, settings, mutators);
+    const text = await readBody(c);
+    let request: AdmissionRequest;
+    let answer: { body: AdmissionReviewResponse; outcome: ReviewOutcome };
+    if (isolated && text.length > isolateBodiesAbove) {
+      // A large body is parsed in the worker too: JSON.parse of megabytes is event-loop time.
+      const result = await isolated.review({ body: text });
+      request = result.request;
+      answer = result;
+    } else {
+      request = parseAdmissionReview(text);
+      answer = isolated && isCollectorKind(request.kind) ? await isolated.review({ request }) : review(request, settings, mutators);
+    }
+    const { body, outcome } = answer;
     const durationSeconds = Number(process.hrtime.bigint() - started) / 1e9;
     metrics.observeReview(outcome, durationSeconds);
     options.onDecision?.(request, outcome, { ...(body.response.warnings ? { warnings: body.response.warnings } : {}), latencyMs: durationSeconds * 1000 });

@@ -1,0 +1,25 @@
+// The worker side of isolated-review.ts: parses (when given the raw body) and reviews each
+// request it is sent, and sends back the answer with the request's identity (no object bodies).
+import { parentPort, workerData } from 'node:worker_threads';
+import { AdmissionReviewError, parseAdmissionReview, review, type AdmissionRequest, type AdmissionSettings } from './admission.js';
+
+const { settings } = workerData as { settings: AdmissionSettings };
+
+/** The request without its objects: what logs and the decision log need (generateName included). */
+function identity(request: AdmissionRequest): AdmissionRequest {
+  const generateName = (request.object as { metadata?: { generateName?: unknown } } | null)?.metadata?.generateName;
+  const { oldObject: _old, ...rest } = request;
+  return { ...rest, object: typeof generateName === 'string' ? { metadata: { generateName } } : {} };
+}
+
+parentPort?.on('message', ({ id, body, request }: { id: number; body?: string; request?: AdmissionRequest }) => {
+  let parsed: AdmissionRequest;
+  try {
+    parsed = request ?? parseAdmissionReview(body ?? '');
+  } catch (err) {
+    if (!(err instanceof AdmissionReviewError)) throw err;
+    parentPort?.postMessage({ id, badRequest: err.message });
+    return;
+  }
+  parentPort?.postMessage({ id, result: review(parsed, settings), request: identity(parsed) });
+});
