@@ -5,6 +5,11 @@ export const renderInitContainerName = 'edot-ta-render';
 export const renderedConfigVolumeName = 'edot-ta-config';
 export const renderedConfigMountPath = '/edot-ta';
 export const scrapeConfigsPath = '/edot-ta/scrape-configs.yaml';
+/**
+ * The per-pod secret of the sidecar's API: render writes it (and puts it into the receiver's
+ * target_allocator settings), the sidecar requires it. Only this pod's containers can read it.
+ */
+export const apiTokenPath = '/edot-ta/token';
 export const defaultSidecarPort = 27390;
 
 export const annotations = {

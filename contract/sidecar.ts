@@ -44,6 +44,8 @@ export const renderFlags = {
   podLocalEnv: 'pod-local-env',
   /** Comma-separated directories the sidecar container reads as the collector does (the collector's ConfigMap volumes). */
   sharedPaths: 'shared-paths',
+  /** Writes a fresh API token here and makes the receiver send it (the sidecar then requires it). */
+  tokenOut: 'token-out',
 } as const;
 
 /** Downward API fields whose value differs between the pods of one collector group. */
@@ -54,6 +56,8 @@ export const serveFlags = {
   listen: 'listen',
   scrapeConfigs: 'scrape-configs',
   podScope: 'pod-scope',
+  /** The API token render wrote: every route but /livez, /readyz and /metrics requires it. */
+  tokenFile: 'token-file',
 } as const;
 
 /** argv after the image's command for each injected container. */

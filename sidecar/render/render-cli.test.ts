@@ -1,4 +1,4 @@
-import { copyFileSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -32,6 +32,20 @@ describe('edot-ta sidecar render', () => {
     expect(scrape.scrape_configs.map((j: { job_name: string }) => j.job_name)).toEqual(['istio-ingressgateway', 'istio-gateway-pods']);
     const lines = stderr.join('').trim().split('\n').map((l) => JSON.parse(l) as { msg: string });
     expect(lines.map((l) => l.msg)).toContain('wrote scrape configs for the sidecar');
+  });
+
+  it('with --token-out writes a fresh token (owner-only) and makes the receiver send it on /scrape_configs and every http_sd request', async () => {
+    const args = ['--in', fixture('edot-daemon-istio.yaml'), '--out', join(dir, 'out.yaml'), '--token-out', join(dir, 'token')];
+    expect(await run(args)).toBe(0);
+    const token = readFileSync(join(dir, 'token'), 'utf8');
+    expect(token).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(statSync(join(dir, 'token')).mode & 0o777).toBe(0o600);
+    const allocator = parse(readFileSync(join(dir, 'out.yaml'), 'utf8')).receivers['prometheus/istio'].target_allocator;
+    expect(allocator.headers).toEqual({ Authorization: `Bearer ${token}` });
+    expect(allocator.http_sd_config).toEqual({ refresh_interval: '10s', authorization: { credentials: token } });
+    // Every pod start gets its own token.
+    expect(await run(args)).toBe(0);
+    expect(readFileSync(join(dir, 'token'), 'utf8')).not.toBe(token);
   });
 
   it('copies an unparsable config unchanged, writes an empty scrape config list and exits 0', async () => {

@@ -3,6 +3,7 @@
 // sidecar. It never fails the pod over a config's content: anything it cannot handle is copied
 // unchanged. A config it cannot read fails the init container loudly: the collector would
 // otherwise start without it.
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { flagsOrExit, parseFlags, UsageError } from '../../common/args.js';
@@ -34,6 +35,7 @@ const flagOptions = {
   [renderFlags.collectorId]: { type: 'string', default: `\${env:${sidecarEnv.podName}}` },
   [renderFlags.podLocalEnv]: { type: 'string' },
   [renderFlags.sharedPaths]: { type: 'string' },
+  [renderFlags.tokenOut]: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -90,6 +92,21 @@ export async function run(argv: string[]): Promise<number> {
     return 1;
   }
 
+  // The sidecar's API token: fresh per pod start, readable by this pod's containers only.
+  const tokenOut = values['token-out'];
+  const token = tokenOut ? randomBytes(32).toString('base64url') : undefined;
+  if (tokenOut && token) {
+    try {
+      mkdirSync(dirname(tokenOut), { recursive: true });
+      writeFileSync(tokenOut, token, { mode: 0o600 });
+    } catch (err) {
+      const message = `edot-ta render cannot write the API token to ${tokenOut}: ${err instanceof Error ? err.message : String(err)}`;
+      console.error(message);
+      writeTerminationMessage(message);
+      return 1;
+    }
+  }
+
   const result = renderConfigs(inputs, {
     endpoint: values.endpoint,
     interval: values.interval,
@@ -98,6 +115,7 @@ export async function run(argv: string[]): Promise<number> {
     env: process.env,
     ...(values['pod-local-env'] !== undefined ? { podLocalEnv: values['pod-local-env'].split(',').map((name) => name.trim()).filter(Boolean) } : {}),
     ...(values['shared-paths'] !== undefined ? { sharedPaths: values['shared-paths'].split(',').map((path) => path.trim()).filter(Boolean) } : {}),
+    ...(token ? { token } : {}),
   });
   for (const message of result.messages) log.info(message);
 

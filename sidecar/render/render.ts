@@ -23,6 +23,8 @@ export interface RenderOptions {
   podLocalEnv?: readonly string[];
   /** Directories the sidecar reads as the collector does (file_sd files, credential files there move with their job). */
   sharedPaths?: readonly string[];
+  /** The sidecar API's bearer token: the receiver sends it on /scrape_configs and every http_sd request. */
+  token?: string;
 }
 
 export interface RenderInput {
@@ -202,7 +204,8 @@ function rewriteReceiver(doc: Document.Parsed, id: string, options: RenderOption
       endpoint: options.endpoint,
       interval: options.interval,
       collector_id: options.collectorId ?? '${env:POD_NAME}',
-      http_sd_config: { refresh_interval: options.refreshInterval },
+      ...(options.token ? { headers: { Authorization: `Bearer ${options.token}` } } : {}),
+      http_sd_config: { refresh_interval: options.refreshInterval, ...(options.token ? { authorization: { credentials: options.token } } : {}) },
     }),
   );
   return taken;

@@ -36,6 +36,19 @@ describe('target_allocator API', () => {
     expect((await api.request('/readyz')).status).toBe(200);
   });
 
+  it('with a token, answers 401 without it or with a wrong one on every data and debug route; probes and /metrics stay open', async () => {
+    const token = 'k'.repeat(43);
+    const { api } = app({ token });
+    for (const path of ['/scrape_configs', '/jobs', '/jobs/static%20job/targets?collector_id=collector-0', '/debug/targets']) {
+      expect((await api.request(path)).status, path).toBe(401);
+      expect((await api.request(path, { headers: { Authorization: `Bearer ${'x'.repeat(43)}` } })).status, path).toBe(401);
+      expect((await api.request(path, { headers: { Authorization: `Bearer ${token}x` } })).status, path).toBe(401);
+      expect((await api.request(path, { headers: { Authorization: `Bearer ${token}` } })).status, path).toBe(200);
+    }
+    for (const path of ['/livez', '/readyz', '/metrics']) expect((await api.request(path)).status, path).toBe(200);
+    expect(await (await api.request('/scrape_configs')).json()).toEqual({ error: expect.stringMatching(/missing or wrong bearer token/) });
+  });
+
   it('serves scrape configs keyed by job name as JSON', async () => {
     const res = await app().api.request('/scrape_configs');
     expect(res.headers.get('content-type')).toMatch(/application\/json/);

@@ -1,6 +1,7 @@
 // The target_allocator HTTP API the collector's prometheus receiver polls, on loopback only.
 // Nothing here decides: it reads the engine's current answers. Before the first full discovery
 // every data endpoint answers 503, because the receiver treats `{}` as "delete every job".
+import { timingSafeEqual } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { createGunzip, gunzipSync } from 'node:zlib';
 import { Hono } from 'hono';
@@ -18,7 +19,15 @@ export interface ApiState {
   /** The http_sd answer for a job (`[]` when unknown), gzipped JSON. */
   targetsAnswerGzip(job: string): Promise<Buffer>;
   debugTargets(): unknown;
+  /**
+   * The pod's API token: when set, every route but /livez, /readyz and /metrics wants
+   * `Authorization: Bearer <token>` (a hostNetwork pod's loopback is the node's).
+   */
+  token?: string;
 }
+
+/** Routes that carry no scrape configuration or credentials: probes and the sidecar's own metrics. */
+const openRoutes = new Set(['/livez', '/readyz', '/metrics']);
 
 export function createApi(state: ApiState, metrics: SidecarMetrics, logger: Logger): Hono {
   const app = new Hono();
@@ -31,6 +40,16 @@ export function createApi(state: ApiState, metrics: SidecarMetrics, logger: Logg
     const route = routeName(new URL(c.req.url).pathname);
     metrics.httpDuration.observe({ route, code: String(c.res.status) }, Number(process.hrtime.bigint() - started) / 1e9);
   });
+
+  if (state.token) {
+    const expected = Buffer.from(`Bearer ${state.token}`);
+    app.use(async (c, next) => {
+      if (openRoutes.has(new URL(c.req.url).pathname)) return next();
+      const given = Buffer.from(c.req.header('authorization') ?? '');
+      if (given.length === expected.length && timingSafeEqual(given, expected)) return next();
+      return c.json({ error: 'missing or wrong bearer token: this API answers only its own pod\'s collector (the token is in /edot-ta/token)' }, 401);
+    });
+  }
 
   app.get('/livez', (c) => c.text('ok'));
   app.get('/readyz', (c) => (state.ready() ? c.text('ok') : c.text(`not ready: ${state.notReadyReason()}`, 503)));

@@ -34,6 +34,8 @@ Flags:
   --summary-interval-seconds N  write the edot-ta.io/summary annotation at most every N s (default 10)
   --crd-poll-seconds N       while the PodMonitor/ServiceMonitor CRDs are missing, look for them
                              every N seconds; monitors count once they appear (default 30)
+  --token-file FILE          the API token \`sidecar render --token-out\` wrote: every route but
+                             /livez, /readyz and /metrics then requires Authorization: Bearer <token>
 
 Environment: POD_NAME, POD_UID, POD_NAMESPACE, NODE_NAME, EDOT_TA_GROUP (required),
 EDOT_TA_PROMETHEUS_CR (optional JSON, the operator's prometheusCR settings; absent = monitors off),
@@ -49,6 +51,7 @@ const flagOptions = {
   'watchdog-seconds': { type: 'string', default: '90' },
   'summary-interval-seconds': { type: 'string', default: '10' },
   'crd-poll-seconds': { type: 'string', default: '30' },
+  [serveFlags.tokenFile]: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -69,12 +72,14 @@ export async function run(argv: string[]): Promise<number> {
 
   let identity;
   let listen;
+  let token: string | undefined;
   let client: KubeClient;
   let shardingSettings;
   try {
     identity = readIdentity(process.env);
     shardingSettings = shardingSettingsFromEnv(process.env);
     listen = parseListenAddress(flags.listen);
+    token = flags['token-file'] === undefined ? undefined : readToken(flags['token-file']);
     client = createKubeClient(loadKubeConfig(flags.kubeconfig));
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
@@ -148,6 +153,7 @@ export async function run(argv: string[]): Promise<number> {
       jobNames: () => current.engine.jobNames(),
       targetsAnswerGzip: (job) => current.engine.targetsAnswerGzip(job),
       debugTargets: () => ({ ready: current.ready(), collectorId: identity.podName, ...debugTargets(current.engine) }),
+      ...(token ? { token } : {}),
     },
     metrics,
     log,
@@ -209,6 +215,18 @@ export function loadStaticConfigs(path: string, logger: Logger): { configs: Scra
     logger.error('cannot read the static scrape configs; serving monitors only', { error });
     return { configs: [], error };
   }
+}
+
+/** The API token file: one line, at least 32 characters (render writes 43). */
+function readToken(path: string): string {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8').trim();
+  } catch (err) {
+    throw new Error(`cannot read the API token ${path} (written by the render init container): ${err instanceof Error ? err.message : String(err)}`);
+  }
+  if (text.length < 32 || /\s/.test(text)) throw new Error(`the API token in ${path} is not a token (want one word of at least 32 characters)`);
+  return text;
 }
 
 export function parseStaticConfigs(text: string): ScrapeConfig[] {

@@ -164,7 +164,11 @@ describe('real collectors (prometheus receiver) against their sidecars', () => {
       expect(by.get(`gateways|${serviceTargets.get(ip)}`), `ServiceMonitor endpoint of ${ip}`).toEqual(owner);
     }
     // The receiver re-validated and used the sidecar's answer: its jobs are the sidecar's (job names escaped in the http_sd URL).
-    const jobs = Object.keys((await (await fetch(`${members.get('collector-0')!.endpoint}/scrape_configs`)).json()) as Record<string, unknown>).sort();
+    // It got them with the pod's API token (the collector sent it, as render configured it): without it, 401.
+    const first = members.get('collector-0')!;
+    expect((await fetch(`${first.endpoint}/scrape_configs`)).status).toBe(401);
+    expect((await fetch(`${first.endpoint}/jobs/gateway-pods/targets?collector_id=collector-0`)).status).toBe(401);
+    const jobs = Object.keys((await (await fetch(`${first.endpoint}/scrape_configs`, { headers: { Authorization: `Bearer ${first.token}` } })).json()) as Record<string, unknown>).sort();
     expect(jobs).toEqual(['gateway-pods', `podMonitor/${namespace}/envoy-stats-monitor/0`, `serviceMonitor/${namespace}/gateways/0`, 'static-nodeless'].sort());
     for (const member of members.values()) expect(member.collector.logTail(200)).not.toMatch(/"level":"error"/);
   });

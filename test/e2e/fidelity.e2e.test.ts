@@ -181,7 +181,7 @@ describe('real configs on real collectors: nothing lost, nothing doubled', () =>
     expect(render).toMatch(/job node-exporter reads the per-pod variable OTEL_K8S_NODE_IP/);
     expect(render).toMatch(/job files: file_sd_configs reads \S+file-targets\.json, which is not on a ConfigMap volume the sidecar shares with the collector/);
     expect(render).toMatch(/job invalid is not valid \(scrape timeout greater than scrape interval/);
-    const served = Object.keys((await (await fetch(`${members[0]!.endpoint}/scrape_configs`)).json()) as Record<string, unknown>).sort();
+    const served = Object.keys((await (await fetch(`${members[0]!.endpoint}/scrape_configs`, { headers: { Authorization: `Bearer ${members[0]!.token}` } })).json()) as Record<string, unknown>).sort();
     expect(served).toEqual(['dns', 'flagged', 'http', 'kubelet-sharded', 'probe', 'shared-files', 'shared-static']);
     // Joins settle (1.5 renewals), then targets move: bounded by the lease duration plus pickup, with 2x slack.
     const by = await waitForExpected('every target scraped by whom it should be', 2 * (4 + pickupSeconds) * 1000 + 20_000);

@@ -49,6 +49,7 @@ describe('mutatePod on the operator-rendered EDOT daemon pod', () => {
       '--pod-local-env=POD_NAME,OTEL_K8S_NODE_NAME',
       // the collector's ConfigMap mounts, which the sidecar mounts too: file_sd files there move to it
       '--shared-paths=/conf',
+      '--token-out', '/edot-ta/token',
     ]);
     expect(render?.volumeMounts).toEqual([
       { name: 'otc-internal', mountPath: '/conf', readOnly: true },
@@ -61,7 +62,8 @@ describe('mutatePod on the operator-rendered EDOT daemon pod', () => {
   it('puts the sidecar first (no native sidecars) with a postStart hook that waits for /readyz', () => {
     expect(pod.spec?.containers.map((c) => c.name)).toEqual(['edot-ta', 'otc-container']);
     const sidecar = pod.spec!.containers[0]!;
-    expect(sidecar.command).toEqual(['edot-ta', 'sidecar', 'serve', '--listen', '127.0.0.1:27390', '--scrape-configs', '/edot-ta/scrape-configs.yaml']);
+    // The API token render writes into the pod's emptyDir: only this pod's collector can call the API.
+    expect(sidecar.command).toEqual(['edot-ta', 'sidecar', 'serve', '--listen', '127.0.0.1:27390', '--scrape-configs', '/edot-ta/scrape-configs.yaml', '--token-file', '/edot-ta/token']);
     const hook = sidecar.lifecycle?.postStart?.exec?.command ?? [];
     expect(hook.slice(0, 2)).toEqual(['node', '-e']);
     expect(hook.slice(3)).toEqual(['http://127.0.0.1:27390/readyz', '120000', 'wait']);

@@ -2,7 +2,7 @@
 // Pure builders: settings and a few pod facts in, container specs out.
 import type { V1Container, V1EnvVar, V1Probe, V1SecurityContext, V1VolumeMount } from '@kubernetes/client-node';
 import { type InjectSettings } from '../types.js';
-import { renderInitContainerName, renderedConfigMountPath, renderedConfigVolumeName, scrapeConfigsPath, sidecarContainerName } from '../../contract/names.js';
+import { apiTokenPath, renderInitContainerName, renderedConfigMountPath, renderedConfigVolumeName, scrapeConfigsPath, sidecarContainerName } from '../../contract/names.js';
 import { leaveTimeoutEnvName } from '../../contract/sharding-settings.js';
 import { downwardApiFields, flag, perPodFieldPaths, renderFlags, serveFlags, sidecarEnv, sidecarSubcommands, type PodScope } from '../../contract/sidecar.js';
 
@@ -87,6 +87,8 @@ export function renderInitContainer(settings: InjectSettings, port: number, step
       settings.httpSdRefreshInterval,
       `${flag(renderFlags.podLocalEnv)}=${[...new Set([sidecarEnv.podName, ...podLocalEnv])].join(',')}`,
       ...(step.sharedPaths?.length ? [`${flag(renderFlags.sharedPaths)}=${step.sharedPaths.join(',')}`] : []),
+      flag(renderFlags.tokenOut),
+      apiTokenPath,
     ],
     resources: structuredClone(settings.sidecarResources),
     securityContext: restrictedSecurityContext(settings),
@@ -130,6 +132,8 @@ export function sidecarContainer(settings: InjectSettings, facts: SidecarFacts):
       `127.0.0.1:${facts.port}`,
       flag(serveFlags.scrapeConfigs),
       scrapeConfigsPath,
+      flag(serveFlags.tokenFile),
+      apiTokenPath,
       ...(facts.podScope === 'node' ? [flag(serveFlags.podScope), 'node'] : []),
     ],
     env,

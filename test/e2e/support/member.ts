@@ -3,7 +3,7 @@
 // with the pod's env, then the real collector on the rendered config. Shared by the e2e files
 // that run real collectors against their sidecars.
 import { execFile } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type * as k8s from '@kubernetes/client-node';
@@ -17,6 +17,8 @@ export interface Member {
   name: string;
   node: string;
   endpoint: string;
+  /** The API token render wrote (the sidecar answers 401 without it). */
+  token: string;
   sidecar: ManagedProcess;
   collector: Collector;
   /** What render said about each job (moved, kept in the collector, removed). */
@@ -56,6 +58,7 @@ export async function startMember(options: MemberOptions): Promise<Member> {
   const rendered = join(dir, `${name}.rendered.yaml`);
   const scrapeConfigs = join(dir, `${name}.scrape-configs.yaml`);
   const output = join(dir, `${name}.metrics.jsonl`);
+  const token = join(dir, `${name}.token`);
   writeFileSync(original, options.config(output));
   const interval = options.pollInterval ?? '1s';
   const podEnv = { POD_NAME: name, ...options.collectorEnv };
@@ -63,10 +66,12 @@ export async function startMember(options: MemberOptions): Promise<Member> {
     process.execPath,
     ['--import', 'tsx', 'cli/main.ts', 'sidecar', 'render', '--in', original, '--out', rendered, '--scrape-configs-out', scrapeConfigs, '--endpoint', endpoint, '--interval', interval, '--refresh-interval', interval,
       ...(options.podLocalEnv ? [`--pod-local-env=${options.podLocalEnv.join(',')}`] : []),
-      ...(options.sharedPaths ? [`--shared-paths=${options.sharedPaths.join(',')}`] : [])],
+      ...(options.sharedPaths ? [`--shared-paths=${options.sharedPaths.join(',')}`] : []),
+      // As injected: a per-pod API token the receiver sends and the sidecar requires.
+      '--token-out', token],
     { cwd: repoRoot, env: { ...process.env, ...podEnv } },
   );
-  const sidecar = startProcess(`sidecar-${name}`, process.execPath, ['--import', 'tsx', 'cli/main.ts', 'sidecar', 'serve', '--listen', `127.0.0.1:${port}`, '--scrape-configs', scrapeConfigs, '--summary-interval-seconds', '1', ...(options.sidecarArgs ?? [])], {
+  const sidecar = startProcess(`sidecar-${name}`, process.execPath, ['--import', 'tsx', 'cli/main.ts', 'sidecar', 'serve', '--listen', `127.0.0.1:${port}`, '--scrape-configs', scrapeConfigs, '--token-file', token, '--summary-interval-seconds', '1', ...(options.sidecarArgs ?? [])], {
     cwd: repoRoot,
     logFile: join(dir, `${name}.sidecar.log`),
     ...(options.resolvConf ? { resolvConf: options.resolvConf } : {}),
@@ -84,5 +89,5 @@ export async function startMember(options: MemberOptions): Promise<Member> {
   await waitFor(`${name} sidecar /readyz`, async () => (await fetch(`${endpoint}/readyz`)).ok, { timeoutMs: 60_000, abortIf: sidecar.exited, describe: () => sidecar.tail() });
   // The receiver's collector_id is `${env:POD_NAME}` in the rendered config, as in a pod.
   const collector = await Collector.start(name, rendered, output, { dir, env: podEnv });
-  return { name, node, endpoint, sidecar, collector, renderLog: render.stderr };
+  return { name, node, endpoint, token: readFileSync(token, 'utf8'), sidecar, collector, renderLog: render.stderr };
 }
