@@ -10,7 +10,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, createWriteStream } from 'node:fs';
 import { Agent, request } from 'node:https';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { parse } from 'yaml';
 import { createWebhookCertificates } from '../../certs/ca.js';
@@ -179,7 +179,7 @@ async function demo(running: Running): Promise<boolean> {
   say(exactlyOnce ? `Every target is scraped by exactly one collector; gateways on node-a..c by their node's collector.` : 'Not every target is scraped exactly once (see above).');
   say(`Explore: kubectl --kubeconfig ${kubeconfig} describe pod -n ${scenario.collectorNamespace} ${endpoints[0]?.pod}`);
   for (const [i, endpoint] of endpoints.entries()) {
-    say(`  ${endpoint.pod}: sidecar ${endpoint.url}/debug/targets  ·  scraped samples ${running.collectors[i]?.output}`);
+    say(`  ${endpoint.pod}: curl -H "Authorization: Bearer $(cat ${join(dirname(endpoint.config), 'token')})" ${endpoint.url}/debug/targets  ·  scraped samples ${running.collectors[i]?.output}`);
   }
   return exactlyOnce;
 }
