@@ -6,6 +6,7 @@ import type { PrometheusCRSettings } from '../../contract/prometheus-cr.js';
 import { selectMonitors } from './selectors.js';
 import type { Labels } from './types.js';
 import type { ScrapeConfig } from '../targets/targets.js';
+import { MissingReferenceError } from './monitor-http.js';
 
 export interface MonitorProblem {
   /** `<namespace>/<name>` of the monitor. */
@@ -24,10 +25,15 @@ export interface MonitorInputs {
   secrets: SecretSource;
 }
 
-/** Secret values from a cache; `synced(namespace)` is false while that namespace's Secrets are still being listed. */
+/**
+ * Secret values from a cache of the referenced Secrets (each watched by name). `synced` is false
+ * while that Secret is still being listed; `problem` says why it cannot be read (403: the
+ * sidecar may not read Secrets there), and the monitor referencing it is then skipped.
+ */
 export interface SecretSource {
   secret(namespace: string, name: string, key: string): string | undefined;
-  synced(namespace: string): boolean;
+  synced(namespace: string, name: string): boolean;
+  problem?(namespace: string, name: string): string | undefined;
 }
 
 export function buildMonitorScrapeConfigs(inputs: MonitorInputs): { configs: ScrapeConfig[]; problems: MonitorProblem[] } {
@@ -41,7 +47,9 @@ export function buildMonitorScrapeConfigs(inputs: MonitorInputs): { configs: Scr
   const ctx = {
     scrapeInterval: inputs.settings.scrapeInterval,
     secret: (namespace: string, name: string, key: string) => {
-      if (!inputs.secrets.synced(namespace)) missedUnsynced = true;
+      const problem = inputs.secrets.problem?.(namespace, name);
+      if (problem) throw new MissingReferenceError(`cannot read Secret ${namespace}/${name}: ${problem}`);
+      if (!inputs.secrets.synced(namespace, name)) missedUnsynced = true;
       return inputs.secrets.secret(namespace, name, key);
     },
   };

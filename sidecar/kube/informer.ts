@@ -35,6 +35,8 @@ export interface InformerOptions<T> {
   transform: (raw: unknown) => T;
   onEvent: (event: InformerEvent<T>) => void;
   onSynced?: () => void;
+  /** A list failed with another status than the previous failure (see listErrorCode). */
+  onListError?: (error: unknown) => void;
   logger: Logger;
   initialBackoffMs?: number;
   maxBackoffMs?: number;
@@ -61,6 +63,11 @@ interface Stored<T> {
 
 export class Informer<T> {
   readonly stats: InformerStats = { watchRestarts: 0, relists: 0, errors: 0, events: 0, watchdogFires: 0, connected: false };
+  /**
+   * The HTTP status of the last failed list, until a list succeeds (e.g. 403: this informer
+   * may never sync; callers decide whether to wait for it).
+   */
+  listErrorCode: number | undefined;
   private readonly store = new Map<string, Stored<T>>();
   private resourceVersion = '';
   private stopped = false;
@@ -114,7 +121,16 @@ export class Informer<T> {
     while (!this.stopped) {
       try {
         if (needList) {
-          await this.relist();
+          try {
+            await this.relist();
+          } catch (err) {
+            const code = (err as { code?: unknown }).code === undefined ? undefined : Number((err as { code?: unknown }).code);
+            const changed = code !== this.listErrorCode;
+            this.listErrorCode = code;
+            if (changed) this.options.onListError?.(err);
+            throw err;
+          }
+          this.listErrorCode = undefined;
           needList = false;
         }
         await this.watchOnce();

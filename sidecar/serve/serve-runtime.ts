@@ -144,32 +144,45 @@ export class DiscoveryRuntime {
     }
   }
 
-  /** Secrets referenced by monitors (TLS, auth), cached per namespace once first referenced. */
+  /**
+   * Secrets referenced by monitors (TLS, auth), each watched by name (a field selector) once
+   * first referenced: the sidecar never lists or caches other Secrets of a namespace.
+   */
   private readonly secrets: SecretSource = {
     secret: (namespace, name, key) => {
-      const informer = this.secretInformer(namespace);
+      const informer = this.secretInformer(namespace, name);
       const secret = informer.get(`${namespace}/${name}`) as { data?: Record<string, string>; stringData?: Record<string, string> } | undefined;
       const value = secret?.data?.[key];
       return value === undefined ? secret?.stringData?.[key] : Buffer.from(value, 'base64').toString('utf8');
     },
-    synced: (namespace) => this.secretInformers.get(namespace)?.informer.hasSynced ?? false,
+    synced: (namespace, name) => this.secretInformers.get(`${namespace}/${name}`)?.informer.hasSynced ?? false,
+    problem: (namespace, name) => {
+      const code = this.secretInformer(namespace, name).listErrorCode;
+      return code === 403 ? 'forbidden (403): the sidecar\'s ServiceAccount may not get Secrets there' : code === 404 ? 'not found (404)' : undefined;
+    },
   };
 
-  private secretInformer(namespace: string): Informer<unknown> {
-    let entry = this.secretInformers.get(namespace);
+  private secretInformer(namespace: string, name: string): Informer<unknown> {
+    const key = `${namespace}/${name}`;
+    let entry = this.secretInformers.get(key);
     if (!entry) {
-      const scope: WatchScope = { resource: 'secrets', namespace };
-      entry = { scope, informer: this.makeInformer(scope, () => this.scheduleMonitorConfigs()) };
-      this.secretInformers.set(namespace, entry);
+      const scope: WatchScope = { resource: 'secrets', namespace, fieldSelector: `metadata.name=${name}` };
+      entry = { scope, informer: this.makeInformer(scope, () => this.scheduleMonitorConfigs(), () => this.scheduleMonitorConfigs()) };
+      this.secretInformers.set(key, entry);
       this.monitorConfigsStale = true;
       entry.informer.start();
     }
     return entry.informer;
   }
 
+  /** Listed, or refused for good (403/404): a Secret the sidecar may not read holds back only its monitor. */
+  private static settled(entry: ScopeInformer): boolean {
+    return entry.informer.hasSynced || (entry.scope.resource === 'secrets' && (entry.informer.listErrorCode === 403 || entry.informer.listErrorCode === 404));
+  }
+
   ready(): boolean {
     if (this.readyOnce) return true;
-    this.readyOnce = this.configsApplied && !this.monitorConfigsStale && this.allInformers().every((s) => s.informer.hasSynced) && [...this.refreshLoops.values()].every((loop) => loop.attempted);
+    this.readyOnce = this.configsApplied && !this.monitorConfigsStale && this.allInformers().every(DiscoveryRuntime.settled) && [...this.refreshLoops.values()].every((loop) => loop.attempted);
     if (this.readyOnce) {
       const { jobs, kept, dropped } = this.engine.summary();
       this.options.logger.info('first full discovery complete', { jobs, kept, dropped });
@@ -179,7 +192,7 @@ export class DiscoveryRuntime {
 
   notReadyReason(): string {
     if (!this.configsApplied) return 'waiting for the first list of PodMonitors/ServiceMonitors';
-    const pending = this.allInformers().filter((s) => !s.informer.hasSynced);
+    const pending = this.allInformers().filter((s) => !DiscoveryRuntime.settled(s));
     if (pending.length) return `waiting for the first list of ${pending.map((s) => describeScope(s.scope)).join('; ')}`;
     const refreshing = [...this.refreshLoops.keys()].filter((key) => !this.refreshLoops.get(key)?.attempted);
     return refreshing.length ? `waiting for the first refresh of ${refreshing.map((key) => key.split('\n')[0]).join('; ')}` : 'starting';
@@ -207,7 +220,7 @@ export class DiscoveryRuntime {
       this.monitorTimer = undefined;
       if (!this.monitorInformers.every((s) => s.informer.hasSynced)) return; // their onSynced reschedules
       const store = (resource: WatchedResource) => this.monitorInformers.filter((s) => s.scope.resource === resource).flatMap((s) => [...s.informer.values()]);
-      const secretsWereSynced = [...this.secretInformers.values()].every((s) => s.informer.hasSynced);
+      const secretsWereSynced = [...this.secretInformers.values()].every(DiscoveryRuntime.settled);
       const { configs, problems } = buildMonitorScrapeConfigs({
         podMonitors: store('podmonitors'),
         serviceMonitors: store('servicemonitors'),
@@ -219,7 +232,7 @@ export class DiscoveryRuntime {
         if (problem.pending) this.options.logger.debug('monitor waits for its Secrets to be listed', { monitor: problem.name });
         else this.reportMonitorProblem(problem);
       }
-      this.monitorConfigsStale = !secretsWereSynced || [...this.secretInformers.values()].some((s) => !s.informer.hasSynced);
+      this.monitorConfigsStale = !secretsWereSynced || [...this.secretInformers.values()].some((s) => !DiscoveryRuntime.settled(s));
       this.applyConfigs(configs);
     }, this.options.monitorDebounceMs ?? 50);
   }
@@ -303,8 +316,9 @@ export class DiscoveryRuntime {
     this.options.onTargetsChanged?.();
   }
 
-  private makeInformer(scope: WatchScope, onEvent: (event: InformerEvent<unknown>) => void): Informer<unknown> {
+  private makeInformer(scope: WatchScope, onEvent: (event: InformerEvent<unknown>) => void, onListError?: () => void): Informer<unknown> {
     return new Informer<unknown>(scopeSource(this.options.client, scope), {
+      ...(onListError ? { onListError } : {}),
       transform: transformFor(scope),
       onEvent,
       onSynced: () => {
