@@ -118,8 +118,9 @@ export function mutateCollectorCR(cr: CollectorCR, settings: CRSettings, context
     changes.push(`no targetAllocator.prometheusCR: set spec.podAnnotations["${annotations.prometheusCR}"] to monitors off, as the Target Allocator would use none (set targetAllocator.prometheusCR.enabled: true to use PodMonitors/ServiceMonitors)`);
   }
 
-  // Nothing to do (e.g. a reinvocation on our own output): keep the status of the pass that acted.
-  if (changes.length === 0 && warnings.length === 0) return { object, warnings };
+  // Nothing changed (e.g. a reinvocation on our own output): keep the status of the pass that
+  // acted; the warnings still reach the user in the admission response.
+  if (changes.length === 0 && (warnings.length === 0 || object.metadata.annotations?.[annotations.status] !== undefined)) return { object, warnings };
   object.metadata.annotations = {
     ...(object.metadata.annotations ?? {}),
     [annotations.status]: formatCRStatus({ version: edotTaVersion(), changes, warnings }),
@@ -151,10 +152,19 @@ function repairConfig(object: CollectorCR, taWasEnabled: boolean, changes: strin
       warnings.push(`edot-ta: spec.config is not valid YAML (${describeYamlError(doc.errors[0], spec.config)}); the collector is left unchanged and edot-ta cannot wire its prometheus receiver`);
       return 'unparsable';
     }
-    const repair = repairPrometheusReceivers(doc, taWasEnabled);
+    let repair;
+    let text: string | undefined;
+    try {
+      repair = repairPrometheusReceivers(doc, taWasEnabled);
+      if (repair.changes.length > 0) text = doc.toString({ lineWidth: 0 });
+    } catch (err) {
+      // The yaml package reports some errors (an alias without its anchor) only when the document is used.
+      warnings.push(`edot-ta: spec.config is not valid YAML (${describeYamlError(err, spec.config)}); the collector is left unchanged and edot-ta cannot wire its prometheus receiver`);
+      return 'unparsable';
+    }
     changes.push(...repair.changes);
     warnings.push(...repair.warnings);
-    if (repair.changes.length > 0) spec.config = doc.toString({ lineWidth: 0 });
+    if (text !== undefined) spec.config = text;
     return repair.receivers;
   }
   if (typeof spec.config !== 'object' || Array.isArray(spec.config)) {

@@ -261,6 +261,19 @@ describe('mutatePod takes only strict values', () => {
     expect(container(relative.pod, 'edot-ta-render')?.command).toEqual(expect.arrayContaining(['/conf/otel.yaml']));
   });
 
+  it.each([
+    ['a volumeMount without mountPath', (pod: V1Pod) => (pod.spec!.containers[0]!.volumeMounts = [{ name: 'cfg' } as never])],
+    ['a null container', (pod: V1Pod) => pod.spec!.containers.push(null as never)],
+    ['an env value that is not a string', (pod: V1Pod) => (pod.spec!.containers[0]!.env = [{ name: 'A', value: 3 as never }])],
+    ['an ownerReference without a name', (pod: V1Pod) => (pod.metadata!.ownerReferences = [{ kind: 'DaemonSet' } as never])],
+  ])('leaves a malformed pod (%s) to the API server to reject, without crashing', (_name, breakIt) => {
+    const pod = collectorPod({ args: ['--config=/conf/otel.yaml'] });
+    breakIt(pod);
+    const result = mutatePod(pod, settings());
+    expect(result.injected).toBe(false);
+    expect(result.reason).toMatch(/^not injected: .* \(the API server will say more\)$/);
+  });
+
   it('keeps warnings and the status annotation bounded when a value is huge', () => {
     const result = mutatePod(annotated({ 'edot-ta.io/port': 'x'.repeat(200_000), 'edot-ta.io/pod-scope': 'y'.repeat(200_000) }), settings());
     for (const warning of result.warnings) expect(warning.length).toBeLessThanOrEqual(512);

@@ -1,7 +1,7 @@
 // mutatePod: the pure pod mutation. A pod and settings in; an injected copy (sharing what it did not change) plus
 // admission warnings out. Never calls the API server; dryRun changes nothing (no side effects).
 import { posix } from 'node:path';
-import type { V1Pod, V1VolumeMount } from '@kubernetes/client-node';
+import type { V1Container, V1Pod, V1VolumeMount } from '@kubernetes/client-node';
 import { edotTaVersion } from '../../common/version.js';
 import { findCollectorContainer } from './collector-detect.js';
 import { parseCollectorArgs, renderedConfigPath, replaceTokens, rewrittenToken, type ConfigSource } from './config-args.js';
@@ -19,9 +19,12 @@ const serviceAccountMountPath = '/var/run/secrets/kubernetes.io/serviceaccount';
 export function mutatePod(pod: V1Pod, settings: InjectSettings, context: PodMutationContext = {}): PodMutationResult {
   const copy = copyForMutation(pod);
   const skip = (reason: string, warnings: string[] = []): PodMutationResult => ({ pod: copy, warnings: boundedWarnings(warnings), injected: false, reason });
-  const podAnnotations = copy.metadata?.annotations ?? {};
   const spec = copy.spec;
   if (!spec || !Array.isArray(spec.containers)) return skip('pod has no spec.containers');
+  // Mutating webhooks run before validation: a malformed pod is the API server's to reject.
+  const malformed = podShapeProblem(copy);
+  if (malformed) return skip(`not injected: ${malformed} (the API server will say more)`);
+  const podAnnotations = copy.metadata?.annotations ?? {};
 
   const all = [...(spec.initContainers ?? []), ...spec.containers];
   if (all.some((c) => c.name === sidecarContainerName || c.name === renderInitContainerName)) return skip('already injected');
@@ -30,6 +33,8 @@ export function mutatePod(pod: V1Pod, settings: InjectSettings, context: PodMuta
   const match = findCollectorContainer(copy, settings);
   if (!match.found) return skip(match.reason);
   const collector = match.container;
+  const malformedCollector = collectorShapeProblem(collector);
+  if (malformedCollector) return skip(`not injected: ${malformedCollector} (the API server will say more)`);
   const warnings = [...match.warnings];
 
   if ((spec.volumes ?? []).some((v) => v.name === renderedConfigVolumeName)) return skip(`pod already has a volume named ${renderedConfigVolumeName}`);
@@ -168,6 +173,43 @@ function copyForMutation(pod: V1Pod): V1Pod {
     }
   }
   return copy;
+}
+
+const isString = (v: unknown): v is string => typeof v === 'string';
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+/** Omitted: the API server serializes unset optional fields by leaving them out, never as null. */
+const absent = (v: unknown) => v === undefined;
+const listOf = (value: unknown, ok: (item: unknown) => boolean) => absent(value) || (Array.isArray(value) && value.every(ok));
+const stringMap = (value: unknown) => absent(value) || (isObject(value) && Object.values(value).every(isString));
+const named = (extra: (o: Record<string, unknown>) => boolean = () => true) => (item: unknown) => isObject(item) && isString(item.name) && extra(item);
+
+/** What in the pod-level fields the mutation reads has the wrong shape, if anything. */
+function podShapeProblem(pod: V1Pod): string | undefined {
+  const meta: unknown = pod.metadata;
+  if (!absent(meta) && !isObject(meta)) return 'metadata is not an object';
+  const optionalObject = (v: unknown) => absent(v) || isObject(v);
+  const m = (meta ?? {}) as Record<string, unknown>;
+  if (!stringMap(m.annotations) || !stringMap(m.labels)) return 'metadata.annotations/labels are not string maps';
+  if (!absent(m.name) && !isString(m.name)) return 'metadata.name is not a string';
+  if (!absent(m.generateName) && !isString(m.generateName)) return 'metadata.generateName is not a string';
+  if (!listOf(m.ownerReferences, (r) => isObject(r) && isString(r.kind) && isString(r.name))) return 'an ownerReference has no kind or name';
+  const spec = pod.spec as unknown as Record<string, unknown>;
+  const container = named((c) => (absent(c.image) || isString(c.image)) && listOf(c.ports, isObject) && listOf(c.env, named((e) => (absent(e.value) || isString(e.value)) && optionalObject(e.valueFrom))) && optionalObject(c.lifecycle) && optionalObject(c.securityContext) && optionalObject(c.resources));
+  if (!listOf(spec.containers, container) || !listOf(spec.initContainers, container)) return 'a container has no name, or a malformed image, ports, env, lifecycle or securityContext';
+  const items = (source: unknown) => absent(source) || (isObject(source) && listOf(source.items, (i) => isObject(i) && isString(i.path)));
+  const volume = named((v) => items(v.configMap) && items(v.secret) && optionalObject(v.emptyDir) && (absent(v.projected) || (isObject(v.projected) && listOf(v.projected.sources, (src) => isObject(src) && items(src.configMap) && items(src.secret)))));
+  if (!listOf(spec.volumes, volume)) return 'a volume has no name or malformed items';
+  if (!optionalObject(spec.securityContext)) return 'spec.securityContext is not an object';
+  if (!absent(spec.terminationGracePeriodSeconds) && typeof spec.terminationGracePeriodSeconds !== 'number') return 'spec.terminationGracePeriodSeconds is not a number';
+  return undefined;
+}
+
+/** What in the collector container's fields has the wrong shape, if anything. */
+function collectorShapeProblem(collector: V1Container): string | undefined {
+  if (!listOf(collector.volumeMounts, named((m) => isString(m.mountPath) && (absent(m.subPath) || isString(m.subPath))))) return `container ${collector.name} has a volumeMount without a name or mountPath`;
+    if (!listOf(collector.args, isString) || !listOf(collector.command, isString)) return `container ${collector.name} has command/args that are not strings`;
+  if (!absent(collector.workingDir) && !isString(collector.workingDir)) return `container ${collector.name} has a workingDir that is not a string`;
+  return undefined;
 }
 
 function sidecarPort(annotation: string | undefined, fallback: number, warnings: string[]): number {
