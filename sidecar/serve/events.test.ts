@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../common/log.js';
-import { PodEvents, summaryAnnotation, summaryText } from './events.js';
+import { PodEvents, summaryText } from './events.js';
 import type { KubeClient } from '../kube/client.js';
 
 /** Records the requests the writer makes (a test double of our own client interface). */
@@ -46,17 +46,8 @@ describe('PodEvents', () => {
     expect(failing.calls).toHaveLength(2);
   });
 
-  it('merge-patches the summary annotation only when it changed', async () => {
-    const { client, calls } = recordingClient();
-    const events = new PodEvents(client, pod, logger, { summaryIntervalMs: 0 });
-    events.setSummary(summaryText(42, 3));
-    await events.flushSummary();
-    events.setSummary(summaryText(42, 3));
-    await events.flushSummary();
-    events.stop();
-    expect(calls).toEqual([
-      { method: 'PATCH', path: '/api/v1/namespaces/otel/pods/collector-0', body: { metadata: { annotations: { [summaryAnnotation]: 'serving 42 targets in 3 jobs' } } }, contentType: 'application/merge-patch+json' },
-    ]);
+  it('words the summary', () => {
+    expect(summaryText(42, 3)).toBe('serving 42 targets in 3 jobs');
     expect(summaryText(1, 1)).toBe('serving 1 target in 1 job');
   });
 });

@@ -1,11 +1,10 @@
 // What `kubectl describe pod` shows about the sidecar: Kubernetes Events on its own pod (an
-// invalid monitor or scrape config, named) and a one-line summary annotation
-// (`edot-ta.io/summary: serving 42 targets in 3 jobs`). Both are rate-limited and best-effort:
-// a failure to write them is logged, never fatal, and never blocks serving targets.
+// invalid monitor or scrape config, named), rate-limited and best-effort: a failure to write
+// one is logged, never fatal, and never blocks serving targets. The one-line summary ("serving
+// 42 targets in 3 jobs") rides on the member's Lease (sharding/lease-record.ts), so the sidecar
+// needs no write access to pods.
 import type { Logger } from '../../common/log.js';
 import type { KubeClient } from '../kube/client.js';
-
-export const summaryAnnotation = 'edot-ta.io/summary';
 
 export interface PodRef {
   name: string;
@@ -16,19 +15,12 @@ export interface PodRef {
 export interface EventWriterOptions {
   /** The same reason+message is not repeated within this window. */
   repeatWindowMs?: number;
-  /** The summary annotation is written at most this often (and only when it changed). */
-  summaryIntervalMs?: number;
   now?: () => number;
 }
 
 export class PodEvents {
   private readonly lastSent = new Map<string, number>();
-  private pendingSummary: string | undefined;
-  private writtenSummary: string | undefined;
-  private summaryTimer: NodeJS.Timeout | undefined;
-  private lastSummaryAt = 0;
   private readonly repeatWindowMs: number;
-  private readonly summaryIntervalMs: number;
   private readonly now: () => number;
 
   constructor(
@@ -38,7 +30,6 @@ export class PodEvents {
     options: EventWriterOptions = {},
   ) {
     this.repeatWindowMs = options.repeatWindowMs ?? 10 * 60_000;
-    this.summaryIntervalMs = options.summaryIntervalMs ?? 10_000;
     this.now = options.now ?? Date.now;
   }
 
@@ -73,37 +64,6 @@ export class PodEvents {
       this.logger.warn('could not record an event on the sidecar pod', { reason, error: err instanceof Error ? err.message : String(err) });
       return false;
     }
-  }
-
-  /** Sets the summary annotation soon (coalesced, at most once per interval, only if changed). */
-  setSummary(text: string): void {
-    this.pendingSummary = text;
-    if (this.summaryTimer || text === this.writtenSummary) return;
-    const delayMs = Math.max(0, this.lastSummaryAt + this.summaryIntervalMs - this.now());
-    this.summaryTimer = setTimeout(() => void this.flushSummary(), delayMs);
-    this.summaryTimer.unref();
-  }
-
-  async flushSummary(): Promise<void> {
-    this.summaryTimer = undefined;
-    const text = this.pendingSummary;
-    if (text === undefined || text === this.writtenSummary) return;
-    this.lastSummaryAt = this.now();
-    try {
-      await this.client.requestJson('PATCH', `/api/v1/namespaces/${encodeURIComponent(this.pod.namespace)}/pods/${encodeURIComponent(this.pod.name)}`, {
-        body: { metadata: { annotations: { [summaryAnnotation]: text } } },
-        contentType: 'application/merge-patch+json',
-      });
-      this.writtenSummary = text;
-    } catch (err) {
-      this.logger.warn('could not update the summary annotation', { error: err instanceof Error ? err.message : String(err) });
-    }
-    if (this.pendingSummary !== this.writtenSummary) this.setSummary(this.pendingSummary ?? '');
-  }
-
-  stop(): void {
-    if (this.summaryTimer) clearTimeout(this.summaryTimer);
-    this.summaryTimer = undefined;
   }
 }
 

@@ -31,7 +31,6 @@ Flags:
   --pod-scope cluster|node   watch all pods, or only pods on NODE_NAME (fieldSelector
                              spec.nodeName=NODE_NAME) (default cluster)
   --watchdog-seconds N       restart a watch silent for longer than N seconds (default 90)
-  --summary-interval-seconds N  write the edot-ta.io/summary annotation at most every N s (default 10)
   --crd-poll-seconds N       while the PodMonitor/ServiceMonitor CRDs are missing, look for them
                              every N seconds; monitors count once they appear (default 30)
   --token-file FILE          the API token \`sidecar render --token-out\` wrote: every route but
@@ -49,7 +48,6 @@ const flagOptions = {
   kubeconfig: { type: 'string' },
   [serveFlags.podScope]: { type: 'string', default: 'cluster' },
   'watchdog-seconds': { type: 'string', default: '90' },
-  'summary-interval-seconds': { type: 'string', default: '10' },
   'crd-poll-seconds': { type: 'string', default: '30' },
   [serveFlags.tokenFile]: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -59,7 +57,7 @@ const flagOptions = {
 export function parseServeFlags(argv: string[]) {
   const flags = parseFlags(argv, flagOptions).values;
   if (!isPodScope(flags[serveFlags.podScope])) throw new UsageError(`--${serveFlags.podScope} must be "cluster" or "node"`);
-  for (const name of ['watchdog-seconds', 'summary-interval-seconds', 'crd-poll-seconds'] as const) {
+  for (const name of ['watchdog-seconds', 'crd-poll-seconds'] as const) {
     if (!(Number(flags[name]) > 0)) throw new UsageError(`--${name} must be a positive number`);
   }
   return flags;
@@ -98,9 +96,7 @@ export async function run(argv: string[]): Promise<number> {
     ready: () => runtime?.ready() ?? false,
   });
   client = timedClient(client, metrics);
-  const events = new PodEvents(client, { name: identity.podName, namespace: identity.podNamespace, uid: identity.podUid }, log, {
-    summaryIntervalMs: Number(flags['summary-interval-seconds']) * 1000,
-  });
+  const events = new PodEvents(client, { name: identity.podName, namespace: identity.podNamespace, uid: identity.podUid }, log);
   let summaryTimer: NodeJS.Timeout | undefined;
   const current = new DiscoveryRuntime({
     client,
@@ -119,7 +115,7 @@ export async function run(argv: string[]): Promise<number> {
       if (summaryTimer || !current.ready()) return;
       summaryTimer = setTimeout(() => {
         summaryTimer = undefined;
-        events.setSummary(summaryText(current.engine.summary().owned, current.engine.jobNames().length));
+        sharding?.setSummary(summaryText(current.engine.summary().owned, current.engine.jobNames().length));
       }, 1_000);
       summaryTimer.unref();
     },
@@ -135,7 +131,7 @@ export async function run(argv: string[]): Promise<number> {
     targets: () => current.engine.allKeptTargets(),
     onOwnershipChanged: () => {
       current.engine.ownershipChanged();
-      if (current.ready()) events.setSummary(summaryText(current.engine.summary().owned, current.engine.jobNames().length));
+      if (current.ready()) shard.setSummary(summaryText(current.engine.summary().owned, current.engine.jobNames().length));
     },
     onEvent: (reason, message) => void events.record('Normal', reason, message),
     discoveryReady: () => current.ready(),
@@ -184,7 +180,6 @@ export async function run(argv: string[]): Promise<number> {
       log.info('stopping', { signal });
       // Keep serving while the targets are handed over (bounded by EDOT_TA_LEAVE_TIMEOUT_SECONDS).
       void shard.leave().finally(() => {
-        events.stop();
         server.close();
         void current.stop().then(() => resolve(0));
         setTimeout(() => resolve(0), 5_000).unref();

@@ -18,6 +18,8 @@ export const viewSinceAnnotation = 'edot-ta.io/view-since';
 export const viewMembersAnnotation = 'edot-ta.io/view-members';
 /** "true" while the member hands its targets over before deleting its Lease (graceful leave). */
 export const leavingAnnotation = 'edot-ta.io/leaving';
+/** "serving 42 targets in 3 jobs": what the member serves, carried by its renewals (no writes of its own). */
+export const summaryAnnotation = 'edot-ta.io/summary';
 
 export const defaultLeaseDurationSeconds = 40;
 
@@ -103,6 +105,7 @@ export function buildLease(options: {
   leaseDurationSeconds?: number;
   view?: AnnouncedView;
   leaving?: boolean;
+  summary?: string;
   resourceVersion?: string;
   acquireTime?: string;
 }): LeaseObject {
@@ -118,6 +121,7 @@ export function buildLease(options: {
     annotations[viewSinceAnnotation] = view.since;
   }
   if (options.leaving) annotations[leavingAnnotation] = 'true';
+  if (options.summary) annotations[summaryAnnotation] = options.summary;
   const renewTime = formatMicroTime(options.renewTime);
   return {
     apiVersion: 'coordination.k8s.io/v1',

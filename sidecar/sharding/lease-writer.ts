@@ -42,6 +42,7 @@ export class LeaseWriter {
   private resourceVersion: string | undefined;
   private announcement: AnnouncedView | undefined;
   private leaving = false;
+  private summary: string | undefined;
   private stopped = false;
   private writing: Promise<void> | undefined;
   private writeAgain = false;
@@ -67,6 +68,11 @@ export class LeaseWriter {
     if (this.announcement?.hash === view.hash) return;
     this.announcement = view;
     void this.write();
+  }
+
+  /** What the member serves: written with the next renewal (never a write of its own). */
+  setSummary(text: string): void {
+    this.summary = text;
   }
 
   setLeaving(): void {
@@ -123,6 +129,7 @@ export class LeaseWriter {
           leaseDurationSeconds: this.options.leaseDurationMs / 1000,
           ...(this.announcement ? { view: this.announcement } : {}),
           leaving: this.leaving,
+          ...(this.summary ? { summary: this.summary } : {}),
           ...(this.resourceVersion ? { resourceVersion: this.resourceVersion } : {}),
         });
         try {

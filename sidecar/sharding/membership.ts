@@ -218,6 +218,11 @@ export class Membership {
   }
 
   /** Announces the view we act on: written right away, not at the next renewal. */
+  /** The one-line summary on our Lease, updated with the next renewal. */
+  setSummary(text: string): void {
+    this.writer.setSummary(text);
+  }
+
   announce(view: AnnouncedView): void {
     this.writer.announce(view);
   }

@@ -2,7 +2,8 @@
 // shipped, with the Secrets role bound in one namespace only, as that file recommends), with a
 // ServiceAccount token on the real apiserver: it watches only the Secrets monitors reference,
 // by name; a monitor whose Secret it may not read (403) is skipped with an Event while the
-// others are served, and the sidecar is ready.
+// others are served, and the sidecar is ready. Its ServiceAccount can write its group's member
+// Leases and nothing else: not another Lease of its namespace, not a pod.
 import { mkdtempSync, readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -23,7 +24,8 @@ const collectorNamespace = 'opentelemetry-operator-system';
 const serviceAccount = 'opentelemetry-kube-stack-daemon-collector';
 
 describe('the sidecar under its shipped RBAC: Secrets by name, a forbidden one skips only its monitor', () => {
-  const { core, custom, rbac } = clients();
+  const { core, custom, rbac, coordination } = clients();
+  let sidecarToken = '';
   const dir = mkdtempSync(join(tmpdir(), 'edot-ta-secrets-e2e-'));
   const servers: Server[] = [];
   let allowed = '';
@@ -78,7 +80,7 @@ describe('the sidecar under its shipped RBAC: Secrets by name, a forbidden one s
     const created = await core.readNamespacedPod({ name: collector, namespace: collectorNamespace });
     const port = await freePort();
     endpoint = `http://127.0.0.1:${port}`;
-    sidecar = startProcess('sidecar-rbac', process.execPath, ['--import', 'tsx', 'cli/main.ts', 'sidecar', 'serve', '--listen', `127.0.0.1:${port}`, '--scrape-configs', join(dir, 'none.yaml'), '--summary-interval-seconds', '1'], {
+    sidecar = startProcess('sidecar-rbac', process.execPath, ['--import', 'tsx', 'cli/main.ts', 'sidecar', 'serve', '--listen', `127.0.0.1:${port}`, '--scrape-configs', join(dir, 'none.yaml')], {
       cwd: repoRoot,
       logFile: join(dir, 'sidecar.log'),
       env: {
@@ -113,5 +115,26 @@ describe('the sidecar under its shipped RBAC: Secrets by name, a forbidden one s
     const log = readFileSync(join(dir, 'sidecar.log'), 'utf8');
     expect(log).not.toContain(`secret-of-${allowed}`);
     expect(log).not.toContain('not for the sidecar');
+    sidecarToken = token;
+  });
+
+  it('its ServiceAccount writes its own member Lease, but not the operator\'s Lease of the same namespace, nor any pod', async () => {
+    const { server, caFile } = clusterEndpoints();
+    const kubeconfig = join(dir, 'as-sidecar.kubeconfig');
+    writeKubeconfig(kubeconfig, server, caFile, sidecarToken, serviceAccount);
+    const asSidecar = async (args: string[]) => kubectl(['--kubeconfig', kubeconfig, ...args]).then(() => 'allowed', (err: Error) => err.message);
+    // Its own Lease exists (written under the policy) and carries the summary.
+    await waitFor('its member Lease with the summary', async () => {
+      const lease = await coordination.readNamespacedLease({ name: `edot-ta-${collector}`, namespace: collectorNamespace }).catch(() => undefined);
+      return /^serving \d+ targets? in \d+ jobs?$/.test(lease?.metadata?.annotations?.['edot-ta.io/summary'] ?? '');
+    }, { timeoutMs: 30_000 });
+    const operatorLease = { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: 'opentelemetry-operator-lock', namespace: collectorNamespace }, spec: { holderIdentity: 'operator' } };
+    await coordination.createNamespacedLease({ namespace: collectorNamespace, body: operatorLease }).catch((err: { code?: number }) => {
+      if (err.code !== 409) throw err;
+    });
+    expect(await asSidecar(['delete', 'lease', '-n', collectorNamespace, 'opentelemetry-operator-lock'])).toMatch(/may only write the member Leases of its group/);
+    expect(await asSidecar(['annotate', 'lease', '-n', collectorNamespace, 'opentelemetry-operator-lock', 'x=y'])).toMatch(/may only write the member Leases of its group/);
+    expect(await asSidecar(['annotate', 'pod', '-n', collectorNamespace, collector, 'x=y'])).toMatch(/forbidden/i);
+    expect(await asSidecar(['get', 'secret', '-n', locked, 'scrape-auth'])).toMatch(/forbidden/i);
   });
 });

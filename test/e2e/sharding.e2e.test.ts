@@ -93,7 +93,7 @@ describe('sharding across real sidecars on the real apiserver', () => {
     const created = await core.createNamespacedPod({ namespace, body: { metadata: { name }, spec: { nodeName: node, containers: [{ name: 'otc-container', image: 'docker.elastic.co/elastic-agent/elastic-agent:9.1.0' }] } } });
     const uid = created.metadata?.uid ?? '';
     const port = await freePort();
-    const sidecar = startProcess(`sidecar-${name}`, process.execPath, ['--import', 'tsx', 'cli/main.ts', 'sidecar', 'serve', '--listen', `127.0.0.1:${port}`, '--scrape-configs', scrapeConfigsFile, '--summary-interval-seconds', '1'], {
+    const sidecar = startProcess(`sidecar-${name}`, process.execPath, ['--import', 'tsx', 'cli/main.ts', 'sidecar', 'serve', '--listen', `127.0.0.1:${port}`, '--scrape-configs', scrapeConfigsFile], {
       cwd: repoRoot,
       logFile: join(dir, `${name}.log`),
       env: {

@@ -20,7 +20,7 @@ const fixtures = new URL('../fixtures/', import.meta.url);
 const monitoring = { group: 'monitoring.coreos.com', version: 'v1' };
 
 describe('sidecar serve on a real cluster', () => {
-  const { core, apiextensions, custom } = clients();
+  const { core, apiextensions, custom, coordination } = clients();
   const servers: Server[] = [];
   const dir = mkdtempSync(join(tmpdir(), 'edot-ta-sidecar-e2e-'));
   let namespace = '';
@@ -116,7 +116,7 @@ describe('sidecar serve on a real cluster', () => {
     );
     const pod = await core.readNamespacedPod({ name: collector, namespace });
     await apiServer.stop();
-    sidecar = startSidecar('sidecar', pod, port, ['--scrape-configs', scrapeConfigsFile, '--summary-interval-seconds', '1'], {
+    sidecar = startSidecar('sidecar', pod, port, ['--scrape-configs', scrapeConfigsFile], {
       EDOT_TA_GROUP: `${namespace}/edot`,
       EDOT_TA_PROMETHEUS_CR: JSON.stringify({ enabled: true, scrapeInterval: '30s', podMonitorSelector: {}, serviceMonitorSelector: {}, allowNamespaces: [namespace] }),
     });
@@ -163,11 +163,13 @@ describe('sidecar serve on a real cluster', () => {
     await waitFor('the new pod scraped', async () => (await upSeries()).some((s) => s.metric.pod === 'istio-ingressgateway-2' && s.value[1] === '1'), { timeoutMs: 30_000, intervalMs: 500 });
   });
 
-  it('shows what it does on its pod: the summary annotation', async () => {
-    await waitFor('summary annotation', async () => {
-      const pod = await core.readNamespacedPod({ name: collector, namespace });
-      return pod.metadata?.annotations?.['edot-ta.io/summary'] === 'serving 4 targets in 2 jobs';
+  it('says what it serves on its Lease (carried by its renewals: the sidecar never writes to pods)', async () => {
+    await waitFor('summary annotation on the Lease', async () => {
+      const lease = await coordination.readNamespacedLease({ name: `edot-ta-${collector}`, namespace });
+      return lease.metadata?.annotations?.['edot-ta.io/summary'] === 'serving 4 targets in 2 jobs';
     }, { timeoutMs: 30_000 });
+    const pod = await core.readNamespacedPod({ name: collector, namespace });
+    expect(pod.metadata?.annotations?.['edot-ta.io/summary']).toBeUndefined();
   });
 
   it('skips invalid monitors with an Event and a log line naming them, and keeps serving the others', async () => {

@@ -71,7 +71,7 @@ export async function startMember(options: MemberOptions): Promise<Member> {
       '--token-out', token],
     { cwd: repoRoot, env: { ...process.env, ...podEnv } },
   );
-  const sidecar = startProcess(`sidecar-${name}`, process.execPath, ['--import', 'tsx', 'cli/main.ts', 'sidecar', 'serve', '--listen', `127.0.0.1:${port}`, '--scrape-configs', scrapeConfigs, '--token-file', token, '--summary-interval-seconds', '1', ...(options.sidecarArgs ?? [])], {
+  const sidecar = startProcess(`sidecar-${name}`, process.execPath, ['--import', 'tsx', 'cli/main.ts', 'sidecar', 'serve', '--listen', `127.0.0.1:${port}`, '--scrape-configs', scrapeConfigs, '--token-file', token, ...(options.sidecarArgs ?? [])], {
     cwd: repoRoot,
     logFile: join(dir, `${name}.sidecar.log`),
     ...(options.resolvConf ? { resolvConf: options.resolvConf } : {}),
