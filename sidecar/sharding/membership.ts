@@ -217,12 +217,12 @@ export class Membership {
     return [...this.observed.values()].map(({ lease, changedAt }) => ({ lease, sinceChangeMs: changedAt === undefined ? null : Math.round(now - changedAt) }));
   }
 
-  /** Announces the view we act on: written right away, not at the next renewal. */
   /** The one-line summary on our Lease, updated with the next renewal. */
   setSummary(text: string): void {
     this.writer.setSummary(text);
   }
 
+  /** Announces the view we act on: written right away, not at the next renewal. */
   announce(view: AnnouncedView): void {
     this.writer.announce(view);
   }

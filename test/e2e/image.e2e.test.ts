@@ -6,7 +6,7 @@
 // not copy fails here, as does test or bench code in the runtime tree.
 import { execFile, execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { get } from 'node:https';
+import { get, request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -101,7 +101,7 @@ describe('the image, built from its Containerfile context', () => {
     expect(readFileSync(join(out, 'scrape-configs.yaml'), 'utf8')).toContain('job_name: istio-ingressgateway');
   });
 
-  it('runs the webhook, which answers /healthz over HTTPS', async () => {
+  it('runs the webhook, which answers /healthz over HTTPS and reviews a collector CR in its worker thread', async () => {
     const certs = join(work, 'certs');
     await cli(['certs', '--out-dir', certs, '--service', 'edot-ta-webhook', '--namespace', 'edot-ta-system', '--ip', '127.0.0.1']);
     const port = await freePort();
@@ -117,6 +117,19 @@ describe('the image, built from its Containerfile context', () => {
         res.on('data', (chunk: Buffer) => (body += chunk.toString())).on('end', () => resolve(`${res.statusCode} ${body}`));
       }).once('error', reject));
       await waitFor('the image webhook /healthz', async () => (await healthz()) === '200 ok', { timeoutMs: 30_000, abortIf: webhook.exited, describe: () => webhook.tail() });
+      // A CR review runs in the worker thread (its own file in dist/): the image must carry it.
+      const body = readFileSync(new URL('../fixtures/admission/collector-create-v1alpha1.json', import.meta.url));
+      const answer = await new Promise<string>((resolve, reject) => {
+        const req = request({ host: '127.0.0.1', port, path: '/mutate', method: 'POST', ca, headers: { 'content-type': 'application/json', 'content-length': body.length } }, (res) => {
+          let text = '';
+          res.on('data', (chunk: Buffer) => (text += chunk.toString())).on('end', () => resolve(text));
+        });
+        req.once('error', reject);
+        req.end(body);
+      });
+      const review = JSON.parse(answer) as { response: { patch?: string; warnings?: string[] } };
+      expect(review.response.warnings ?? []).not.toContainEqual(expect.stringMatching(/admitted unchanged/));
+      expect(review.response.patch).toBeTruthy();
     } finally {
       await webhook.stop();
     }
