@@ -151,9 +151,10 @@ describe('sharding across real sidecars on the real apiserver', () => {
   }
 
   /** job label|address -> members whose sidecar serves it now (the sidecars' own answers). */
-  async function servedNow(): Promise<Record<string, string[]>> {
+  async function servedNow(except: string[] = []): Promise<Record<string, string[]>> {
     const out: Record<string, string[]> = {};
     for (const member of members.values()) {
+      if (except.includes(member.name)) continue;
       const keys: string[] = [];
       for (const [jobName, jobLabel] of [[`podMonitor/${namespace}/envoy-stats-monitor/0`, podJob()], ['static-nodeless', 'static-nodeless']] as const) {
         const res = await fetch(`${member.endpoint}/jobs/${encodeURIComponent(jobName)}/targets?collector_id=${member.name}`);
@@ -338,5 +339,46 @@ describe('sharding across real sidecars on the real apiserver', () => {
     }, { timeoutMs: 60_000, intervalMs: 500 });
     await waitExactlyOnce('exactly-once after the outage');
     expect(await servedNow()).toEqual(before);
+  });
+
+  it('a member is paused (SIGSTOP) past its lease: the others serve its targets meanwhile; resumed, it rejoins and every target is served exactly once again, none ever unserved', async () => {
+    const exactlyOnce = (served: Record<string, string[]>) => {
+      const all = Object.values(served).flat().sort();
+      return JSON.stringify(all) === JSON.stringify([...expected].sort());
+    };
+    await waitFor('settled: every target served by exactly one sidecar', async () => exactlyOnce(await servedNow()), { timeoutMs: 30_000, intervalMs: 250 });
+    const victim = [...members.values()].find((m) => m.name !== 'collector-0')!;
+    const victimTargets = (await servedNow())[victim.name] ?? [];
+    expect(victimTargets.length).toBeGreaterThan(0);
+    process.kill(victim.sidecar.pid, 'SIGSTOP');
+    const pausedAt = Date.now();
+    let takenOverAfter = NaN;
+    try {
+      // The others cover its targets once its Lease expires on their clocks (lease duration + a tick).
+      await waitFor('the others serve the paused member\'s targets', async () => {
+        const others = new Set(Object.values(await servedNow([victim.name])).flat());
+        return [...expected].every((key) => others.has(key));
+      }, { timeoutMs: 2 * (leaseDurationSeconds + 1) * 1000, intervalMs: 250 });
+      takenOverAfter = (Date.now() - pausedAt) / 1000;
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, 2 * leaseDurationSeconds * 1000 - (Date.now() - pausedAt))));
+    } finally {
+      process.kill(victim.sidecar.pid, 'SIGCONT');
+    }
+    const resumedAt = Date.now();
+    // From now on every poll must find every target served by someone, until exactly-once holds again.
+    let uncovered: string[] = [];
+    let sawVictimDuplicateUntil = 0;
+    await waitFor('exactly-once across all sidecars after the resume', async () => {
+      const served = await servedNow();
+      const union = new Set(Object.values(served).flat());
+      uncovered = [...expected].filter((key) => !union.has(key));
+      expect(uncovered, 'a target served by nobody after the resume').toEqual([]);
+      const others = new Set(Object.values(served).filter((_, i) => Object.keys(served)[i] !== victim.name).flat());
+      if ((served[victim.name] ?? []).some((key) => others.has(key))) sawVictimDuplicateUntil = Date.now();
+      return exactlyOnce(served);
+    }, { timeoutMs: 2 * (1 + 8 + 1) * 1000 + 10_000, intervalMs: 250 });
+    const convergedAfter = (Date.now() - resumedAt) / 1000;
+    const duplicatesFor = sawVictimDuplicateUntil ? (sawVictimDuplicateUntil - resumedAt) / 1000 : 0;
+    console.log(`pause: ${victimTargets.length} targets taken over after ${takenOverAfter.toFixed(1)} s (lease ${leaseDurationSeconds} s); resumed: served twice for ${duplicatesFor.toFixed(1)} s, exactly-once after ${convergedAfter.toFixed(1)} s (renew 1 s, handover hold 8 s)`);
   });
 });
