@@ -14,6 +14,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { apiServer, clients, clusterEndpoints, createTestNamespace, setPodRunning } from '../harness/context.js';
 import { freePort, startProcess, waitFor, type ManagedProcess } from '../harness/processes.js';
+import { CutProxy } from '../harness/cut-proxy.js';
+import { writeKubeconfig } from '../harness/cluster.js';
 import { serveEnvoyStats } from '../harness/targets.js';
 import { largestGapsOf } from '../harness/collector.js';
 import { Prometheus } from '../harness/prometheus.js';
@@ -89,7 +91,7 @@ describe('sharding across real sidecars on the real apiserver', () => {
   }
 
   /** Creates the collector pod and starts its sidecar as a real process with the pod's env. */
-  async function startMember(name: string, node: string): Promise<Member> {
+  async function startMember(name: string, node: string, kubeconfig = clusterEndpoints().kubeconfigPath): Promise<Member> {
     const created = await core.createNamespacedPod({ namespace, body: { metadata: { name }, spec: { nodeName: node, containers: [{ name: 'otc-container', image: 'docker.elastic.co/elastic-agent/elastic-agent:9.1.0' }] } } });
     const uid = created.metadata?.uid ?? '';
     const port = await freePort();
@@ -98,7 +100,7 @@ describe('sharding across real sidecars on the real apiserver', () => {
       logFile: join(dir, `${name}.log`),
       env: {
         ...process.env,
-        KUBECONFIG: clusterEndpoints().kubeconfigPath,
+        KUBECONFIG: kubeconfig,
         POD_NAME: name,
         POD_UID: uid,
         POD_NAMESPACE: namespace,
@@ -380,5 +382,47 @@ describe('sharding across real sidecars on the real apiserver', () => {
     const convergedAfter = (Date.now() - resumedAt) / 1000;
     const duplicatesFor = sawVictimDuplicateUntil ? (sawVictimDuplicateUntil - resumedAt) / 1000 : 0;
     console.log(`pause: ${victimTargets.length} targets taken over after ${takenOverAfter.toFixed(1)} s (lease ${leaseDurationSeconds} s); resumed: served twice for ${duplicatesFor.toFixed(1)} s, exactly-once after ${convergedAfter.toFixed(1)} s (renew 1 s, handover hold 8 s)`);
+  });
+
+  it('a member cut off from the API (its peers are not) keeps serving its own targets, duplicating at most those; after the heal, exactly-once again', async () => {
+    const { server, caFile, adminToken } = clusterEndpoints();
+    const upstream = new URL(server);
+    const proxy = await CutProxy.start({ host: upstream.hostname, port: Number(upstream.port) });
+    try {
+      const kubeconfig = join(dir, 'through-proxy.kubeconfig');
+      writeKubeconfig(kubeconfig, `https://127.0.0.1:${proxy.port}`, caFile, adminToken);
+      const cutOff = await startMember('collector-p', 'node-p', kubeconfig);
+      const exactlyOnce = (served: Record<string, string[]>) => JSON.stringify(Object.values(served).flat().sort()) === JSON.stringify([...expected].sort());
+      let settled: Record<string, string[]> = {};
+      await waitFor('settled with the new member', async () => {
+        settled = await servedNow();
+        return exactlyOnce(settled) && (settled[cutOff.name] ?? []).length > 0;
+      }, { timeoutMs: 60_000, intervalMs: 250, describe: () => JSON.stringify(settled) });
+      const own = new Set(settled[cutOff.name]);
+      proxy.partition();
+      const cutAt = Date.now();
+      let maxDuplicated = 0;
+      // Two lease durations: its peers drop it and take its targets; it cannot tell this from an outage.
+      while (Date.now() - cutAt < 2 * leaseDurationSeconds * 1000 + 2_000) {
+        const served = await servedNow();
+        const all = Object.values(served).flat();
+        expect([...expected].filter((key) => !all.includes(key)), 'a target served by nobody during the partition').toEqual([]);
+        const duplicated = [...new Set(all.filter((key, i) => all.indexOf(key) !== i))];
+        expect(duplicated.filter((key) => !own.has(key)), 'a target of another member served twice').toEqual([]);
+        maxDuplicated = Math.max(maxDuplicated, duplicated.length);
+        expect(new Set(served[cutOff.name])).toEqual(own); // it keeps its last assignment
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+      const metrics = await (await fetch(`${cutOff.endpoint}/metrics`)).text();
+      expect(metrics).toMatch(/^edot_ta_api_healthy 0$/m);
+      proxy.heal();
+      const healedAt = Date.now();
+      await waitFor('exactly-once after the heal', async () => exactlyOnce(await servedNow()), { timeoutMs: 2 * (leaseDurationSeconds + 1 + 8 + 1) * 1000, intervalMs: 250 });
+      console.log(`partition: ${own.size} own targets, at most ${maxDuplicated} served twice while cut off (others none); exactly-once ${((Date.now() - healedAt) / 1000).toFixed(1)} s after the heal (renew 1 s, hold 8 s)`);
+      await cutOff.sidecar.stop(5_000);
+      members.delete(cutOff.name);
+    } finally {
+      await proxy.stop();
+    }
   });
 });
