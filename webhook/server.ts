@@ -101,22 +101,24 @@ export function createWebhookApp(options: WebhookAppOptions): Hono {
   const mutators = options.mutators ?? defaultMutators;
   const app = new Hono();
   const maxBodyBytes = options.maxBodyBytes ?? defaultMaxBodyBytes;
-  const readBody = (c: Context) => readBoundedBody(c, maxBodyBytes, () => metrics.observeRejected('too_large'));
+  const readBody = <F extends 'text' | 'bytes'>(c: Context, form: F) => readBoundedBody(c, maxBodyBytes, () => metrics.observeRejected('too_large'), form);
 
   const isolated = (options.isolateCollectorReviews ?? !options.mutators) ? new IsolatedReviewer({ settings, logger }) : undefined;
 
   app.post('/mutate', async (c) => {
     const started = process.hrtime.bigint();
-    const text = await readBody(c);
     let request: AdmissionRequest;
     let answer: { body: AdmissionReviewResponse; outcome: ReviewOutcome };
-    if (isolated && text.length > isolateBodiesAbove) {
-      // A large body is parsed in the worker too: JSON.parse of megabytes is event-loop time.
-      const result = await isolated.review({ body: text });
+    const length = Number(c.req.header('content-length') ?? 0);
+    if (isolated && length > isolateBodiesAbove) {
+      // A large body goes to the worker as bytes (moved, not copied): decoding and parsing
+      // megabytes is event-loop time the pod reviews should not wait behind.
+      const bytes = await readBody(c, 'bytes');
+      const result = await isolated.review({ bytes });
       request = result.request;
       answer = result;
     } else {
-      request = parseAdmissionReview(text);
+      request = parseAdmissionReview(await readBody(c, 'text'));
       answer = isolated && isCollectorKind(request.kind) ? await isolated.review({ request }) : review(request, settings, mutators);
     }
     const { body, outcome } = answer;
@@ -170,7 +172,7 @@ export function createWebhookApp(options: WebhookAppOptions): Hono {
  * not used: touching `req.raw.body` builds a full WHATWG Request per review, which costs more
  * CPU than the mutation itself; c.req.text() takes @hono/node-server's direct read path.)
  */
-async function readBoundedBody(c: Context, maxBytes: number, onTooLarge: () => void): Promise<string> {
+async function readBoundedBody<F extends 'text' | 'bytes'>(c: Context, maxBytes: number, onTooLarge: () => void, form: F): Promise<F extends 'text' ? string : ArrayBuffer> {
   const length = c.req.header('content-length');
   if (length !== undefined) {
     if (!/^[0-9]+$/.test(length)) throw new HTTPException(400, { res: Response.json({ error: `bad Content-Length "${length}"` }, { status: 400 }) });
@@ -181,7 +183,7 @@ async function readBoundedBody(c: Context, maxBytes: number, onTooLarge: () => v
   } else if (c.req.header('transfer-encoding') !== undefined) {
     throw new HTTPException(411, { res: Response.json({ error: 'send Content-Length (chunked bodies are not accepted)' }, { status: 411 }) });
   }
-  return c.req.text();
+  return (form === 'text' ? c.req.text() : c.req.arrayBuffer()) as Promise<F extends 'text' ? string : ArrayBuffer>;
 }
 
 export interface RunningServer {

@@ -80,6 +80,21 @@ describe('IsolatedReviewer', () => {
 });
 
 describe('the webhook with collector reviews isolated', () => {
+  it('reviews a body above 128 KiB in the worker (moved as bytes): the same answer; a large non-review is a 400', async () => {
+    const app = createWebhookApp({ settings, metrics: createWebhookMetrics(), logger });
+    const post = async (body: string) => app.request('/mutate', { method: 'POST', body, headers: { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) } });
+    const review0 = JSON.parse(fixture('pod-create-edot-daemon.json')) as { request: { object: { metadata: { annotations?: Record<string, string> } } } };
+    review0.request.object.metadata.annotations = { ...review0.request.object.metadata.annotations, 'example.com/padding': 'x'.repeat(200 * 1024) };
+    const big = JSON.stringify(review0);
+    expect(big.length).toBeGreaterThan(128 * 1024);
+    const res = await post(big);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual(review(parseAdmissionReview(big), settings).body);
+    const bad = await post(JSON.stringify({ kind: 'Pod', padding: 'y'.repeat(200 * 1024) }));
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toEqual({ error: expect.stringMatching(/not an admission.k8s.io\/v1 AdmissionReview/) });
+  });
+
   it('answers a pod review while a slow collector review is still running', async () => {
     const app = createWebhookApp({ settings, metrics: createWebhookMetrics(), logger });
     const post = async (body: string) => app.request('/mutate', { method: 'POST', body, headers: { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) } });

@@ -27,7 +27,7 @@ type Result = { body: AdmissionReviewResponse; outcome: ReviewOutcome };
 export type IsolatedResult = Result & { request: AdmissionRequest };
 
 /** A parsed request, or a raw body the worker parses (a body that is not a review rejects with AdmissionReviewError). */
-export type ReviewInput = { request: AdmissionRequest } | { body: string };
+export type ReviewInput = { request: AdmissionRequest } | { body: string } | { bytes: ArrayBuffer };
 
 interface Job {
   id: number;
@@ -35,6 +35,8 @@ interface Job {
   deadline: number;
   resolve: (result: IsolatedResult) => void;
   reject: (error: Error) => void;
+  /** The start of a body sent as bytes (moved to the worker): where an abandoned answer finds the uid. */
+  uidHint?: string;
 }
 
 /** What the answer can say about a request the worker never got to parse. */
@@ -71,7 +73,8 @@ export class IsolatedReviewer {
 
   review(input: ReviewInput): Promise<IsolatedResult> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ id: this.nextId++, input, deadline: Date.now() + this.deadlineMs, resolve, reject });
+      const uidHint = 'bytes' in input ? Buffer.from(input.bytes, 0, Math.min(input.bytes.byteLength, 64 * 1024)).toString('utf8') : undefined;
+      this.queue.push({ id: this.nextId++, input, deadline: Date.now() + this.deadlineMs, resolve, reject, ...(uidHint !== undefined ? { uidHint } : {}) });
       this.pump();
     });
   }
@@ -95,7 +98,8 @@ export class IsolatedReviewer {
     const worker = this.ensureWorker();
     const timer = setTimeout(() => this.fail(`reading it took longer than ${this.deadlineMs} ms`), remaining);
     this.running = { job, timer };
-    worker.postMessage({ id: job.id, ...job.input });
+    // Bytes are moved to the worker, not copied (the main thread never decodes them).
+    worker.postMessage({ id: job.id, ...job.input }, 'bytes' in job.input ? [job.input.bytes] : []);
   }
 
   private ensureWorker(): Worker {
@@ -144,7 +148,7 @@ export class IsolatedReviewer {
    * an answer must echo it: read it here with a bounded search instead of a full parse.
    */
   private unchanged(job: Job, why: string): IsolatedResult {
-    const request = 'request' in job.input ? job.input.request : { ...unparsed(), uid: uidOf(job.input.body) };
+    const request = 'request' in job.input ? job.input.request : { ...unparsed(), uid: uidOf('body' in job.input ? job.input.body : job.uidHint ?? '') };
     const kind = request.kind.kind === 'OpenTelemetryCollector' ? 'OpenTelemetryCollector' : request.kind.kind === 'Pod' ? 'Pod' : 'other';
     return {
       body: admissionResponse(request.uid, [], [`edot-ta: the ${kind === 'other' ? 'object' : kind} was admitted unchanged: ${why}`]),
@@ -156,6 +160,6 @@ export class IsolatedReviewer {
 
 /** request.uid of a raw AdmissionReview body, found without parsing it (UIDs are short and plain). */
 export function uidOf(body: string): string {
-  const match = /"uid"\s*:\s*"([0-9A-Za-z-]{1,64})"/.exec(body.slice(0, 64 * 1024)) ?? /"uid"\s*:\s*"([0-9A-Za-z-]{1,64})"/.exec(body);
+  const match = /"uid"\s*:\s*"([0-9A-Za-z-]{1,64})"/.exec(body.slice(0, 64 * 1024));
   return match?.[1] ?? '';
 }

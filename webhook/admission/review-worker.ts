@@ -12,10 +12,12 @@ function identity(request: AdmissionRequest): AdmissionRequest {
   return { ...rest, object: typeof generateName === 'string' ? { metadata: { generateName } } : {} };
 }
 
-parentPort?.on('message', ({ id, body, request }: { id: number; body?: string; request?: AdmissionRequest }) => {
+const decoder = new TextDecoder();
+
+parentPort?.on('message', ({ id, body, bytes, request }: { id: number; body?: string; bytes?: ArrayBuffer; request?: AdmissionRequest }) => {
   let parsed: AdmissionRequest;
   try {
-    parsed = request ?? parseAdmissionReview(body ?? '');
+    parsed = request ?? parseAdmissionReview(body ?? decoder.decode(bytes ?? new ArrayBuffer(0)));
   } catch (err) {
     if (!(err instanceof AdmissionReviewError)) throw err;
     parentPort?.postMessage({ id, badRequest: err.message });
