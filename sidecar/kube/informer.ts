@@ -118,6 +118,8 @@ export class Informer<T> {
     const maxBackoffMs = this.options.maxBackoffMs ?? 30_000;
     let failures = 0;
     let needList = true;
+    /** 410s in a row with no watch event between: a server that keeps expiring us must not get a LIST per round trip. */
+    let goneStreak = 0;
     while (!this.stopped) {
       try {
         if (needList) {
@@ -133,15 +135,30 @@ export class Informer<T> {
           this.listErrorCode = undefined;
           needList = false;
         }
-        await this.watchOnce();
+        const eventsBefore = this.stats.events;
+        try {
+          await this.watchOnce();
+        } finally {
+          if (this.stats.events !== eventsBefore) goneStreak = 0;
+        }
         failures = 0; // a watch that ended normally (server timeout) restarts at once
+        goneStreak = 0;
         this.stats.watchRestarts++;
       } catch (err) {
         if (this.stopped) break;
         this.stats.connected = false;
         if (err instanceof GoneError) {
-          logger.info('watch history expired (410), listing again', { source: this.source.description });
           needList = true;
+          goneStreak++;
+          if (goneStreak === 1) {
+            logger.info('watch history expired (410), listing again', { source: this.source.description });
+            continue; // the normal case: relist at once
+          }
+          // Expired again right after a fresh list: back off like any failure.
+          const ceiling = Math.min(maxBackoffMs, initialBackoffMs * 2 ** Math.min(goneStreak - 2, 20));
+          const delayMs = ceiling / 2 + (this.options.random ?? Math.random)() * (ceiling / 2);
+          logger.warn('watch history expired (410) again right after a list; backing off', { source: this.source.description, times: goneStreak, retryInMs: Math.round(delayMs) });
+          await this.sleep(delayMs);
           continue;
         }
         failures++;
