@@ -90,8 +90,8 @@ export interface WebhookAppOptions {
   /** Extra routes mounted at / (the token-protected /debug/ sub-app). */
   extraRoutes?: Hono;
   /**
-   * OpenTelemetryCollector reviews in a worker thread (default: yes, unless `mutators` are
-   * replaced): a CR's collector config is parsed there, never delaying pod reviews.
+   * OpenTelemetryCollector reviews and bodies above `isolateBodiesAbove` in a worker thread
+   * (default: yes, unless `mutators` are replaced): never delaying the other reviews.
    */
   isolateCollectorReviews?: boolean;
 }
