@@ -13,10 +13,10 @@ import { parse, stringify } from 'yaml';
 import { writeKubeconfig } from '../harness/cluster.js';
 import { clients, clusterEndpoints, createTestNamespace, setPodRunning } from '../harness/context.js';
 import { FaultProxy, type FaultRule } from '../harness/fault-proxy.js';
-import { freePort, startProcess, waitFor, type ManagedProcess } from '../harness/processes.js';
+import { freePort, waitFor, type ManagedProcess } from '../harness/processes.js';
+import { startSidecarProcess } from './support/sidecar.js';
 import { serveEnvoyStats } from '../harness/targets.js';
 
-const repoRoot = new URL('../../', import.meta.url).pathname;
 const fixtures = new URL('../fixtures/', import.meta.url);
 const lease = { renew: 1, duration: 4, hold: 4 };
 const watchdogSeconds = 3;
@@ -66,17 +66,15 @@ describe('faults between the sidecars and the API server: nothing unserved, exac
       const kubeconfig = join(dir, `${name}.kubeconfig`);
       writeKubeconfig(kubeconfig, proxy.url, join(dir, `${name}.proxy-ca.crt`), 'any-token-the-proxy-replaces');
       const port = await freePort();
-      const sidecar = startProcess(`sidecar-${name}`, process.execPath, ['--import', 'tsx', 'cli/main.ts', 'sidecar', 'serve', '--listen', `127.0.0.1:${port}`, '--scrape-configs', join(dir, 'scrape-configs.yaml'), '--watchdog-seconds', String(watchdogSeconds)], {
-        cwd: repoRoot,
+      const sidecar = startSidecarProcess({
+        name,
         logFile: join(dir, `${name}.log`),
+        port,
+        args: ['--scrape-configs', join(dir, 'scrape-configs.yaml'), '--watchdog-seconds', String(watchdogSeconds)],
+        kubeconfig,
+        pod: { name, uid: created.metadata?.uid ?? '', namespace, node: `node-${i}` },
+        group: `${namespace}/edot`,
         env: {
-          ...process.env,
-          KUBECONFIG: kubeconfig,
-          POD_NAME: name,
-          POD_UID: created.metadata?.uid ?? '',
-          POD_NAMESPACE: namespace,
-          NODE_NAME: `node-${i}`,
-          EDOT_TA_GROUP: `${namespace}/edot`,
           EDOT_TA_PROMETHEUS_CR: JSON.stringify({ enabled: true, podMonitorSelector: {}, allowNamespaces: [namespace] }),
           EDOT_TA_LEASE_RENEW_SECONDS: String(lease.renew),
           EDOT_TA_LEASE_DURATION_SECONDS: String(lease.duration),

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type * as k8s from '@kubernetes/client-node';
 import { Collector } from '../../harness/collector.js';
-import { freePort, startProcess, waitFor, type ManagedProcess } from '../../harness/processes.js';
+import { freePort, waitFor, type ManagedProcess } from '../../harness/processes.js';
+import { startSidecarProcess } from './sidecar.js';
 
 const execFileAsync = promisify(execFile);
 const repoRoot = new URL('../../../', import.meta.url).pathname;
@@ -71,20 +72,16 @@ export async function startMember(options: MemberOptions): Promise<Member> {
       '--token-out', token],
     { cwd: repoRoot, env: { ...process.env, ...podEnv } },
   );
-  const sidecar = startProcess(`sidecar-${name}`, process.execPath, ['--import', 'tsx', 'cli/main.ts', 'sidecar', 'serve', '--listen', `127.0.0.1:${port}`, '--scrape-configs', scrapeConfigs, '--token-file', token, ...(options.sidecarArgs ?? [])], {
-    cwd: repoRoot,
+  const sidecar = startSidecarProcess({
+    name,
     logFile: join(dir, `${name}.sidecar.log`),
+    port,
+    args: ['--scrape-configs', scrapeConfigs, '--token-file', token, ...(options.sidecarArgs ?? [])],
+    kubeconfig: options.kubeconfig,
+    pod: { name, uid: created.metadata?.uid ?? '', namespace, node },
+    group: `${namespace}/edot`,
+    ...(options.sidecarEnv ? { env: options.sidecarEnv } : {}),
     ...(options.resolvConf ? { resolvConf: options.resolvConf } : {}),
-    env: {
-      ...process.env,
-      KUBECONFIG: options.kubeconfig,
-      POD_NAME: name,
-      POD_UID: created.metadata?.uid ?? '',
-      POD_NAMESPACE: namespace,
-      NODE_NAME: node,
-      EDOT_TA_GROUP: `${namespace}/edot`,
-      ...options.sidecarEnv,
-    },
   });
   await waitFor(`${name} sidecar /readyz`, async () => (await fetch(`${endpoint}/readyz`)).ok, { timeoutMs: 60_000, abortIf: sidecar.exited, describe: () => sidecar.tail() });
   // The receiver's collector_id is `${env:POD_NAME}` in the rendered config, as in a pod.
