@@ -289,6 +289,22 @@ describe('mutatePod takes only strict values', () => {
   });
 });
 
+describe('mutatePod shares the collector\'s ConfigMap volumes with the sidecar', () => {
+  it('mounts ConfigMap volumes (not hostPath, not on system paths like /etc) read-only into the sidecar and names them to render', () => {
+    const pod = collectorPod({
+      args: ['--config=/conf/otel.yaml'],
+      volumeMounts: [{ name: 'cfg', mountPath: '/conf' }, { name: 'targets', mountPath: '/etc/targets' }, { name: 'etc', mountPath: '/etc' }, { name: 'host', mountPath: '/host-targets' }],
+    });
+    pod.spec!.volumes = [{ name: 'cfg', configMap: { name: 'cfg' } }, { name: 'targets', configMap: { name: 'targets' } }, { name: 'etc', configMap: { name: 'etc' } }, { name: 'host', hostPath: { path: '/var/targets' } }];
+    const out = mutatePod(pod, settings()).pod;
+    expect(container(out, 'edot-ta')?.volumeMounts?.filter((m) => !['edot-ta-config'].includes(m.name))).toEqual([
+      { name: 'cfg', mountPath: '/conf', readOnly: true },
+      { name: 'targets', mountPath: '/etc/targets', readOnly: true },
+    ]);
+    expect(container(out, 'edot-ta-render')?.command).toContain('--shared-paths=/conf,/etc/targets');
+  });
+});
+
 describe('mutatePod --config forms', () => {
   it('rewrites several --config files (file: URIs keep their scheme) and leaves env:, yaml:, http: sources with warnings', () => {
     const pod = collectorPod({
