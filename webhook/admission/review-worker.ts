@@ -1,5 +1,6 @@
 // The worker side of isolated-review.ts: parses (when given the raw body) and reviews each
 // request it is sent, and sends back the answer with the request's identity (no object bodies).
+import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { AdmissionReviewError, parseAdmissionReview, review, type AdmissionRequest, type AdmissionSettings } from './admission.js';
 
@@ -10,6 +11,14 @@ function identity(request: AdmissionRequest): AdmissionRequest {
   const generateName = (request.object as { metadata?: { generateName?: unknown } } | null)?.metadata?.generateName;
   const { oldObject: _old, ...rest } = request;
   return { ...rest, object: typeof generateName === 'string' ? { metadata: { generateName } } : {} };
+}
+
+// Pod reviews on the main thread come first: on Linux, setpriority(pid 0) from a thread changes
+// that thread alone, so this worker (CR reviews, large bodies) yields the CPU to the event loop.
+try {
+  setPriority(0, 19);
+} catch {
+  // not permitted or not supported: run at the process's priority
 }
 
 const decoder = new TextDecoder();
