@@ -1,10 +1,10 @@
 // The sidecar's whole conversation with the API server: JSON requests and line-delimited watch
-// streams over node:https with the credentials of a KubeConfig (KUBECONFIG or in-cluster).
+// streams over node:https with the credentials of a KubeConnection (kubeconfig.ts: KUBECONFIG or in-cluster).
 // Kept tiny and typed at the edge; informers and event writers build on it.
 import { request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { createInterface } from 'node:readline';
-import * as k8s from '@kubernetes/client-node';
+import type { KubeConnection } from './kubeconfig.js';
 
 export class KubeApiError extends Error {
   constructor(
@@ -24,28 +24,15 @@ export interface KubeClient {
   readonly server: string;
 }
 
-/** KubeConfig from an explicit file, else KUBECONFIG, else the in-cluster service account. */
-export function loadKubeConfig(kubeconfigPath: string | undefined, env: NodeJS.ProcessEnv = process.env): k8s.KubeConfig {
-  const kc = new k8s.KubeConfig();
-  const file = kubeconfigPath || env.KUBECONFIG;
-  if (file) kc.loadFromFile(file);
-  else if (env.KUBERNETES_SERVICE_HOST) kc.loadFromCluster();
-  else throw new Error('no Kubernetes credentials: pass --kubeconfig, set KUBECONFIG, or run in a pod');
-  if (!kc.getCurrentCluster()) throw new Error('the kubeconfig has no current cluster');
-  return kc;
-}
-
-export function createKubeClient(kc: k8s.KubeConfig): KubeClient {
-  const cluster = kc.getCurrentCluster();
-  if (!cluster) throw new Error('the kubeconfig has no current cluster');
-  const server = cluster.server.replace(/\/$/, '');
+export function createKubeClient(connection: KubeConnection): KubeClient {
+  const { server } = connection;
 
   async function open(method: string, path: string, query: Record<string, string | undefined>, headers: Record<string, string>, signal?: AbortSignal, body?: string): Promise<IncomingMessage> {
     const url = new URL(server + path);
     for (const [key, value] of Object.entries(query)) if (value !== undefined) url.searchParams.set(key, value);
     const options: RequestOptions & { headers: Record<string, string> } = { method, headers: {} };
     // Re-applied per request: in-cluster tokens are rotated on disk.
-    await kc.applyToHTTPSOptions(options as Parameters<k8s.KubeConfig['applyToHTTPSOptions']>[0]);
+    await connection.apply(options);
     Object.assign(options.headers, headers);
     const send = url.protocol === 'http:' ? httpRequest : httpsRequest;
     return new Promise((resolve, reject) => {

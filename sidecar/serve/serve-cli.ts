@@ -9,7 +9,8 @@ import { createApi, parseListenAddress } from './api.js';
 import { debugTargets } from './debug.js';
 import { PodEvents, summaryText } from './events.js';
 import { IdentityError, readIdentity } from './identity.js';
-import { createKubeClient, loadKubeConfig, type KubeClient } from '../kube/client.js';
+import { createKubeClient, type KubeClient } from '../kube/client.js';
+import { loadKubeConnection } from '../kube/kubeconfig.js';
 import { createMetrics, type SidecarMetrics } from './metrics.js';
 import { DiscoveryRuntime } from './serve-runtime.js';
 import { shardingSettingsFromEnv, ShardingSettingsError, startSharding, type ShardingRuntime } from '../sharding/runtime.js';
@@ -78,7 +79,7 @@ export async function run(argv: string[]): Promise<number> {
     shardingSettings = shardingSettingsFromEnv(process.env);
     listen = parseListenAddress(flags.listen);
     token = flags['token-file'] === undefined ? undefined : readToken(flags['token-file']);
-    client = createKubeClient(loadKubeConfig(flags.kubeconfig));
+    client = createKubeClient(await loadKubeConnection(flags.kubeconfig));
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     logger.error('cannot start', { error: message });

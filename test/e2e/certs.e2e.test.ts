@@ -2,18 +2,16 @@
 // Secret and one certificate and caBundle patched; a certificate near expiry is renewed from the
 // same CA; `edot-ta certs --secret` leaves a good Secret alone; and a webhook started with
 // --bootstrap-secret makes its own certificate, patches its caBundle and gets called with it.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type * as k8s from '@kubernetes/client-node';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { parseAllDocuments } from 'yaml';
-import { writeKubeconfig } from '../harness/cluster.js';
 import { bootstrapCertificates } from '../../certs/bootstrap.js';
 import { certificateInfo, signedBy } from '../../certs/ca.js';
 import { createLogger } from '../../common/log.js';
 import { clients, clusterEndpoints, createTestNamespace } from '../harness/context.js';
 import { freePort, startProcess, waitFor } from '../harness/processes.js';
+import { webhookServiceAccount } from './support/service-accounts.js';
 import { containerNames, daemonPod, edotTa, ensureBuilt, mainJs, servedSerial, shippedWebhookConfiguration } from './support/webhook.js';
 
 beforeAll(() => ensureBuilt());
@@ -21,23 +19,6 @@ beforeAll(() => ensureBuilt());
 describe('certificate bootstrap on the real apiserver', () => {
   const { core, admissionregistration, rbac } = clients();
   const logger = createLogger({}, () => undefined);
-
-  /** The webhook's ServiceAccount in `namespace` with the shipped rules (names adapted to this test); returns its kubeconfig. */
-  async function webhookServiceAccount(namespace: string, configName: string, dir: string): Promise<string> {
-    const docs = parseAllDocuments(readFileSync(new URL('../../manifests/base/webhook.yaml', import.meta.url), 'utf8')).map((d) => d.toJS() as { kind: string; rules?: k8s.V1PolicyRule[] });
-    const roleRules = docs.find((d) => d.kind === 'Role')!.rules!;
-    const clusterRules = docs.find((d) => d.kind === 'ClusterRole')!.rules!.map((rule) => (rule.resourceNames ? { ...rule, resourceNames: [configName] } : rule));
-    const subjects = [{ kind: 'ServiceAccount', name: 'edot-ta-webhook', namespace }];
-    await core.createNamespacedServiceAccount({ namespace, body: { metadata: { name: 'edot-ta-webhook' } } });
-    await rbac.createNamespacedRole({ namespace, body: { metadata: { name: 'edot-ta-webhook' }, rules: roleRules } });
-    await rbac.createNamespacedRoleBinding({ namespace, body: { metadata: { name: 'edot-ta-webhook' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'edot-ta-webhook' }, subjects } });
-    await rbac.createClusterRole({ body: { metadata: { name: configName }, rules: clusterRules } });
-    await rbac.createClusterRoleBinding({ body: { metadata: { name: configName }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: configName }, subjects } });
-    const token = (await core.createNamespacedServiceAccountToken({ name: 'edot-ta-webhook', namespace, body: { spec: { audiences: [], expirationSeconds: 3600 } } })).status?.token ?? '';
-    const path = join(dir, 'webhook.kubeconfig');
-    writeKubeconfig(path, clusterEndpoints().server, clusterEndpoints().caFile, token, 'edot-ta-webhook');
-    return path;
-  }
 
   it('two racing bootstraps end with one Secret and one certificate, and caBundle is patched', async () => {
     const namespace = await createTestNamespace('certs');
@@ -112,7 +93,7 @@ describe('certificate bootstrap on the real apiserver', () => {
     });
     // As deployed: under the webhook's ServiceAccount with the shipped RBAC rules (Role and
     // ClusterRole of manifests/base/webhook.yaml, bound here with this test's names), not as admin.
-    const kubeconfig = await webhookServiceAccount(namespace, configName, dir);
+    const kubeconfig = await webhookServiceAccount({ adminKubeconfig: clusterEndpoints().kubeconfigPath, namespace, dir, configName });
     const webhook = startProcess('webhook-selfboot', process.execPath, [
       mainJs, 'webhook', '--port', String(port), '--listen-address', '127.0.0.1', '--cert-dir', join(dir, 'certs'),
       '--bootstrap-secret', `${namespace}/edot-ta-webhook-tls`, '--service', 'edot-ta-webhook', '--webhook-config', configName, '--ip', '127.0.0.1',

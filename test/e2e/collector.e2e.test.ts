@@ -17,6 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { collectorConfig, largestGaps, scrapedBy, type Collector } from '../harness/collector.js';
 import { clients, clusterEndpoints, createTestNamespace, setPodRunning } from '../harness/context.js';
+import { sidecarServiceAccount } from './support/service-accounts.js';
 import { freePort, waitFor } from '../harness/processes.js';
 import { hostAddress, serveEnvoyStats, serveMetrics } from '../harness/targets.js';
 import { startMember as startCollectorPod, type Member } from './support/member.js';
@@ -49,8 +50,12 @@ describe('real collectors (prometheus receiver) against their sidecars', () => {
   const serviceTargets = new Map<string, string>();
   const staticTargets = ['127.0.11.50', '127.0.11.51', '127.0.11.52', '127.0.11.53'].map((ip) => `${ip}:15090`);
 
+  let sidecarKubeconfig = '';
+
   beforeAll(async () => {
     namespace = await createTestNamespace('collector');
+    // The sidecars run under the collector's ServiceAccount with the shipped RBAC, not as admin.
+    sidecarKubeconfig = await sidecarServiceAccount({ adminKubeconfig: clusterEndpoints().kubeconfigPath, namespace, dir });
     const pod = parse(readFileSync(new URL('sidecar/istio-gateway-pod.yaml', fixtures), 'utf8')) as k8s.V1Pod & { metadata: { name: string }; spec: { nodeName: string } };
     // The Service's endpoints: current servers refuse loopback IPs there, so each gateway's
     // Service endpoint is this machine's address with a port of its own.
@@ -117,7 +122,7 @@ describe('real collectors (prometheus receiver) against their sidecars', () => {
   /** A collector pod: `edot-ta sidecar render` on its config, its sidecar, then the collector on the rendered config. */
   async function startMember(name: string, node: string): Promise<Member> {
     const member = await startCollectorPod({
-      core, kubeconfig: clusterEndpoints().kubeconfigPath, namespace, name, node, dir, config: userConfig,
+      core, kubeconfig: sidecarKubeconfig, namespace, name, node, dir, config: userConfig,
       sidecarEnv: {
         EDOT_TA_PROMETHEUS_CR: JSON.stringify({ enabled: true, podMonitorSelector: {}, serviceMonitorSelector: {}, allowNamespaces: [namespace] }),
         EDOT_TA_LEASE_RENEW_SECONDS: String(lease.renew),

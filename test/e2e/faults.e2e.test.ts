@@ -10,10 +10,10 @@ import { join } from 'node:path';
 import type * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { writeKubeconfig } from '../harness/cluster.js';
 import { clients, clusterEndpoints, createTestNamespace, setPodRunning } from '../harness/context.js';
 import { FaultProxy, type FaultRule } from '../harness/fault-proxy.js';
 import { freePort, waitFor, type ManagedProcess } from '../harness/processes.js';
+import { sidecarServiceAccount } from './support/service-accounts.js';
 import { startSidecarProcess } from './support/sidecar.js';
 import { serveEnvoyStats } from '../harness/targets.js';
 
@@ -57,14 +57,14 @@ describe('faults between the sidecars and the API server: nothing unserved, exac
     const staticTargets = ['127.0.10.50', '127.0.10.51', '127.0.10.52', '127.0.10.53', '127.0.10.54', '127.0.10.55'].map((ip) => `${ip}:15090`);
     for (const address of staticTargets) expected.add(`static|${address}`);
     writeFileSync(join(dir, 'scrape-configs.yaml'), stringify({ scrape_configs: [{ job_name: 'static', static_configs: [{ targets: staticTargets }] }] }));
-    const { server, caFile, adminToken } = clusterEndpoints();
+    const { server, caFile } = clusterEndpoints();
     for (let i = 0; i < 3; i++) {
       const name = `collector-${i}`;
       const created = await core.createNamespacedPod({ namespace, body: { metadata: { name }, spec: { nodeName: `node-${i}`, containers: [{ name: 'otc-container', image: 'docker.elastic.co/elastic-agent/elastic-agent:9.1.0' }] } } });
-      const proxy = await FaultProxy.start({ server, caFile, token: adminToken });
+      // The proxy passes on the sidecar's own ServiceAccount token (shipped RBAC, not admin).
+      const proxy = await FaultProxy.start({ server, caFile });
       writeFileSync(join(dir, `${name}.proxy-ca.crt`), proxy.caPem);
-      const kubeconfig = join(dir, `${name}.kubeconfig`);
-      writeKubeconfig(kubeconfig, proxy.url, join(dir, `${name}.proxy-ca.crt`), 'any-token-the-proxy-replaces');
+      const kubeconfig = await sidecarServiceAccount({ adminKubeconfig: clusterEndpoints().kubeconfigPath, namespace, dir, file: `${name}.kubeconfig`, server: proxy.url, caFile: join(dir, `${name}.proxy-ca.crt`) });
       const port = await freePort();
       const sidecar = startSidecarProcess({
         name,

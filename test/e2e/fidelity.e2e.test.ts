@@ -20,6 +20,7 @@ import { DnsServer, resolvConfText } from '../harness/dns-server.js';
 import { freePort, waitFor } from '../harness/processes.js';
 import { serveEnvoyStats, serveMetrics } from '../harness/targets.js';
 import { startMember, type Member } from './support/member.js';
+import { sidecarServiceAccount } from './support/service-accounts.js';
 
 const fixtures = new URL('../fixtures/', import.meta.url);
 const crdPollSeconds = 1;
@@ -91,11 +92,15 @@ describe('real configs on real collectors: nothing lost, nothing doubled', () =>
       { global: { scrape_interval: '2s', scrape_timeout: '1s' } },
     );
 
+  let sidecarKubeconfig = '';
+
   beforeAll(async () => {
     cluster = await Cluster.start();
     kc = new k8s.KubeConfig();
     kc.loadFromFile(cluster.endpoints.kubeconfigPath);
     await kc.makeApiClient(k8s.CoreV1Api).createNamespace({ body: { metadata: { name: namespace } } });
+    // The sidecars run under the collector's ServiceAccount with the shipped RBAC, not as admin.
+    sidecarKubeconfig = await sidecarServiceAccount({ adminKubeconfig: cluster.endpoints.kubeconfigPath, namespace, dir });
     for (let i = 0; i < 3; i++) {
       servers.push(await serveMetrics(nodeIp(i), 9100, '/metrics', `node_load1{node="${i}"} 0.5\n`));
       expected.set(`node-exporter|${nodeIp(i)}:9100`, `collector-${i}`);
@@ -162,7 +167,7 @@ describe('real configs on real collectors: nothing lost, nothing doubled', () =>
   it('without the monitor CRDs the sidecars are ready, and every target is scraped by whom it should be: per-node jobs by their own node, shared jobs (static, dns, http, shared files) once, the node-local file_sd job by each collector as before', async () => {
     for (let i = 0; i < 3; i++) {
       members.push(await startMember({
-        core: kc.makeApiClient(k8s.CoreV1Api), kubeconfig: cluster.endpoints.kubeconfigPath, namespace, name: `collector-${i}`, node: `node-${i}`, dir,
+        core: kc.makeApiClient(k8s.CoreV1Api), kubeconfig: sidecarKubeconfig, namespace, name: `collector-${i}`, node: `node-${i}`, dir,
         config: daemonConfig,
         collectorEnv: { OTEL_K8S_NODE_IP: nodeIp(i), OTEL_K8S_NODE_NAME: `node-${i}` },
         podLocalEnv: ['POD_NAME', 'OTEL_K8S_NODE_NAME', 'OTEL_K8S_NODE_IP'],

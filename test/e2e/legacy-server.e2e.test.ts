@@ -13,6 +13,7 @@ import { parse, stringify } from 'yaml';
 import { Cluster } from '../harness/cluster.js';
 import { freePort, startProcess, waitFor, type ManagedProcess } from '../harness/processes.js';
 import { tool } from '../harness/tools.js';
+import { webhookServiceAccount } from './support/service-accounts.js';
 import { containerNames, daemonPod, edotTa, ensureBuilt, fixture, mainJs, optIn, servedSerial, shippedWebhookConfiguration } from './support/webhook.js';
 
 const execFileAsync = promisify(execFile);
@@ -42,9 +43,11 @@ describe('the postStart path on the oldest server (v1.20)', () => {
     expect(issued.code, issued.stderr).toBe(0);
     const caPem = readFileSync(join(work, 'certs', 'ca.crt'), 'utf8');
     const port = await freePort();
+    // Under the webhook's ServiceAccount with the shipped rules (token auth), not as admin.
+    const kubeconfig = await webhookServiceAccount({ adminKubeconfig: cluster.endpoints.kubeconfigPath, namespace, dir: work, configName: 'edot-ta' });
     webhook = startProcess('webhook-legacy', process.execPath, [
       mainJs, 'webhook', '--port', String(port), '--listen-address', '127.0.0.1', '--cert-dir', join(work, 'certs'), '--sidecar-image', 'edot-ta:e2e', '--shutdown-delay-seconds', '0',
-    ], { logFile: join(work, 'webhook.log'), env: { ...process.env, KUBECONFIG: cluster.endpoints.kubeconfigPath } });
+    ], { logFile: join(work, 'webhook.log'), env: { ...process.env, KUBECONFIG: kubeconfig } });
     await waitFor('the webhook to be ready', async () => (await servedSerial(port, caPem)).length > 0, { timeoutMs: 20_000, abortIf: webhook.exited, describe: () => webhook!.tail() });
     await kc.makeApiClient(k8s.AdmissionregistrationV1Api).createMutatingWebhookConfiguration({
       body: shippedWebhookConfiguration({ name: 'edot-ta', namespaceSelector: optIn, podsOnly: true, clientConfig: { url: `https://127.0.0.1:${port}/mutate`, caBundle: Buffer.from(caPem).toString('base64') } }),

@@ -13,10 +13,10 @@ import type * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { apiServer, clients, clusterEndpoints, createTestNamespace, setPodRunning } from '../harness/context.js';
+import { sidecarServiceAccount } from './support/service-accounts.js';
 import { freePort, waitFor, type ManagedProcess } from '../harness/processes.js';
 import { startSidecarProcess } from './support/sidecar.js';
 import { CutProxy } from '../harness/cut-proxy.js';
-import { writeKubeconfig } from '../harness/cluster.js';
 import { serveEnvoyStats } from '../harness/targets.js';
 import { largestGapsOf } from '../harness/collector.js';
 import { Prometheus } from '../harness/prometheus.js';
@@ -52,8 +52,12 @@ describe('sharding across real sidecars on the real apiserver', () => {
   ];
   const staticTargets = ['127.0.9.50', '127.0.9.51', '127.0.9.52', '127.0.9.53', '127.0.9.54', '127.0.9.55'].map((ip) => `${ip}:15090`);
 
+  let sidecarKubeconfig = '';
+
   beforeAll(async () => {
     namespace = await createTestNamespace('sharding');
+    // Members run under the collector's ServiceAccount with the shipped RBAC, not as admin.
+    sidecarKubeconfig = await sidecarServiceAccount({ adminKubeconfig: clusterEndpoints().kubeconfigPath, namespace, dir });
     const pod = parse(readFileSync(new URL('sidecar/istio-gateway-pod.yaml', fixtures), 'utf8')) as k8s.V1Pod & { metadata: { name: string }; spec: { nodeName: string } };
     for (const [i, [node, ip]] of gatewayNodes.entries()) {
       const body = structuredClone(pod);
@@ -91,7 +95,7 @@ describe('sharding across real sidecars on the real apiserver', () => {
   }
 
   /** Creates the collector pod and starts its sidecar as a real process with the pod's env. */
-  async function startMember(name: string, node: string, kubeconfig = clusterEndpoints().kubeconfigPath): Promise<Member> {
+  async function startMember(name: string, node: string, kubeconfig = sidecarKubeconfig): Promise<Member> {
     const created = await core.createNamespacedPod({ namespace, body: { metadata: { name }, spec: { nodeName: node, containers: [{ name: 'otc-container', image: 'docker.elastic.co/elastic-agent/elastic-agent:9.1.0' }] } } });
     const uid = created.metadata?.uid ?? '';
     const port = await freePort();
@@ -383,12 +387,11 @@ describe('sharding across real sidecars on the real apiserver', () => {
   });
 
   it('a member cut off from the API (its peers are not) keeps serving its own targets and nothing more, no target is unserved; after the heal, exactly-once again', async () => {
-    const { server, caFile, adminToken } = clusterEndpoints();
+    const { server, caFile } = clusterEndpoints();
     const upstream = new URL(server);
     const proxy = await CutProxy.start({ host: upstream.hostname, port: Number(upstream.port) });
     try {
-      const kubeconfig = join(dir, 'through-proxy.kubeconfig');
-      writeKubeconfig(kubeconfig, `https://127.0.0.1:${proxy.port}`, caFile, adminToken);
+      const kubeconfig = await sidecarServiceAccount({ adminKubeconfig: clusterEndpoints().kubeconfigPath, namespace, dir, file: 'through-proxy.kubeconfig', server: `https://127.0.0.1:${proxy.port}`, caFile });
       const cutOff = await startMember('collector-p', 'node-p', kubeconfig);
       const exactlyOnce = (served: Record<string, string[]>) => JSON.stringify(Object.values(served).flat().sort()) === JSON.stringify([...expected].sort());
       let settled: Record<string, string[]> = {};

@@ -10,6 +10,7 @@ import type * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { apiServer, clients, clusterEndpoints, createTestNamespace, setPodRunning } from '../harness/context.js';
+import { sidecarServiceAccount } from './support/service-accounts.js';
 import { freePort, startProcess, waitFor, type ManagedProcess } from '../harness/processes.js';
 import { serveEnvoyStats } from '../harness/targets.js';
 import { Prometheus } from '../harness/prometheus.js';
@@ -23,6 +24,7 @@ describe('sidecar serve on a real cluster', () => {
   const { core, apiextensions, custom, coordination } = clients();
   const servers: Server[] = [];
   const dir = mkdtempSync(join(tmpdir(), 'edot-ta-sidecar-e2e-'));
+  let sidecarKubeconfig = '';
   let namespace = '';
   let sidecar: ManagedProcess | undefined;
   let prometheus: Prometheus | undefined;
@@ -42,6 +44,8 @@ describe('sidecar serve on a real cluster', () => {
       });
     }
     namespace = await createTestNamespace('sidecar');
+    // The sidecar runs under the collector's ServiceAccount with the shipped RBAC, not as admin.
+    sidecarKubeconfig = await sidecarServiceAccount({ adminKubeconfig: clusterEndpoints().kubeconfigPath, namespace, dir });
     // The collector pod the sidecar belongs to (its Events and summary annotation land here).
     await core.createNamespacedPod({
       namespace,
@@ -66,7 +70,7 @@ describe('sidecar serve on a real cluster', () => {
       logFile: join(dir, `${name}.log`),
       env: {
         ...process.env,
-        KUBECONFIG: clusterEndpoints().kubeconfigPath,
+        KUBECONFIG: sidecarKubeconfig,
         POD_NAME: pod.metadata?.name ?? '',
         POD_UID: pod.metadata?.uid ?? '',
         POD_NAMESPACE: namespace,

@@ -19,6 +19,7 @@ import { createTokenVerifier } from '../../webhook/debug/token-auth.js';
 import { writeKubeconfig } from '../harness/cluster.js';
 import { clients, clusterEndpoints, createTestNamespace, kubectl } from '../harness/context.js';
 import { freePort, startProcess, waitFor, type ManagedProcess } from '../harness/processes.js';
+import { webhookServiceAccount } from './support/service-accounts.js';
 import { ensureBuilt } from './support/webhook.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -123,10 +124,12 @@ describe('edot-ta webhook --debug-allow as a real process', () => {
     expect(issued.code, issued.stderr).toBe(0);
     caPem = readFileSync(join(work, 'certs', 'ca.crt'), 'utf8');
     port = await freePort();
+    // Under the webhook's ServiceAccount with the shipped rules (token auth), not as admin.
+    const kubeconfig = await webhookServiceAccount({ adminKubeconfig: clusterEndpoints().kubeconfigPath, namespace, dir: work, configName: `edot-ta-debug-${uid.slice(0, 8)}` });
     webhook = startProcess('webhook-debug', process.execPath, [
       mainJs, 'webhook', '--port', String(port), '--listen-address', '127.0.0.1', '--cert-dir', join(work, 'certs'),
       '--sidecar-image', 'edot-ta:e2e', '--native-sidecars', 'false', '--shutdown-delay-seconds', '0',
-      '--debug-allow', `system:serviceaccount:${namespace}:debug-reader`, '--kubeconfig', clusterEndpoints().kubeconfigPath,
+      '--debug-allow', `system:serviceaccount:${namespace}:debug-reader`, '--kubeconfig', kubeconfig,
     ], { logFile: join(work, 'webhook.log'), env: { ...process.env, KUBECONFIG: '', EDOT_TA_LOG_LEVEL: 'debug' } });
     await waitFor('the webhook to be ready', async () => (await call(port, caPem, 'GET', '/readyz')).status === 200, { timeoutMs: 20_000, abortIf: webhook.exited, describe: () => webhook!.tail() });
     // At start it reads issuer and keys once, so a missing permission shows in the log right away.

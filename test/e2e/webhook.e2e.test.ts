@@ -17,6 +17,7 @@ import { certificateInfo } from '../../certs/ca.js';
 import { clients, clusterEndpoints, createTestNamespace, kubectl } from '../harness/context.js';
 import { freePort, startProcess, waitFor, type ManagedProcess } from '../harness/processes.js';
 import { tool } from '../harness/tools.js';
+import { webhookServiceAccount } from './support/service-accounts.js';
 import { containerNames, daemonPod, edotTa, ensureBuilt, fixture, mainJs, optIn, servedSerial, shippedWebhookConfiguration } from './support/webhook.js';
 
 beforeAll(() => ensureBuilt());
@@ -52,12 +53,14 @@ describe('edot-ta webhook on the real apiserver (current release)', () => {
     labelled = await createTestNamespace('webhook', optIn);
     unlabelled = await createTestNamespace('webhook-off');
     port = await freePort();
+    // Under the webhook's ServiceAccount with the shipped Role/ClusterRole (token auth), not as admin.
+    const kubeconfig = await webhookServiceAccount({ adminKubeconfig: clusterEndpoints().kubeconfigPath, namespace: unlabelled, dir: work, configName });
     webhook = startProcess('webhook', process.execPath, [
       mainJs, 'webhook', '--port', String(port), '--listen-address', '127.0.0.1', '--cert-dir', certDir, '--sidecar-image', 'edot-ta:e2e', '--shutdown-delay-seconds', '0',
-      '--debug-audience', 'edot-ta-webhook', '--debug-allow', `${labelled}:inspector`, '--kubeconfig', clusterEndpoints().kubeconfigPath,
+      '--debug-audience', 'edot-ta-webhook', '--debug-allow', `${labelled}:inspector`, '--kubeconfig', kubeconfig,
     ], {
       logFile: join(work, 'webhook.log'),
-      env: { ...process.env, KUBECONFIG: clusterEndpoints().kubeconfigPath, EDOT_TA_LOG_LEVEL: 'debug' },
+      env: { ...process.env, KUBECONFIG: kubeconfig, EDOT_TA_LOG_LEVEL: 'debug' },
     });
     await waitFor('the webhook to be ready', async () => (await servedSerial(port, caPem)).length > 0, { timeoutMs: 20_000, abortIf: webhook.exited, describe: () => webhook!.tail() });
 

@@ -37,7 +37,8 @@ export class FaultProxy {
     this.caPem = caPem;
   }
 
-  static async start(upstream: { server: string; caFile: string; token: string }): Promise<FaultProxy> {
+  /** Without `token`, the client's own credentials (its Authorization header) are passed on. */
+  static async start(upstream: { server: string; caFile: string; token?: string }): Promise<FaultProxy> {
     const certs = createWebhookCertificates({ service: 'fault-proxy', namespace: 'test', ips: ['127.0.0.1'], validityDays: 1 });
     const target = new URL(upstream.server);
     const ca = readFileSync(upstream.caFile);
@@ -68,7 +69,7 @@ export class FaultProxy {
         res.end(`${JSON.stringify({ type: 'ERROR', object: { kind: 'Status', apiVersion: 'v1', status: 'Failure', code: 410, reason: 'Expired', message: 'injected: too old resource version' } })}\n`);
         return;
       }
-      const headers = { ...req.headers, host: target.host, authorization: `Bearer ${upstream.token}` };
+      const headers = { ...req.headers, host: target.host, ...(upstream.token ? { authorization: `Bearer ${upstream.token}` } : {}) };
       const forward = httpsRequest({ host: target.hostname, port: target.port, path: url, method: req.method, headers, ca }, (answer) => {
         res.writeHead(answer.statusCode ?? 502, answer.headers);
         answer.pipe(res);

@@ -1,6 +1,8 @@
-// The serving webhook keeps @kubernetes/client-node out of its process (its API calls run in a
-// short-lived child, see cluster-tasks.ts): the client alone costs ~60 MiB of RSS, and the
-// admission path must not regress to loading it through some shared helper.
+// The serving webhook and the sidecar keep @kubernetes/client-node out of their processes: the
+// client alone costs ~60 MiB of RSS (its generated API), and the sidecar runs on every node.
+// The webhook's API calls run in a short-lived child (cluster-tasks.ts); the sidecar reads
+// kubeconfigs itself (sidecar/kube/kubeconfig.ts) and imports the client only for what only it
+// implements (exec plugins). Neither may regress to loading it through some shared helper.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
@@ -22,12 +24,16 @@ async function importsWithoutClient(modulePath: string): Promise<string> {
   return stdout.trim();
 }
 
-describe('webhook import weight', () => {
-  it('loads the serving modules without @kubernetes/client-node', async () => {
+describe('import weight of the long-running processes', () => {
+  it('the webhook loads its serving modules without @kubernetes/client-node', async () => {
     expect(await importsWithoutClient('./webhook/cli.ts')).toBe('ok');
   });
 
+  it('the sidecar loads `sidecar serve` (discovery, sharding, API) without @kubernetes/client-node', async () => {
+    expect(await importsWithoutClient('./sidecar/serve/serve-cli.ts')).toBe('ok');
+  });
+
   it('has a guard that would notice the client being loaded', async () => {
-    await expect(importsWithoutClient('./sidecar/sharding/runtime.ts')).rejects.toThrow(/loaded @kubernetes\/client-node/);
+    await expect(importsWithoutClient('./cli/doctor.ts')).rejects.toThrow(/loaded @kubernetes\/client-node/);
   });
 });
