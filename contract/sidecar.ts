@@ -7,6 +7,11 @@
 export type PodScope = 'cluster' | 'node';
 export const podScopes: readonly PodScope[] = ['cluster', 'node'];
 export const isPodScope = (value: unknown): value is PodScope => podScopes.includes(value as PodScope);
+/**
+ * `node`: each sidecar watches its own node's pods, and the pods of nodes without a collector
+ * that hash to it (a pod event reaches one member, not the group); `cluster`: every pod.
+ */
+export const defaultPodScope: PodScope = 'node';
 
 /** Environment of the sidecar container. */
 export const sidecarEnv = {

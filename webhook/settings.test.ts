@@ -62,9 +62,9 @@ describe('inject settings', () => {
   });
 
   it('takes --sidecar-pod-scope (EDOT_TA_SIDECAR_POD_SCOPE), default cluster, and refuses other values', () => {
-    expect(parseInjectSettings({}).sidecarPodScope).toBe('cluster');
-    expect(parseInjectSettings({ 'sidecar-pod-scope': 'node' }).sidecarPodScope).toBe('node');
-    expect(parseInjectSettings({}, { EDOT_TA_SIDECAR_POD_SCOPE: 'node' }).sidecarPodScope).toBe('node');
+    expect(parseInjectSettings({}).sidecarPodScope).toBe('node');
+    expect(parseInjectSettings({ 'sidecar-pod-scope': 'cluster' }).sidecarPodScope).toBe('cluster');
+    expect(parseInjectSettings({}, { EDOT_TA_SIDECAR_POD_SCOPE: 'cluster' }).sidecarPodScope).toBe('cluster');
     expect(() => parseInjectSettings({ 'sidecar-pod-scope': 'zone' })).toThrow(/--sidecar-pod-scope: want cluster or node, got "zone"/);
   });
 

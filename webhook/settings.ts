@@ -4,7 +4,7 @@
 import { UsageError } from '../common/args.js';
 import { edotTaVersion } from '../common/version.js';
 import { type CRSettings, type CollectorMode, type InjectSettings, type LabelRequirement, type NativeSidecarsMode } from './types.js';
-import { isPodScope, podScopes } from '../contract/sidecar.js';
+import { defaultPodScope, isPodScope, podScopes } from '../contract/sidecar.js';
 import { parsePrometheusCREnv } from '../contract/prometheus-cr.js';
 import { defaultSidecarPort } from '../contract/names.js';
 
@@ -80,7 +80,7 @@ export function defaultInjectSettings(): InjectSettings {
     defaultPrometheusCR: defaultPrometheusCRJson,
     sidecarResources: { requests: { cpu: '10m', memory: '64Mi' }, limits: { memory: '256Mi' } },
     sidecarRunAsUser: 65532,
-    sidecarPodScope: 'cluster',
+    sidecarPodScope: defaultPodScope,
   };
 }
 

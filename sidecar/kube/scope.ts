@@ -17,6 +17,11 @@ export interface WatchScope {
    * the target group kubernetes_sd derives from it (smaller, and shared with the kept targets).
    */
   form?: 'object' | 'targetGroup';
+  /**
+   * Pods only: watched per node (a `spec.nodeName=` field selector each), on the nodes this
+   * member covers (pod scope `node`); the set changes with the membership view.
+   */
+  nodes?: 'covered';
 }
 
 const groupVersion: Record<WatchedResource, string> = {
@@ -31,13 +36,14 @@ const groupVersion: Record<WatchedResource, string> = {
 };
 
 export function scopeKey(scope: WatchScope): string {
-  return [scope.resource, scope.namespace ?? '*', scope.labelSelector ?? '', scope.fieldSelector ?? '', scope.form ?? 'object'].join('|');
+  return [scope.resource, scope.namespace ?? '*', scope.labelSelector ?? '', scope.fieldSelector ?? '', scope.form ?? 'object', scope.nodes ?? ''].join('|');
 }
 
 export function describeScope(scope: WatchScope): string {
   const parts = [scope.resource, scope.namespace ? `namespace=${scope.namespace}` : 'all namespaces'];
   if (scope.labelSelector) parts.push(`labels=${scope.labelSelector}`);
   if (scope.fieldSelector) parts.push(`fields=${scope.fieldSelector}`);
+  if (scope.nodes) parts.push('on covered nodes');
   return parts.join(' ');
 }
 

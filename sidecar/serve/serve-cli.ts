@@ -16,7 +16,8 @@ import { DiscoveryRuntime } from './serve-runtime.js';
 import { shardingSettingsFromEnv, ShardingSettingsError, startSharding, type ShardingRuntime } from '../sharding/runtime.js';
 import type { ScrapeConfig } from '../targets/targets.js';
 import { defaultSidecarPort, scrapeConfigsPath } from '../../contract/names.js';
-import { isPodScope, serveFlags } from '../../contract/sidecar.js';
+import { defaultPodScope, isPodScope, serveFlags } from '../../contract/sidecar.js';
+import { coveredNodes } from '../sharding/assignment.js';
 import { describeYamlError } from '../../common/yaml-errors.js';
 
 const usage = `Usage: edot-ta sidecar serve [flags]
@@ -29,8 +30,9 @@ Flags:
   --scrape-configs FILE      YAML {scrape_configs: [...]} written by \`sidecar render\`
                              (default /edot-ta/scrape-configs.yaml; missing file = no static jobs)
   --kubeconfig FILE          kubeconfig (default: KUBECONFIG env, else in-cluster)
-  --pod-scope cluster|node   watch all pods, or only pods on NODE_NAME (fieldSelector
-                             spec.nodeName=NODE_NAME) (default cluster)
+  --pod-scope node|cluster   node: watch the pods of NODE_NAME and of the nodes without a
+                             collector that hash to this member (one watch per node, fieldSelector
+                             spec.nodeName); cluster: watch every pod (default node)
   --watchdog-seconds N       restart a watch silent for longer than N seconds (default 90)
   --crd-poll-seconds N       while the PodMonitor/ServiceMonitor CRDs are missing, look for them
                              every N seconds; monitors count once they appear (default 30)
@@ -47,7 +49,7 @@ const flagOptions = {
   [serveFlags.listen]: { type: 'string', default: `127.0.0.1:${defaultSidecarPort}` },
   [serveFlags.scrapeConfigs]: { type: 'string', default: scrapeConfigsPath },
   kubeconfig: { type: 'string' },
-  [serveFlags.podScope]: { type: 'string', default: 'cluster' },
+  [serveFlags.podScope]: { type: 'string', default: defaultPodScope },
   'watchdog-seconds': { type: 'string', default: '90' },
   'crd-poll-seconds': { type: 'string', default: '30' },
   [serveFlags.tokenFile]: { type: 'string' },
@@ -87,6 +89,8 @@ export async function run(argv: string[]): Promise<number> {
     return err instanceof IdentityError || err instanceof ShardingSettingsError ? 2 : 1;
   }
   const log = logger.child({ pod: `${identity.podNamespace}/${identity.podName}`, group: identity.group });
+  const self = { name: identity.podName, nodeName: identity.nodeName };
+  const coverNodes = flags['pod-scope'] === 'node';
   const staticConfigs = loadStaticConfigs(flags['scrape-configs'], log);
 
   let runtime: DiscoveryRuntime | undefined;
@@ -103,7 +107,17 @@ export async function run(argv: string[]): Promise<number> {
     client,
     staticConfigs: staticConfigs.configs,
     prometheusCR: identity.prometheusCR,
-    watch: { ownNamespace: identity.podNamespace, ...(flags['pod-scope'] === 'node' ? { podFieldSelector: `spec.nodeName=${identity.nodeName}` } : {}) },
+    watch: { ownNamespace: identity.podNamespace, ...(coverNodes ? { podNodes: 'covered' as const } : {}) },
+    ...(coverNodes
+      ? {
+          coverage: {
+            ownNode: self.nodeName,
+            nodesFor: (nodeNames: Iterable<string>) => coveredNodes(self, sharding?.sharding.currentView().members ?? [], nodeNames),
+            // A node handed to another member stays watched while we may still hold its targets.
+            retainMs: shardingSettings.leaseDurationSeconds * 1000 + 2 * shardingSettings.holdMs + shardingSettings.renewIntervalMs,
+          },
+        }
+      : {}),
     watchdogMs: Number(flags['watchdog-seconds']) * 1000,
     crdPollMs: Number(flags['crd-poll-seconds']) * 1000,
     logger: log,
@@ -136,6 +150,7 @@ export async function run(argv: string[]): Promise<number> {
     },
     onEvent: (reason, message) => void events.record('Normal', reason, message),
     discoveryReady: () => current.ready(),
+    ...(coverNodes ? { coverNodes: true, onViewChanged: () => current.refreshCoverage(), viewPrepared: () => current.coveragePrepared() } : {}),
   });
   sharding = shard;
   current.engine.setShardFilter(shard.sharding);

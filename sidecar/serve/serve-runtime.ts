@@ -7,8 +7,9 @@
 import type { Logger } from '../../common/log.js';
 import type { PrometheusCRSettings } from './identity.js';
 import { Informer, type InformerEvent } from '../kube/informer.js';
+import { NodeSetInformer, type InformerStore } from '../kube/node-set-informer.js';
 import type { KubeClient } from '../kube/client.js';
-import { scopeKey, scopeSource, describeScope, type WatchScope, type WatchedResource } from '../kube/scope.js';
+import { andSelectors, scopeKey, scopeSource, describeScope, type WatchScope, type WatchedResource } from '../kube/scope.js';
 import type { SidecarMetrics } from './metrics.js';
 import { needsNamespaceLabels } from '../discovery/selectors.js';
 import { buildMonitorScrapeConfigs, type MonitorProblem, type SecretSource } from '../discovery/monitor-configs.js';
@@ -35,6 +36,12 @@ export interface RuntimeOptions {
   monitorDebounceMs?: number;
   /** How often to look again for the monitor CRDs while one is missing (default 30 s). */
   crdPollMs?: number;
+  /**
+   * Pod scope `node` (with `watch.podNodes`): which nodes this member covers, given every node's
+   * name (the runtime watches Nodes for them), and how long a node no longer covered stays
+   * watched (the longest handover hold). Coverage starts as the own node.
+   */
+  coverage?: { ownNode: string; nodesFor: (nodeNames: Iterable<string>) => ReadonlySet<string>; retainMs: number };
 }
 
 type MonitorResource = 'podmonitors' | 'servicemonitors';
@@ -42,7 +49,7 @@ const monitorGroupVersion = 'apis/monitoring.coreos.com/v1';
 
 interface ScopeInformer {
   scope: WatchScope;
-  informer: Informer<unknown>;
+  informer: InformerStore<unknown>;
 }
 
 export class DiscoveryRuntime {
@@ -61,8 +68,28 @@ export class DiscoveryRuntime {
   /** Monitor kinds found served and watched; the rest are looked for every crdPollMs. */
   private readonly watchedMonitorKinds = new Set<MonitorResource>();
   private stopped = false;
+  /** Pod scope `node`: every node's name, the pod stores per covered node, and the nodes covered now. */
+  private readonly nodeNames: ScopeInformer | undefined;
+  private readonly nodeSets = new Set<NodeSetInformer<unknown>>();
+  private covered: ReadonlySet<string>;
 
   constructor(private readonly options: RuntimeOptions) {
+    const { coverage } = options;
+    this.covered = new Set(coverage ? [coverage.ownNode] : []);
+    if (coverage) {
+      const scope: WatchScope = { resource: 'nodes' };
+      // Only the names are kept (coverage needs nothing else of a Node).
+      const informer = new Informer<unknown>(scopeSource(options.client, scope), {
+        transform: () => true,
+        onEvent: (event) => {
+          if (event.type === 'delete' || event.previous === undefined) this.refreshCoverage();
+        },
+        onSynced: () => this.refreshCoverage(),
+        logger: options.logger,
+        watchdogMs: options.watchdogMs,
+      });
+      this.nodeNames = { scope, informer };
+    }
     const stores: ObjectStores = {
       get: (scope, key) => this.scopeInformers.get(scopeKey(scope))?.informer.get(key),
       entries: (scope) => this.scopeInformers.get(scopeKey(scope))?.informer.entries() ?? [],
@@ -70,7 +97,35 @@ export class DiscoveryRuntime {
     this.engine = new TargetEngine(stores, options.watch, options.logger);
   }
 
+  /**
+   * Recomputes the covered nodes (the view or the node list changed) and updates every pod
+   * store of pod scope `node`. Until Nodes are listed, only the own node is known.
+   */
+  refreshCoverage(): void {
+    const { coverage } = this.options;
+    if (!coverage || !this.nodeNames || this.stopped) return;
+    const names = this.nodeNames.informer.hasSynced ? [...this.nodeNames.informer.entries()].map(([name]) => name) : [];
+    const covered = coverage.nodesFor(names);
+    const same = covered.size === this.covered.size && [...covered].every((node) => this.covered.has(node));
+    if (same) return;
+    this.covered = covered;
+    this.options.logger.info('covering nodes', { nodes: [...covered].sort() });
+    for (const nodeSet of this.nodeSets) nodeSet.setNodes(covered);
+  }
+
+  /** Pod scope `node`: the nodes of the current coverage are listed (the view may be announced). */
+  coveragePrepared(): boolean {
+    if (!this.options.coverage) return true;
+    return (this.nodeNames?.informer.hasSynced ?? true) && [...this.nodeSets].every((nodeSet) => nodeSet.prepared());
+  }
+
+  /** The nodes whose pods this member watches now (retiring ones included). */
+  coveredNodes(): string[] {
+    return [...new Set([...this.nodeSets].flatMap((nodeSet) => nodeSet.nodes()))].sort();
+  }
+
   start(): void {
+    this.nodeNames?.informer.start();
     const { prometheusCR } = this.options;
     if (!prometheusCR.enabled) {
       this.applyConfigs([]);
@@ -162,7 +217,7 @@ export class DiscoveryRuntime {
     },
   };
 
-  private secretInformer(namespace: string, name: string): Informer<unknown> {
+  private secretInformer(namespace: string, name: string): InformerStore<unknown> {
     const key = `${namespace}/${name}`;
     let entry = this.secretInformers.get(key);
     if (!entry) {
@@ -199,7 +254,12 @@ export class DiscoveryRuntime {
   }
 
   informers(): Array<{ resource: string; scope: string; stats: Informer<unknown>['stats'] }> {
-    return this.allInformers().map(({ scope, informer }) => ({ resource: scope.resource, scope: describeScope(scope), stats: informer.stats }));
+    // Pod scope `node`: one series per node watch.
+    return this.allInformers().flatMap(({ scope, informer }) =>
+      informer instanceof NodeSetInformer
+        ? informer.parts().map((part) => ({ resource: scope.resource, scope: part.source.description, stats: part.stats }))
+        : [{ resource: scope.resource, scope: describeScope(scope), stats: informer.stats }],
+    );
   }
 
   async stop(): Promise<void> {
@@ -211,7 +271,7 @@ export class DiscoveryRuntime {
   }
 
   private allInformers(): ScopeInformer[] {
-    return [...this.monitorInformers, ...this.secretInformers.values(), ...this.scopeInformers.values()];
+    return [...(this.nodeNames ? [this.nodeNames] : []), ...this.monitorInformers, ...this.secretInformers.values(), ...this.scopeInformers.values()];
   }
 
   private scheduleMonitorConfigs(): void {
@@ -269,15 +329,30 @@ export class DiscoveryRuntime {
     const wanted = new Map(this.engine.scopes().map((scope) => [scopeKey(scope), scope]));
     for (const [key, scope] of wanted) {
       if (this.scopeInformers.has(key)) continue;
-      const informer = this.makeInformer(scope, (event) => this.onObjectEvent(scope.resource, event));
+      const onEvent = (event: InformerEvent<unknown>) => this.onObjectEvent(scope.resource, event);
+      const informer = scope.nodes === 'covered' ? this.makeNodeSetInformer(scope, onEvent) : this.makeInformer(scope, onEvent);
       this.scopeInformers.set(key, { scope, informer });
       informer.start();
     }
     for (const [key, entry] of this.scopeInformers) {
       if (wanted.has(key)) continue;
       this.scopeInformers.delete(key);
+      if (entry.informer instanceof NodeSetInformer) this.nodeSets.delete(entry.informer);
       void entry.informer.stop();
     }
+  }
+
+  /** One pod informer per covered node (`spec.nodeName=` added to the scope's field selector). */
+  private makeNodeSetInformer(scope: WatchScope, onEvent: (event: InformerEvent<unknown>) => void): NodeSetInformer<unknown> {
+    const { nodes: _covered, ...perNode } = scope;
+    const nodeSet = new NodeSetInformer<unknown>(
+      (node) => this.makeInformer({ ...perNode, fieldSelector: andSelectors(scope.fieldSelector, `spec.nodeName=${node}`) }, onEvent),
+      onEvent,
+      this.options.coverage?.retainMs ?? 0,
+      this.covered,
+    );
+    this.nodeSets.add(nodeSet);
+    return nodeSet;
   }
 
   /** Starts a refresh loop for every new dns_sd/http_sd/file_sd entry, stops those of changed or removed jobs. */

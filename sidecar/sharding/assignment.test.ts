@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { assign, memberCapacities, type AssignableTarget, type Member } from './assignment.js';
+import { assign, coveredNodes, memberCapacities, type AssignableTarget, type Member } from './assignment.js';
 import { seededRandom } from './hash.js';
 
 interface Scenario {
@@ -156,5 +156,56 @@ describe('assignment', () => {
     // c·mean moves from 110 to 110.11: about 11% of the members get one more slot, nobody loses one.
     expect(changed / 999).toBeGreaterThan(0.05);
     expect(changed / 999).toBeLessThan(0.17);
+  });
+});
+
+describe('pod scope node: covering members', () => {
+  it('a target on a node without a member goes to the member covering that node, which is the member coveredNodes() says watches it', () => {
+    for (let seed = 1; seed <= 20; seed++) {
+      const { members, targets } = scenario(seed, 6, 400);
+      const nodes = [...new Set(targets.map((t) => t.nodeName).filter((n): n is string => n !== undefined))];
+      const result = assign(members, targets, { coverNodes: true });
+      const memberNodes = new Set(members.map((m) => m.nodeName));
+      const coverage = new Map(members.map((m) => [m.name, coveredNodes(m, members, nodes)]));
+      for (const target of targets) {
+        if (target.nodeName === undefined) {
+          expect(result.reasonOf(target.key)).toBe('hashed');
+          continue;
+        }
+        const owner = result.ownerOf(target.key) as string;
+        expect(result.reasonOf(target.key)).toBe(memberNodes.has(target.nodeName) ? 'node-local' : 'node-covered');
+        // The owner watches the target's node, and nobody else covers a member-less node.
+        expect(coverage.get(owner)?.has(target.nodeName)).toBe(true);
+        if (!memberNodes.has(target.nodeName)) expect([...coverage.values()].filter((c) => c.has(target.nodeName as string))).toHaveLength(1);
+      }
+    }
+  });
+
+  it('members that each see only their covered nodes\' targets agree on every owner', () => {
+    const { members, targets } = scenario(7, 5, 600);
+    const nodes = [...new Set(targets.map((t) => t.nodeName).filter((n): n is string => n !== undefined))];
+    const full = assign(members, targets, { coverNodes: true });
+    for (const member of members) {
+      const mine = coveredNodes(member, members, nodes);
+      const seen = targets.filter((t) => t.nodeName === undefined || mine.has(t.nodeName));
+      const partial = assign(members, seen, { coverNodes: true });
+      for (const target of seen) expect(partial.ownerOf(target.key)).toBe(full.ownerOf(target.key));
+    }
+  });
+
+  it('a leaving member (not in the view) covers only its own node; a member-less node moves whole on a membership change', () => {
+    const members: Member[] = ['a', 'b', 'c', 'd'].map((name, i) => ({ name, nodeName: `node-${i}` }));
+    const nodes = Array.from({ length: 40 }, (_, i) => `node-${i}`);
+    expect([...coveredNodes({ name: 'z', nodeName: 'node-9' }, members, nodes)]).toEqual(['node-9']);
+    const before = new Map(members.map((m) => [m.name, coveredNodes(m, members, nodes)]));
+    const after = new Map(members.slice(1).map((m) => [m.name, coveredNodes(m, members.slice(1), nodes)]));
+    // Rendezvous: only the nodes `a` covered (and its own) move; every other node keeps its coverer.
+    for (const [name, nodesBefore] of before) {
+      if (name === 'a') continue;
+      for (const node of nodesBefore) expect(after.get(name)?.has(node)).toBe(true);
+    }
+    const covered = (coverage: Map<string, Set<string>>) => [...coverage.values()].flatMap((c) => [...c]).sort();
+    expect(covered(before)).toEqual([...nodes].sort());
+    expect(covered(after)).toEqual([...nodes].sort());
   });
 });

@@ -2,11 +2,16 @@
 // alone and gets the same answer. Rules, in order:
 //   1. node-local: a target whose pod runs on node N goes to the member on N (several members on
 //      N: rendezvous hashing among them) — no cross-node scraping, what a DaemonSet user expects;
-//   2. hashed: every other target (node-less, or on a node without a member) goes by rendezvous
-//      (HRW) hashing with bounded loads over all members: the best-scoring member whose load is
-//      below ceil(loadFactor · hashed / members).
-// The hashed pool is balanced on its own (node-local counts do not enter the cap), so a sidecar
-// that only sees its own node's pods still agrees with the others on every hashed target.
+//   2. node-covered (pod scope `node`): a target on a node without a member goes to the member
+//      that covers that node, chosen by rendezvous hashing of the node's name over all members
+//      (`coveringMember`). That member is the only one watching the node's pods, so a whole node
+//      moves at once;
+//   3. hashed: every other target (node-less; with pod scope `cluster` also those on a node without
+//      a member) goes by rendezvous (HRW) hashing with bounded loads over all members: the
+//      best-scoring member whose load is below ceil(loadFactor · hashed / members).
+// The hashed pool is balanced on its own (node-local and covered counts do not enter the cap),
+// so a sidecar that only sees its own and its covered nodes' pods still agrees with the others
+// on every hashed target.
 // Input order never matters: members are sorted by name, hashed targets by (hash, key).
 import { hash64, score } from './hash.js';
 import { defaultLoadFactor } from '../../contract/sharding-settings.js';
@@ -22,18 +27,21 @@ export interface AssignableTarget {
   nodeName?: string;
 }
 
-export type OwnerReason = 'node-local' | 'hashed';
+export type OwnerReason = 'node-local' | 'node-covered' | 'hashed';
+const reasons: readonly OwnerReason[] = ['hashed', 'node-local', 'node-covered'];
 
 export interface AssignmentOptions {
   /** Bounded-loads factor c: no member gets more than ceil(c · mean) hashed targets. */
   loadFactor?: number;
+  /** Pod scope `node`: a target on a node without a member goes to that node's covering member. */
+  coverNodes?: boolean;
 }
 
 export class Assignment {
   constructor(
     /** Members sorted by name; owner indices point into this list. */
     readonly members: readonly Member[],
-    /** target key -> memberIndex * 2 + (node-local ? 1 : 0) */
+    /** target key -> memberIndex * 4 + index of its reason in `reasons` */
     private readonly owners: ReadonlyMap<string, number>,
     /** Cap on hashed targets per member. */
     readonly hashedCap: number,
@@ -45,17 +53,17 @@ export class Assignment {
 
   ownerOf(key: string): string | undefined {
     const code = this.owners.get(key);
-    return code === undefined ? undefined : this.members[code >> 1]?.name;
+    return code === undefined ? undefined : this.members[code >> 2]?.name;
   }
 
   reasonOf(key: string): OwnerReason | undefined {
     const code = this.owners.get(key);
-    return code === undefined ? undefined : code & 1 ? 'node-local' : 'hashed';
+    return code === undefined ? undefined : reasons[code & 3];
   }
 
   *entries(): IterableIterator<{ key: string; owner: string; reason: OwnerReason }> {
     for (const [key, code] of this.owners) {
-      yield { key, owner: this.members[code >> 1]?.name ?? '', reason: code & 1 ? 'node-local' : 'hashed' };
+      yield { key, owner: this.members[code >> 2]?.name ?? '', reason: reasons[code & 3] as OwnerReason };
     }
   }
 
@@ -63,7 +71,7 @@ export class Assignment {
   keysOwnedBy(name: string): readonly string[] {
     if (!this.byOwner) {
       const byOwner = new Map<string, string[]>(this.members.map((m) => [m.name, []]));
-      for (const [key, code] of this.owners) byOwner.get(this.members[code >> 1]?.name ?? '')?.push(key);
+      for (const [key, code] of this.owners) byOwner.get(this.members[code >> 2]?.name ?? '')?.push(key);
       this.byOwner = byOwner;
     }
     return this.byOwner.get(name) ?? [];
@@ -71,12 +79,13 @@ export class Assignment {
 
   private byOwner: Map<string, string[]> | undefined;
 
-  /** Targets per member (both kinds), by member name. */
-  loads(): Map<string, { nodeLocal: number; hashed: number }> {
-    const loads = new Map(this.members.map((m) => [m.name, { nodeLocal: 0, hashed: 0 }]));
+  /** Targets per member (every kind), by member name. */
+  loads(): Map<string, { nodeLocal: number; nodeCovered: number; hashed: number }> {
+    const loads = new Map(this.members.map((m) => [m.name, { nodeLocal: 0, nodeCovered: 0, hashed: 0 }]));
+    const field = ['hashed', 'nodeLocal', 'nodeCovered'] as const;
     for (const code of this.owners.values()) {
-      const load = loads.get(this.members[code >> 1]?.name ?? '');
-      if (load) load[code & 1 ? 'nodeLocal' : 'hashed']++;
+      const load = loads.get(this.members[code >> 2]?.name ?? '');
+      if (load) load[field[code & 3] as (typeof field)[number]]++;
     }
     return loads;
   }
@@ -109,8 +118,15 @@ export function assign(members: readonly Member[], targets: Iterable<AssignableT
   if (count === 0) return new Assignment(sorted, owners, 0);
 
   const hashed: HashedTarget[] = [];
+  const coverer = new Map<string, number>();
   for (const [key, nodeName] of nodeByKey) {
     const local = nodeName === undefined ? undefined : membersByNode.get(nodeName);
+    if (!local && nodeName !== undefined && options.coverNodes) {
+      let index = coverer.get(nodeName);
+      if (index === undefined) coverer.set(nodeName, (index = bestScoring(hash64(nodeName), seedHi, seedLo)));
+      owners.set(key, index * 4 + 2);
+      continue;
+    }
     const { hi, lo } = hash64(key);
     if (!local) {
       hashed.push({ key, hi, lo });
@@ -127,13 +143,52 @@ export function assign(members: readonly Member[], targets: Iterable<AssignableT
         }
       }
     }
-    owners.set(key, best * 2 + 1);
+    owners.set(key, best * 4 + 1);
   }
 
   const capacities = memberCapacities(hashed.length, seedLo, loadFactor);
   const ownerByTarget = placeWithBoundedLoads(hashed, seedHi, seedLo, capacities);
-  hashed.forEach((target, i) => owners.set(target.key, (ownerByTarget[i] as number) * 2));
+  hashed.forEach((target, i) => owners.set(target.key, (ownerByTarget[i] as number) * 4));
   return new Assignment(sorted, owners, Math.max(0, ...capacities));
+}
+
+/** The member (index into seeds) with the highest rendezvous score for `id`. */
+function bestScoring(id: { hi: number; lo: number }, seedHi: Uint32Array, seedLo: Uint32Array): number {
+  let best = 0;
+  let bestScore = -1;
+  for (let index = 0; index < seedHi.length; index++) {
+    const s = score(id.hi, id.lo, seedHi[index] as number, seedLo[index] as number);
+    if (s > bestScore) {
+      bestScore = s;
+      best = index;
+    }
+  }
+  return best;
+}
+
+/**
+ * Pod scope `node`: the nodes whose pods `self` watches for the live `members` — its own node,
+ * and each node of `nodeNames` without a member whose rendezvous winner (the node's name hashed
+ * over every member, as rule 2 of `assign`) is `self`.
+ */
+export function coveredNodes(self: Member, members: readonly Member[], nodeNames: Iterable<string>): Set<string> {
+  const sorted = [...new Map(members.map((m) => [m.name, m])).values()].sort((a, b) => compare(a.name, b.name));
+  // Not in the view (leaving, or not yet judged live): the others cover every other node.
+  if (!sorted.some((m) => m.name === self.name)) return new Set([self.nodeName]);
+  const seedHi = new Uint32Array(sorted.length);
+  const seedLo = new Uint32Array(sorted.length);
+  sorted.forEach((member, index) => {
+    const seed = hash64(member.name, 0x9e3779b9);
+    seedHi[index] = seed.hi;
+    seedLo[index] = seed.lo;
+  });
+  const memberNodes = new Set(sorted.map((m) => m.nodeName));
+  const selfIndex = sorted.findIndex((m) => m.name === self.name);
+  const covered = new Set<string>([self.nodeName]);
+  for (const node of nodeNames) {
+    if (!memberNodes.has(node) && bestScoring(hash64(node), seedHi, seedLo) === selfIndex) covered.add(node);
+  }
+  return covered;
 }
 
 /** One entry per key; when duplicates disagree on the node, the smallest node name wins. */

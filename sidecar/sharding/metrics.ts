@@ -30,12 +30,12 @@ export function createShardingMetrics(registry: Registry): ShardingMetrics {
   });
   new Gauge({
     name: 'edot_ta_targets_owned',
-    help: 'Targets this sidecar serves, by why: node-local, hashed, held-for-handover',
+    help: 'Targets this sidecar serves, by why: node-local, node-covered, hashed, held-for-handover',
     labelNames: ['reason'],
     registers: [registry],
     collect() {
       this.reset();
-      const counts: Record<string, number> = { 'node-local': 0, hashed: 0, 'held-for-handover': 0 };
+      const counts: Record<string, number> = { 'node-local': 0, 'node-covered': 0, hashed: 0, 'held-for-handover': 0 };
       if (bound) for (const [, served] of bound.handover.entries()) counts[served.reason] = (counts[served.reason] ?? 0) + 1;
       for (const [reason, count] of Object.entries(counts)) this.set({ reason }, count);
     },

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { SimulatedClock } from './clock.js';
 import { createShardingMetrics } from './metrics.js';
 import { assignmentDebug, shardingSettingsFromEnv, ShardingSettingsError } from './runtime.js';
+import { coveredNodes } from './assignment.js';
 import { SimulatedLeaseStore } from '../../test/sharding/simulated-api.js';
 import { startSimulatedMember } from '../../test/sharding/simulation.js';
 
@@ -47,5 +48,43 @@ describe('/debug/assignment and metrics', () => {
     expect(text).toMatch(/^edot_ta_members 2$/m);
     expect(text).toMatch(/^edot_ta_targets_owned\{reason="node-local"\} 1$/m);
     expect(text).toMatch(/^edot_ta_api_healthy 1$/m);
+  });
+});
+
+describe('pod scope node: a covered node changes hands make-before-break', () => {
+  it('the old coverer serves the node\'s targets until the new one has listed them and announced its view (+ hold)', async () => {
+    const store = new SimulatedLeaseStore();
+    const clock = new SimulatedClock();
+    const a = { name: 'a', nodeName: 'node-a' };
+    const b = { name: 'b', nodeName: 'node-b' };
+    const c = { name: 'c', nodeName: 'node-c' };
+    // A member-less node that c will cover once it joins (and a or b covers before).
+    const node = Array.from({ length: 100 }, (_, i) => `node-x${i}`).find((n) => coveredNodes(c, [a, b, c], [n]).has(n)) as string;
+    const target = { key: `pod-on-${node}`, nodeName: node };
+    const holdMs = 5_000;
+    const member = (m: typeof a, targets: () => Array<typeof target>, viewPrepared?: () => boolean) =>
+      startSimulatedMember({ ...m, store, clock, targets, holdMs, renewIntervalMs: 1_000, leaseDurationSeconds: 4, sharding: { coverNodes: true, ...(viewPrepared ? { viewPrepared } : {}) } });
+    const coverersBefore = [a, b].filter((m) => coveredNodes(m, [a, b], [node]).has(node));
+    expect(coverersBefore).toHaveLength(1);
+    const before = coverersBefore[0]!;
+    const members = [a, b].map((m) => member(m, () => (m === before ? [target] : [])));
+    let listed = false;
+    let joined: ReturnType<typeof member> | undefined;
+    await clock.advance(3_000);
+    const servers = () => [...members, ...(joined ? [joined] : [])].filter((s) => s.owned().includes(target.key)).map((s) => s.name);
+    expect(servers()).toEqual([before.name]);
+
+    // c joins; it sees the node's pods only once its informer for the node has listed them.
+    joined = member(c, () => (listed ? [target] : []), () => listed);
+    for (let i = 0; i < 10; i++) {
+      await clock.advance(1_000);
+      expect(servers()).toEqual([before.name]); // c has not announced: the old coverer holds
+    }
+    listed = true;
+    joined.sharding.targetsChanged();
+    await clock.advance(1_500);
+    expect(servers().sort()).toEqual([before.name, 'c'].sort()); // overlap, never a gap
+    await clock.advance(holdMs + 2_000);
+    expect(servers()).toEqual(['c']);
   });
 });

@@ -27,6 +27,10 @@ export interface ShardingRuntimeOptions {
   onEvent?: (reason: string, message: string) => void;
   /** Discovery has its first full target list (readiness waits for an assignment of it). */
   discoveryReady?: () => boolean;
+  /** Pod scope `node`: see ShardingOptions (covering members, view announced once its nodes are listed). */
+  coverNodes?: boolean;
+  onViewChanged?: () => void;
+  viewPrepared?: () => boolean;
   clock?: Clock;
 }
 
@@ -73,6 +77,9 @@ export function startSharding(options: ShardingRuntimeOptions): ShardingRuntime 
     onOwnershipChanged: options.onOwnershipChanged,
     ...(options.discoveryReady ? { discoveryReady: options.discoveryReady } : {}),
     ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+    ...(options.coverNodes ? { coverNodes: true } : {}),
+    ...(options.onViewChanged ? { onViewChanged: options.onViewChanged } : {}),
+    ...(options.viewPrepared ? { viewPrepared: options.viewPrepared } : {}),
   });
   const started = sharding;
   metrics.bind(started);

@@ -31,6 +31,15 @@ export interface ShardingOptions {
   /** Debounce after target changes (a full reassignment; pods churn). */
   targetsDebounceMs?: number;
   checkIntervalMs?: number;
+  /** Pod scope `node`: targets on nodes without a member go to the node's covering member. */
+  coverNodes?: boolean;
+  /**
+   * A new view was computed (pod scope `node`: start watching the nodes it makes ours). Its
+   * announcement — which lets the previous owners release what we take over — waits until
+   * `viewPrepared` says discovery has listed them, so a covered node's pods are never unserved.
+   */
+  onViewChanged?: (members: readonly Member[]) => void;
+  viewPrepared?: () => boolean;
   /** The assignment function (a simulation may memoise it: it is pure). */
   assignFn?: (members: readonly Member[], targets: Iterable<AssignableTarget>, options: AssignmentOptions) => Assignment;
 }
@@ -56,6 +65,8 @@ export class Sharding implements ShardFilter {
   private joined = false;
   private readyOnce = false;
   private liveFingerprint = '';
+  /** The view whose announcement waits for `viewPrepared`. */
+  private unannounced: ViewState | undefined;
 
   constructor(private readonly options: ShardingOptions) {
     const maxHoldMs = options.maxHoldMs ?? options.membership.leaseDurationMs + 2 * options.holdMs;
@@ -115,20 +126,25 @@ export class Sharding implements ShardFilter {
     const { members: live, fingerprint } = membership.judgeLiveMembers();
     // Periodic checks are the common case: skip sorting and hashing when the live set is unchanged.
     const sameSet = fingerprint === this.liveFingerprint;
-    if (sameSet && !this.targetsDirty && this.assignment && this.handover.heldCount() === 0) return;
+    if (sameSet && !this.targetsDirty && this.assignment && this.handover.heldCount() === 0 && !this.unannounced) return;
     this.liveFingerprint = fingerprint;
     const hash = sameSet ? this.view.hash : viewHash(live);
     const viewChanged = hash !== this.view.hash;
     if (viewChanged) {
       const members = live.map((m) => ({ name: m.podName, nodeName: m.nodeName })).sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
       this.view = { hash, epoch: this.view.epoch + 1, members, since: formatMicroTime(clock.wallNow()) };
-      membership.announce({ hash, members: members.length, since: this.view.since });
+      this.unannounced = this.view;
+      this.options.onViewChanged?.(members);
       logger.info('acting on a new view', { view: hash, epoch: this.view.epoch, members: members.length });
     }
+    this.announceWhenPrepared();
     if (viewChanged || this.targetsDirty || !this.assignment) {
       this.targetsDirty = false;
       const assignFn = this.options.assignFn ?? assign;
-      this.assignment = assignFn(this.view.members, this.options.targets(), { ...(this.options.loadFactor ? { loadFactor: this.options.loadFactor } : {}) });
+      this.assignment = assignFn(this.view.members, this.options.targets(), {
+        ...(this.options.loadFactor ? { loadFactor: this.options.loadFactor } : {}),
+        ...(this.options.coverNodes ? { coverNodes: true } : {}),
+      });
     } else if (this.handover.heldCount() === 0) {
       return; // nothing moved and nothing held: the served set cannot change
     }
@@ -150,6 +166,14 @@ export class Sharding implements ShardFilter {
       if (result.gained) this.options.onEvent?.('TookOverTargets', `took over ${result.gained} target(s) (view ${hash}, ${this.view.members.length} member(s))`);
       if (result.released) this.options.onEvent?.('HandedOffTargets', `handed off ${result.released} target(s) (view ${hash}, ${this.view.members.length} member(s))`);
     }
+  }
+
+  /** Announces the current view once discovery has listed what it makes ours (checked again every recompute). */
+  private announceWhenPrepared(): void {
+    const view = this.unannounced;
+    if (!view || !(this.options.viewPrepared?.() ?? true)) return;
+    this.unannounced = undefined;
+    this.options.membership.announce({ hash: view.hash, members: view.members.length, since: view.since });
   }
 
   /**

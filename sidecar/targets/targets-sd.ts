@@ -21,8 +21,11 @@ export interface SdSpec {
 }
 
 export interface WatchOptions {
-  /** Added to every pod watch (e.g. `spec.nodeName=<node>`: node-local discovery). */
-  podFieldSelector?: string;
+  /**
+   * Pod scope `node`: pods are watched per node, only on the nodes this member covers (its own
+   * and those without a member that hash to it); `cluster` (undefined): every pod.
+   */
+  podNodes?: 'covered';
   /** Namespace of this sidecar, for `namespaces.own_namespace`. */
   ownNamespace: string;
 }
@@ -57,11 +60,12 @@ export function parseSdConfig(raw: unknown, options: WatchOptions): SdSpec {
   const scopes = new Map<WatchedResource, WatchScope[]>();
   for (const resource of resourcesByRole[role]) {
     const selector = selectors.find((s) => s.role === resourceRole[resource]);
-    const fieldSelector = andSelectors(selector?.field, resource === 'pods' ? options.podFieldSelector : undefined);
+    const fieldSelector = andSelectors(selector?.field);
     const form = role === 'pod' ? ('targetGroup' as const) : undefined;
+    const nodes = resource === 'pods' ? options.podNodes : undefined;
     scopes.set(
       resource,
-      namespaces.map((namespace) => ({ resource, namespace, labelSelector: selector?.label || undefined, fieldSelector, ...(form ? { form } : {}) })),
+      namespaces.map((namespace) => ({ resource, namespace, labelSelector: selector?.label || undefined, fieldSelector, ...(form ? { form } : {}), ...(nodes ? { nodes } : {}) })),
     );
   }
   return { role, namespaces, scopes };

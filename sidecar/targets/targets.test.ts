@@ -189,13 +189,13 @@ describe('TargetEngine', () => {
 });
 
 describe('parseSdConfig', () => {
-  it('turns namespaces, selectors and the node-local pod field selector into watch scopes', () => {
+  it('turns namespaces, selectors and the covered-nodes pod scope into watch scopes', () => {
     const spec = parseSdConfig(
       { role: 'endpoints', namespaces: { names: ['a', 'b'], own_namespace: true }, selectors: [{ role: 'pod', label: 'app=gw', field: 'status.phase=Running' }] },
-      { ownNamespace: 'otel', podFieldSelector: 'spec.nodeName=node-a' },
+      { ownNamespace: 'otel', podNodes: 'covered' },
     );
     expect(spec.namespaces).toEqual(['a', 'b', 'otel']);
-    expect(spec.scopes.get('pods')?.[0]).toEqual({ resource: 'pods', namespace: 'a', labelSelector: 'app=gw', fieldSelector: 'status.phase=Running,spec.nodeName=node-a' });
+    expect(spec.scopes.get('pods')?.[0]).toEqual({ resource: 'pods', namespace: 'a', labelSelector: 'app=gw', fieldSelector: 'status.phase=Running', nodes: 'covered' });
     // Role pod caches target groups, not pods: its pod scope is a different informer.
     expect(parseSdConfig({ role: 'pod' }, { ownNamespace: 'otel' }).scopes.get('pods')?.[0]?.form).toBe('targetGroup');
     expect(spec.scopes.get('services')?.map((s) => s.namespace)).toEqual(['a', 'b', 'otel']);

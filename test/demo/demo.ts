@@ -23,6 +23,7 @@ import { parseFlags, UsageError } from '../../common/args.js';
 import { containerEnv, findContainer, localArgs, prepareVolumes } from './demo-kubelet.js';
 import * as scenario from './demo-scenario.js';
 import { packageRoot } from '../../common/version.js';
+import { registerNode } from '../harness/nodes.js';
 
 const help = `Usage: npm run demo [-- --no-wait]
 
@@ -223,6 +224,7 @@ function httpsOk(url: string, agent: Agent): Promise<boolean> {
 
 async function setRunning(core: k8s.CoreV1Api, namespace: string, name: string, podIP: string): Promise<void> {
   const pod = await core.readNamespacedPod({ name, namespace });
+  await registerNode(core, pod.spec?.nodeName); // as its kubelet would
   pod.status = { phase: 'Running', podIP, podIPs: [{ ip: podIP }], hostIP: '127.0.0.1', conditions: [{ type: 'Ready', status: 'True' }] };
   await core.replaceNamespacedPodStatus({ name, namespace, body: pod });
 }

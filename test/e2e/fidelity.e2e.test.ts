@@ -16,6 +16,7 @@ import { parse } from 'yaml';
 import { Cluster } from '../harness/cluster.js';
 import { collectorConfig, scrapedBy } from '../harness/collector.js';
 import { installCrds } from '../harness/crds.js';
+import { registerNode } from '../harness/nodes.js';
 import { DnsServer, resolvConfText } from '../harness/dns-server.js';
 import { freePort, waitFor } from '../harness/processes.js';
 import { serveEnvoyStats, serveMetrics } from '../harness/targets.js';
@@ -210,6 +211,7 @@ describe('real configs on real collectors: nothing lost, nothing doubled', () =>
       body.metadata.name = `gateway-${i}`;
       body.spec.nodeName = node;
       await core.createNamespacedPod({ namespace, body });
+      await registerNode(core, node);
       const read = await core.readNamespacedPod({ name: body.metadata.name, namespace });
       read.status = { phase: 'Running', podIP: ip, podIPs: [{ ip }], hostIP: '127.0.0.1', conditions: [{ type: 'Ready', status: 'True' }] };
       await core.replaceNamespacedPodStatus({ name: body.metadata.name, namespace, body: read });

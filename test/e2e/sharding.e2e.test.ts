@@ -6,13 +6,12 @@
 // outage play out in seconds. Scrape gaps are read back from the Prometheus instances.
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
-import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { apiServer, clients, clusterEndpoints, createTestNamespace, setPodRunning } from '../harness/context.js';
+import { apiServer, apiserverMetrics, clients, clusterEndpoints, createTestNamespace, setPodRunning, sumMetric } from '../harness/context.js';
 import { sidecarServiceAccount } from './support/service-accounts.js';
 import { freePort, waitFor, type ManagedProcess } from '../harness/processes.js';
 import { startSidecarProcess } from './support/sidecar.js';
@@ -190,27 +189,13 @@ describe('sharding across real sidecars on the real apiserver', () => {
 
   /** Counters from the apiserver's own /metrics (what it served), summed per label set we pick. */
   async function apiserverCounters(): Promise<{ leaseWrites: number; leaseReads: number; leaseWatchEvents: number }> {
-    const { server, adminToken, caFile } = clusterEndpoints();
-    const text = await new Promise<string>((resolve, reject) => {
-      const req = httpsRequest(`${server}/metrics`, { headers: { Authorization: `Bearer ${adminToken}` }, ca: readFileSync(caFile) }, (res) => {
-        let body = '';
-        res.setEncoding('utf8').on('data', (chunk: string) => (body += chunk)).on('end', () => resolve(body));
-      });
-      req.once('error', reject).end();
-    });
-    let leaseWrites = 0;
-    let leaseReads = 0;
-    let leaseWatchEvents = 0;
-    for (const line of text.split('\n')) {
-      const value = Number(line.slice(line.lastIndexOf(' ') + 1));
-      if (line.startsWith('apiserver_request_total{') && line.includes('resource="leases"')) {
-        if (/verb="(PUT|POST|PATCH|DELETE)"/.test(line)) leaseWrites += value;
-        else if (/verb="(GET|LIST)"/.test(line)) leaseReads += value;
-      } else if (line.startsWith('apiserver_watch_events_total{') && (line.includes('kind="Lease"') || line.includes('resource="leases"'))) {
-        leaseWatchEvents += value;
-      }
-    }
-    return { leaseWrites, leaseReads, leaseWatchEvents };
+    const text = await apiserverMetrics();
+    const leases = /resource="leases"/;
+    return {
+      leaseWrites: sumMetric(text, 'apiserver_request_total', leases, /verb="(PUT|POST|PATCH|DELETE)"/),
+      leaseReads: sumMetric(text, 'apiserver_request_total', leases, /verb="(GET|LIST)"/),
+      leaseWatchEvents: sumMetric(text, 'apiserver_watch_events_total', /kind="Lease"|resource="leases"/),
+    };
   }
 
   const intervalOf = (key: string) => (key.startsWith('static-nodeless|') ? 1 : 2);
@@ -250,9 +235,12 @@ describe('sharding across real sidecars on the real apiserver', () => {
     gatewayNodes.forEach(([node, ip]) => {
       if (node === 'node-0' || node === 'node-1' || node === 'node-2') expect(by.get(`${podJob()}|${ip}:15090`)).toEqual([`collector-${node.slice(-1)}`]);
     });
-    const debug = (await (await fetch(`${members.get('collector-0')!.endpoint}/debug/assignment`)).json()) as { view: { members: unknown[] }; targets: Array<{ key: string; why: string; owner: string }> };
-    expect(debug.view.members).toHaveLength(3);
-    expect(debug.targets.filter((t) => t.key.includes('127.0.9.8:') || t.key.includes('127.0.9.5:')).map((t) => t.why).sort()).toEqual(['hashed', 'node-local']);
+    // Pod scope node: each member knows the pods of its own and its covered nodes; together, all.
+    type Debug = { view: { members: unknown[] }; targets: Array<{ key: string; why: string; owner: string; servedHere: string | false }> };
+    const debugs = await Promise.all([...members.values()].map(async (m) => (await (await fetch(`${m.endpoint}/debug/assignment`)).json()) as Debug));
+    for (const debug of debugs) expect(debug.view.members).toHaveLength(3);
+    const servedWhy = debugs.flatMap((d) => d.targets.filter((t) => t.servedHere && (t.key.includes('127.0.9.8:') || t.key.includes('127.0.9.5:'))).map((t) => t.why));
+    expect(servedWhy.sort()).toEqual(['node-covered', 'node-local']); // node-x has no member: its coverer serves it
   });
 
   it('a member joins: its node\'s pods move to it, no target misses a scrape, exactly-once again', async () => {

@@ -217,7 +217,7 @@ describe('sidecar serve on a real cluster', () => {
     await waitFor('the pod created after the outage scraped', async () => (await upSeries()).some((s) => s.metric.pod === 'istio-ingressgateway-3' && s.value[1] === '1'), { timeoutMs: 60_000, intervalMs: 500, describe: () => sidecar?.tail() ?? '' });
   });
 
-  it('with --pod-scope node discovers only the pods of its own node (spec.nodeName field selector at the apiserver)', async () => {
+  it('pod scope node (the default): a second member of the group, on node-b, watches node-b\'s pods only (node-a has a member) and serves its gateway', async () => {
     const collectorB = 'edot-collector-b';
     const pod = await core.createNamespacedPod({
       namespace,
@@ -226,21 +226,25 @@ describe('sidecar serve on a real cluster', () => {
     await createGateway('istio-ingressgateway-b', '127.0.5.6', 'node-b');
     const port = await freePort();
     const endpointB = `http://127.0.0.1:${port}`;
-    const nodeScoped = startSidecar('sidecar-b', pod, port, ['--scrape-configs', join(dir, 'none.yaml'), '--pod-scope', 'node'], {
-      EDOT_TA_GROUP: `${namespace}/edot-b`, // its own group: no sharding with the first sidecar
+    const nodeScoped = startSidecar('sidecar-b', pod, port, ['--scrape-configs', join(dir, 'scrape-configs.yaml')], {
+      EDOT_TA_GROUP: `${namespace}/edot`, // the first sidecar's group (on node-a)
       EDOT_TA_LEASE_RENEW_SECONDS: '1', // ready after a 1.5 s warm-up instead of 15 s
       EDOT_TA_LEASE_DURATION_SECONDS: '4',
-      EDOT_TA_PROMETHEUS_CR: JSON.stringify({ enabled: true, podMonitorSelector: {}, allowNamespaces: [namespace] }),
+      EDOT_TA_PROMETHEUS_CR: JSON.stringify({ enabled: true, scrapeInterval: '30s', podMonitorSelector: {}, serviceMonitorSelector: {}, allowNamespaces: [namespace] }),
     });
     try {
-      await waitFor('node-scoped sidecar /readyz', async () => (await fetch(`${endpointB}/readyz`).catch(() => undefined))?.ok ?? false, { timeoutMs: 60_000, abortIf: nodeScoped.exited, describe: () => nodeScoped.tail() });
+      await waitFor('node-b sidecar /readyz', async () => (await fetch(`${endpointB}/readyz`).catch(() => undefined))?.ok ?? false, { timeoutMs: 60_000, abortIf: nodeScoped.exited, describe: () => nodeScoped.tail() });
       const addresses = async (base: string, id: string) => {
         const res = await fetch(`${base}/jobs/${encodeURIComponent(envoyJob())}/targets?collector_id=${id}`);
         return ((await res.json()) as Array<{ targets: string[] }>).map((t) => t.targets[0]).sort();
       };
-      await waitFor('the cluster-scoped sidecar sees the node-b gateway too', async () => (await addresses(endpoint, collector)).includes('127.0.5.6:15090'), { timeoutMs: 30_000 });
-      expect(await addresses(endpointB, collectorB)).toEqual(['127.0.5.6:15090']);
-      expect(await addresses(endpoint, collector)).toEqual(['127.0.5.1:15090', '127.0.5.2:15090', '127.0.5.3:15090', '127.0.5.5:15090', '127.0.5.6:15090']);
+      await waitFor('the node-b member serves the node-b gateway', async () => JSON.stringify(await addresses(endpointB, collectorB)) === JSON.stringify(['127.0.5.6:15090']), { timeoutMs: 30_000 });
+      // Its pod watches are per node (spec.nodeName field selectors at the apiserver): node-b, never node-a.
+      const metrics = await (await fetch(`${endpointB}/metrics`)).text();
+      const podWatches = [...metrics.matchAll(/^edot_ta_watch_connected\{resource="pods",scope="([^"]+)"\}/gm)].map((m) => m[1]!);
+      expect(podWatches.some((scope) => scope.includes('fields=spec.nodeName=node-b'))).toBe(true);
+      expect(podWatches.filter((scope) => !/fields=spec\.nodeName=/.test(scope))).toEqual([]);
+      expect(podWatches.some((scope) => scope.includes('spec.nodeName=node-a'))).toBe(false);
     } finally {
       await nodeScoped.stop(10_000);
     }

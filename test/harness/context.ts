@@ -2,10 +2,13 @@
 // test, kubectl bound to the test kubeconfig, and apiserver stop/start for outage tests.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
 import { promisify } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
 import { inject } from 'vitest';
 import type { ProvidedCluster } from './global-setup.js';
+import { registerNode } from './nodes.js';
 import { tool } from './tools.js';
 
 const execFileAsync = promisify(execFile);
@@ -72,6 +75,8 @@ export const apiServer = {
 
 /** Sets a pod's IP (and phase Running, Ready) through the status subresource, as a kubelet would. */
 export async function setPodRunning(namespace: string, name: string, podIP: string, hostIP = '127.0.0.1'): Promise<void> {
+  const { core } = clients();
+  await registerNode(core, (await core.readNamespacedPod({ name, namespace })).spec?.nodeName);
   const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
   await kubectl([
     'patch', 'pod', name, '-n', namespace, '--subresource=status', '--type=merge',
@@ -85,4 +90,27 @@ export async function setPodRunning(namespace: string, name: string, podIP: stri
       },
     }),
   ]);
+}
+
+/** The apiserver's own /metrics text (what it served), read with the admin token. */
+export async function apiserverMetrics(): Promise<string> {
+  const { server, adminToken, caFile } = clusterEndpoints();
+  return new Promise<string>((resolve, reject) => {
+    const req = httpsRequest(`${server}/metrics`, { headers: { Authorization: `Bearer ${adminToken}` }, ca: readFileSync(caFile) }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (chunk: string) => (body += chunk)).on('end', () => resolve(body));
+    });
+    req.once('error', reject).end();
+  });
+}
+
+/** Sums the samples of `metric` whose label text matches every pattern. */
+export function sumMetric(text: string, metric: string, ...patterns: RegExp[]): number {
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${metric}{`)) continue;
+    const labels = line.slice(metric.length, line.lastIndexOf('}') + 1);
+    if (patterns.every((p) => p.test(labels))) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return sum;
 }

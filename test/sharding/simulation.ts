@@ -4,7 +4,7 @@ import { createLogger, type Logger } from '../../common/log.js';
 import { assign, type AssignableTarget, type Assignment, type AssignmentOptions, type Member } from '../../sidecar/sharding/assignment.js';
 import type { SimulatedClock } from '../../sidecar/sharding/clock.js';
 import { Membership } from '../../sidecar/sharding/membership.js';
-import { Sharding } from '../../sidecar/sharding/shard-filter.js';
+import { Sharding, type ShardingOptions } from '../../sidecar/sharding/shard-filter.js';
 import type { SimulatedLeaseStore } from './simulated-api.js';
 
 export interface SimulatedMemberOptions {
@@ -23,6 +23,8 @@ export interface SimulatedMemberOptions {
   assignFn?: (members: readonly Member[], targets: Iterable<AssignableTarget>, options: AssignmentOptions) => Assignment;
   logger?: Logger;
   onOwnershipChanged?: () => void;
+  /** Further Sharding options (pod scope node: coverNodes, viewPrepared). */
+  sharding?: Pick<ShardingOptions, 'coverNodes' | 'viewPrepared' | 'onViewChanged'>;
 }
 
 export interface SimulatedMember {
@@ -61,6 +63,7 @@ export function startSimulatedMember(options: SimulatedMemberOptions): Simulated
     onOwnershipChanged: options.onOwnershipChanged ?? (() => undefined),
     checkIntervalMs: options.checkIntervalMs ?? 1000,
     ...(options.assignFn ? { assignFn: options.assignFn } : {}),
+    ...options.sharding,
   });
   const disconnect = store.connect(membership);
   sharding.start();

@@ -16,7 +16,7 @@ const cases: Array<{ name: string; input: string; settings: Partial<InjectSettin
   { name: 'edot-daemon-operator', input: 'pods/edot-daemon-operator.yaml', settings: {} }, // operator-rendered, hostNetwork
   { name: 'edot-daemon-operator.native', input: 'pods/edot-daemon-operator.yaml', settings: { nativeSidecars: true } },
   { name: 'edot-daemonset-helm', input: 'pods/edot-daemonset-helm.yaml', settings: {} }, // plain DaemonSet (Helm), hostNetwork
-  { name: 'edot-daemonset-helm.node-scope', input: 'pods/edot-daemonset-helm.yaml', settings: { sidecarPodScope: 'node' } },
+  { name: 'edot-daemonset-helm.cluster-scope', input: 'pods/edot-daemonset-helm.yaml', settings: { sidecarPodScope: 'cluster' } },
   { name: 'upstream-collector-deployment-pod', input: 'pods/upstream-collector-deployment-pod.yaml', settings: {} },
 ];
 

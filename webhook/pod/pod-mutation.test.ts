@@ -400,18 +400,18 @@ describe('mutatePod annotations and settings', () => {
     const scopeOf = (result: ReturnType<typeof mutatePod>) => {
       const command = container(result.pod, 'edot-ta')?.command ?? [];
       const flag = command.indexOf('--pod-scope');
-      return { flag: flag < 0 ? 'cluster (default)' : command[flag + 1], status: parsePodStatus(result.pod.metadata?.annotations?.['edot-ta.io/status'])?.podScope };
+      return { flag: flag < 0 ? 'node (default)' : command[flag + 1], status: parsePodStatus(result.pod.metadata?.annotations?.['edot-ta.io/status'])?.podScope };
     };
-    expect(scopeOf(mutatePod(pod, settings()))).toEqual({ flag: 'cluster (default)', status: 'cluster' });
-    expect(scopeOf(mutatePod(pod, settings({ sidecarPodScope: 'node' })))).toEqual({ flag: 'node', status: 'node' });
-    pod.metadata!.annotations!['edot-ta.io/pod-scope'] = 'node';
-    expect(scopeOf(mutatePod(pod, settings()))).toEqual({ flag: 'node', status: 'node' });
+    expect(scopeOf(mutatePod(pod, settings()))).toEqual({ flag: 'node (default)', status: 'node' });
+    expect(scopeOf(mutatePod(pod, settings({ sidecarPodScope: 'cluster' })))).toEqual({ flag: 'cluster', status: 'cluster' });
     pod.metadata!.annotations!['edot-ta.io/pod-scope'] = 'cluster';
-    expect(scopeOf(mutatePod(pod, settings({ sidecarPodScope: 'node' })))).toEqual({ flag: 'cluster (default)', status: 'cluster' });
+    expect(scopeOf(mutatePod(pod, settings()))).toEqual({ flag: 'cluster', status: 'cluster' });
+    pod.metadata!.annotations!['edot-ta.io/pod-scope'] = 'node';
+    expect(scopeOf(mutatePod(pod, settings({ sidecarPodScope: 'cluster' })))).toEqual({ flag: 'node (default)', status: 'node' });
     pod.metadata!.annotations!['edot-ta.io/pod-scope'] = 'zone';
-    const bad = mutatePod(pod, settings({ sidecarPodScope: 'node' }));
-    expect(scopeOf(bad)).toEqual({ flag: 'node', status: 'node' });
-    expect(bad.warnings.join()).toMatch(/edot-ta.io\/pod-scope="zone" is not cluster or node; using node/);
+    const bad = mutatePod(pod, settings({ sidecarPodScope: 'cluster' }));
+    expect(scopeOf(bad)).toEqual({ flag: 'cluster', status: 'cluster' });
+    expect(bad.warnings.join()).toMatch(/edot-ta.io\/pod-scope="zone" is not cluster or node; using cluster/);
   });
 
   it('passes edot-ta.io/prometheus-cr to the sidecar as EDOT_TA_PROMETHEUS_CR, and omits it when there is no default', () => {

@@ -4,7 +4,7 @@ import type { V1Container, V1EnvVar, V1Probe, V1SecurityContext, V1VolumeMount }
 import { type InjectSettings } from '../types.js';
 import { apiTokenPath, renderInitContainerName, renderedConfigMountPath, renderedConfigVolumeName, scrapeConfigsPath, sidecarContainerName } from '../../contract/names.js';
 import { leaveTimeoutEnvName } from '../../contract/sharding-settings.js';
-import { downwardApiFields, flag, perPodFieldPaths, renderFlags, serveFlags, sidecarEnv, sidecarSubcommands, type PodScope } from '../../contract/sidecar.js';
+import { defaultPodScope, downwardApiFields, flag, perPodFieldPaths, renderFlags, serveFlags, sidecarEnv, sidecarSubcommands, type PodScope } from '../../contract/sidecar.js';
 
 /**
  * Waits for the sidecar's /readyz with plain node (the image has node; no curl/wget needed).
@@ -134,7 +134,8 @@ export function sidecarContainer(settings: InjectSettings, facts: SidecarFacts):
       scrapeConfigsPath,
       flag(serveFlags.tokenFile),
       apiTokenPath,
-      ...(facts.podScope === 'node' ? [flag(serveFlags.podScope), 'node'] : []),
+      // Only when it differs from the sidecar's own default (kubectl describe shows what is not default).
+      ...(facts.podScope !== defaultPodScope ? [flag(serveFlags.podScope), facts.podScope] : []),
     ],
     env,
     resources: structuredClone(settings.sidecarResources),
