@@ -1,6 +1,7 @@
 // What one sidecar costs in memory, on every node: the real `edot-ta sidecar serve` process (built,
 // started as the webhook injects it) fed by a small list/watch API server that serves N mesh
-// pods over 100 nodes (a Lease, Events and bookmarks; nothing else), with the envoy-stats job of
+// pods over 100 nodes (its own Node — the other nodes have members of their own —, a Lease,
+// Events and bookmarks; nothing else), with the envoy-stats job of
 // the prometheus-operator (kubernetes_sd role pod). Its RSS is read from /proc once it is ready
 // and has answered its collector; peak = VmHWM.
 // Baseline, same run: a bare Node process (the floor), and the same sidecar with
@@ -63,6 +64,11 @@ function fakeApiServer(pods: number): Promise<{ server: Server; url: string }> {
         let i = start;
         for (; i < pods && items.length < limit; i += step) items.push(meshPodLiteral(i, 1));
         json(res, 200, { kind: 'PodList', apiVersion: 'v1', metadata: { resourceVersion: String(rv), ...(i < pods ? { continue: String(i) } : {}) }, items });
+        return;
+      }
+      if (url.pathname === '/api/v1/nodes' && req.method === 'GET') {
+        // Only the sidecar's own node: the other 99 have members of their own (pod scope node).
+        json(res, 200, { kind: 'NodeList', apiVersion: 'v1', metadata: { resourceVersion: String(rv) }, items: [{ metadata: { name: 'node-7', resourceVersion: '1' } }] });
         return;
       }
       const lease = /^\/apis\/coordination\.k8s\.io\/v1\/namespaces\/[^/]+\/leases(?:\/([^/]+))?$/.exec(url.pathname);
