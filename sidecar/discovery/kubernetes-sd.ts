@@ -1,7 +1,7 @@
-// Prometheus kubernetes_sd as pure functions: a Pod / Service / Endpoints / Node object in, the
+// Prometheus kubernetes_sd as pure functions: a Pod / Service / Endpoints / EndpointSlice / Node object in, the
 // target group Prometheus's discovery/kubernetes would emit for it out (same `__meta_kubernetes_*`
 // labels, same targets, same group source). Informers and caches live elsewhere.
-import type { V1Container, CoreV1EndpointPort as V1EndpointPort, V1EndpointAddress, V1Endpoints, V1Node, V1ObjectMeta, V1Pod, V1Service } from '@kubernetes/client-node';
+import type { V1Container, CoreV1EndpointPort as V1EndpointPort, DiscoveryV1EndpointPort, V1EndpointAddress, V1Endpoints, V1EndpointSlice, V1Node, V1ObjectMeta, V1Pod, V1Service } from '@kubernetes/client-node';
 import type { Labels, TargetGroup } from './types.js';
 
 const meta = '__meta_kubernetes_';
@@ -207,7 +207,15 @@ export function endpointsTargetGroup(endpoints: V1Endpoints, service: V1Service 
     }
   }
 
-  // Container ports of the pods seen above that no endpoint port covered.
+  addUncoveredContainerPorts(seenPods, targets, nodeNames);
+  return { source: `endpoints/${namespace}/${endpoints.metadata?.name ?? ''}`, targets, labels, nodeNames };
+}
+
+/**
+ * Roles endpoints and endpointslice: one target per container port (init containers too) of
+ * the pods an endpoint referenced that no endpoint port covered.
+ */
+function addUncoveredContainerPorts(seenPods: Map<string, { pod: V1Pod; ports: number[] }>, targets: Labels[], nodeNames: Array<string | undefined>): void {
   for (const { pod, ports } of seenPods.values()) {
     const podIP = pod.status?.podIP ?? '';
     if (podIP === '') continue;
@@ -228,7 +236,86 @@ export function endpointsTargetGroup(endpoints: V1Endpoints, service: V1Service 
       }
     }
   }
-  return { source: `endpoints/${namespace}/${endpoints.metadata?.name ?? ''}`, targets, labels, nodeNames };
+}
+
+/** The Service an EndpointSlice belongs to: its `kubernetes.io/service-name` label. */
+export const endpointSliceServiceLabel = 'kubernetes.io/service-name';
+
+/**
+ * Role endpointslice (discovery.k8s.io/v1): one target per (endpoint, port, address), with the
+ * slice's and its Service's labels on the group, the endpoint's conditions, hostname, target
+ * reference, node name, zone and deprecated topology, pod labels for endpoints backed by a known
+ * pod, and one extra target per container port of those pods that no slice port covers.
+ */
+export function endpointSliceTargetGroup(slice: V1EndpointSlice, service: V1Service | undefined, podLookup: PodLookup): TargetGroup {
+  const namespace = slice.metadata?.namespace ?? '';
+  let labels: Labels = { [`${meta}namespace`]: namespace, [`${meta}endpointslice_address_type`]: slice.addressType ?? '' };
+  addObjectMetaLabels(labels, slice.metadata, 'endpointslice');
+  if (service) labels = { ...labels, ...serviceLabels(service) };
+
+  const targets: Labels[] = [];
+  const nodeNames: Array<string | undefined> = [];
+  const seenPods = new Map<string, { pod: V1Pod; ports: number[] }>();
+  const slicePrefix = `${meta}endpointslice_`;
+  const flag = (value: boolean | undefined | null) => (value === undefined || value === null ? undefined : String(value));
+
+  for (const endpoint of slice.endpoints ?? []) {
+    for (const port of (slice.ports ?? []) as DiscoveryV1EndpointPort[]) {
+      for (const address of endpoint.addresses ?? []) {
+        const hasPort = port.port !== undefined && port.port !== null;
+        let target: Labels = { __address__: hasPort ? joinHostPort(address, port.port as number) : address };
+        if (port.name !== undefined && port.name !== null) target[`${slicePrefix}port_name`] = port.name;
+        if (port.protocol !== undefined && port.protocol !== null) target[`${slicePrefix}port_protocol`] = port.protocol;
+        if (hasPort) target[`${slicePrefix}port`] = String(port.port);
+        if (port.appProtocol !== undefined && port.appProtocol !== null) target[`${slicePrefix}port_app_protocol`] = port.appProtocol;
+        const conditions = endpoint.conditions ?? {};
+        for (const [name, value] of [['ready', conditions.ready], ['serving', conditions.serving], ['terminating', conditions.terminating]] as const) {
+          const text = flag(value);
+          if (text !== undefined) target[`${slicePrefix}endpoint_conditions_${name}`] = text;
+        }
+        if (endpoint.hostname !== undefined && endpoint.hostname !== null) target[`${slicePrefix}endpoint_hostname`] = endpoint.hostname;
+        if (endpoint.targetRef) {
+          target[`${slicePrefix}address_target_kind`] = endpoint.targetRef.kind ?? '';
+          target[`${slicePrefix}address_target_name`] = endpoint.targetRef.name ?? '';
+        }
+        if (endpoint.nodeName !== undefined && endpoint.nodeName !== null) target[`${slicePrefix}endpoint_node_name`] = endpoint.nodeName;
+        if (endpoint.zone !== undefined && endpoint.zone !== null) target[`${slicePrefix}endpoint_zone`] = endpoint.zone;
+        for (const [key, value] of Object.entries(endpoint.deprecatedTopology ?? {})) {
+          target[`${slicePrefix}endpoint_topology_${sanitizeLabelName(key)}`] = value;
+          target[`${slicePrefix}endpoint_topology_present_${sanitizeLabelName(key)}`] = 'true';
+        }
+        const ref = endpoint.targetRef;
+        const pod = ref?.kind === 'Pod' ? podLookup(ref.namespace ?? '', ref.name ?? '') : undefined;
+        if (!pod) {
+          targets.push(target);
+          nodeNames.push(endpoint.nodeName || undefined);
+          continue;
+        }
+        const podKey = `${pod.metadata?.namespace ?? ''}/${pod.metadata?.name ?? ''}`;
+        const seen = seenPods.get(podKey) ?? { pod, ports: [] };
+        seenPods.set(podKey, seen);
+        target = { ...target, ...podLabels(pod) };
+        // Container port labels for the container port the slice port points at (regular, then
+        // init containers; Prometheus stops at a container's first match, the last container wins).
+        for (const { container, isInit } of allContainers(pod)) {
+          const containerPort = hasPort ? (container.ports ?? []).find((p) => p.containerPort === port.port) : undefined;
+          if (!containerPort) continue;
+          target[`${meta}pod_container_name`] = container.name;
+          target[`${meta}pod_container_image`] = container.image ?? '';
+          target[`${meta}pod_container_port_name`] = containerPort.name ?? '';
+          target[`${meta}pod_container_port_number`] = String(port.port);
+          target[`${meta}pod_container_port_protocol`] = containerPort.protocol ?? '';
+          target[`${meta}pod_container_init`] = String(isInit);
+        }
+        seen.ports.push(...(hasPort ? [port.port as number] : []));
+        targets.push(target);
+        nodeNames.push(pod.spec?.nodeName || endpoint.nodeName || undefined);
+      }
+    }
+  }
+
+  addUncoveredContainerPorts(seenPods, targets, nodeNames);
+  return { source: `endpointslice/${namespace}/${slice.metadata?.name ?? ''}`, targets, labels, nodeNames };
 }
 
 const nodeAddressPreference = ['InternalIP', 'InternalDNS', 'ExternalIP', 'ExternalDNS', 'LegacyHostIP', 'Hostname'];

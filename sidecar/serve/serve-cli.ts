@@ -170,7 +170,10 @@ export async function run(argv: string[]): Promise<number> {
     metrics,
     log,
   );
-  app.get('/debug/assignment', () => new Response(JSON.stringify(shard.debug(current.engine.allKeptTargets()), null, 2), { headers: { 'Content-Type': 'application/json' } }));
+  app.get('/debug/assignment', () => {
+    const debug = { ...(shard.debug(current.engine.allKeptTargets()) as object), podScope: flags['pod-scope'], ...(coverNodes ? { podWatchNodes: current.coveredNodes() } : {}) };
+    return new Response(JSON.stringify(debug, null, 2), { headers: { 'Content-Type': 'application/json' } });
+  });
 
   let server: ServerType;
   try {

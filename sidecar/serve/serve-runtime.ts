@@ -230,9 +230,14 @@ export class DiscoveryRuntime {
     return entry.informer;
   }
 
-  /** Listed, or refused for good (403/404): a Secret the sidecar may not read holds back only its monitor. */
+  /**
+   * Listed, or refused for good: a Secret the sidecar may not read (403/404) holds back only its
+   * monitor; EndpointSlices on an API server without discovery.k8s.io/v1 (404, before 1.21)
+   * leave only their jobs without targets. Neither holds back readiness.
+   */
   private static settled(entry: ScopeInformer): boolean {
-    return entry.informer.hasSynced || (entry.scope.resource === 'secrets' && (entry.informer.listErrorCode === 403 || entry.informer.listErrorCode === 404));
+    const code = entry.informer.listErrorCode;
+    return entry.informer.hasSynced || (entry.scope.resource === 'secrets' && (code === 403 || code === 404)) || (entry.scope.resource === 'endpointslices' && code === 404);
   }
 
   ready(): boolean {

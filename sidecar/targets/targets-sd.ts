@@ -2,6 +2,8 @@
 // (role, namespaces, selectors, plus the sidecar's own pod field selector), and how one object
 // event becomes the target groups Prometheus's kubernetes_sd would produce for it.
 import {
+  endpointSliceServiceLabel,
+  endpointSliceTargetGroup,
   endpointsTargetGroup,
   nodeTargetGroup,
   podTargetGroup,
@@ -10,7 +12,7 @@ import {
 import { andSelectors, scopeKey, type WatchScope, type WatchedResource } from '../kube/scope.js';
 import type { TargetGroup } from '../discovery/types.js';
 
-export type SdRole = 'pod' | 'service' | 'endpoints' | 'node';
+export type SdRole = 'pod' | 'service' | 'endpoints' | 'endpointslice' | 'node';
 
 export interface SdSpec {
   role: SdRole;
@@ -36,18 +38,23 @@ const resourcesByRole: Record<SdRole, WatchedResource[]> = {
   pod: ['pods'],
   service: ['services'],
   endpoints: ['endpoints', 'services', 'pods'],
+  endpointslice: ['endpointslices', 'services', 'pods'],
   node: ['nodes'],
 };
 
-const resourceRole: Record<string, string> = { pods: 'pod', services: 'service', endpoints: 'endpoints', nodes: 'node' };
+/** The resource whose objects are a role's target groups (the rest add labels). */
+export const mainResource = (role: SdRole): WatchedResource => resourcesByRole[role][0] as WatchedResource;
+
+const resourceRole: Record<string, string> = { pods: 'pod', services: 'service', endpoints: 'endpoints', endpointslices: 'endpointslice', nodes: 'node' };
+const roles = Object.keys(resourcesByRole) as SdRole[];
 
 /** Parses one `kubernetes_sd_configs` entry into the scopes it needs. */
 export function parseSdConfig(raw: unknown, options: WatchOptions): SdSpec {
   if (typeof raw !== 'object' || raw === null) throw new SdConfigError('kubernetes_sd_configs entry must be an object');
   const config = raw as Record<string, unknown>;
   const role = config.role;
-  if (role !== 'pod' && role !== 'service' && role !== 'endpoints' && role !== 'node') {
-    throw new SdConfigError(`kubernetes_sd_configs role "${String(role)}" is not supported (pod, service, endpoints, node)`);
+  if (!roles.includes(role as SdRole)) {
+    throw new SdConfigError(`kubernetes_sd_configs role "${String(role)}" is not supported (${roles.join(', ')})`);
   }
   for (const unsupported of ['api_server', 'kubeconfig_file']) {
     if (config[unsupported] !== undefined) throw new SdConfigError(`kubernetes_sd_configs.${unsupported} is not supported: the sidecar discovers in its own cluster`);
@@ -58,7 +65,7 @@ export function parseSdConfig(raw: unknown, options: WatchOptions): SdSpec {
   const namespaces: Array<string | undefined> = role === 'node' || names.length === 0 ? [undefined] : [...new Set(names)];
   const selectors = Array.isArray(config.selectors) ? (config.selectors as Array<{ role?: string; label?: string; field?: string }>) : [];
   const scopes = new Map<WatchedResource, WatchScope[]>();
-  for (const resource of resourcesByRole[role]) {
+  for (const resource of resourcesByRole[role as SdRole]) {
     const selector = selectors.find((s) => s.role === resourceRole[resource]);
     const fieldSelector = andSelectors(selector?.field);
     const form = role === 'pod' ? ('targetGroup' as const) : undefined;
@@ -68,7 +75,7 @@ export function parseSdConfig(raw: unknown, options: WatchOptions): SdSpec {
       namespaces.map((namespace) => ({ resource, namespace, labelSelector: selector?.label || undefined, fieldSelector, ...(form ? { form } : {}), ...(nodes ? { nodes } : {}) })),
     );
   }
-  return { role, namespaces, scopes };
+  return { role: role as SdRole, namespaces, scopes };
 }
 
 /** Read access to the informers' caches, by scope (objects as `transformFor(scope)` made them). */
@@ -139,8 +146,9 @@ export function scopeFor(spec: SdSpec, resource: WatchedResource, namespace: str
  * endpoints of the same name / the endpoints that reference the pod.
  */
 export function affectedGroupKeys(spec: SdSpec, resource: WatchedResource, key: string, stores: ObjectStores): string[] {
-  const main = resourcesByRole[spec.role][0];
+  const main = mainResource(spec.role);
   if (resource === main) return [key];
+  if (spec.role === 'endpointslice') return affectedSliceKeys(spec, resource, key, stores);
   if (spec.role !== 'endpoints') return [];
   const [namespace] = key.split('/');
   const endpointsScope = scopeFor(spec, 'endpoints', namespace);
@@ -162,10 +170,28 @@ interface Address {
   targetRef?: { kind?: string; name?: string; namespace?: string };
 }
 
+/** Role endpointslice: a Service affects the slices labeled with its name, a pod the slices that reference it. */
+function affectedSliceKeys(spec: SdSpec, resource: WatchedResource, key: string, stores: ObjectStores): string[] {
+  const [namespace] = key.split('/');
+  const name = key.slice((namespace ?? '').length + 1);
+  const sliceScope = scopeFor(spec, 'endpointslices', namespace);
+  if (!sliceScope) return [];
+  const keys: string[] = [];
+  for (const [sliceKey, raw] of stores.entries(sliceScope)) {
+    const slice = raw as { metadata?: { namespace?: string; labels?: Record<string, string> }; endpoints?: Address[] };
+    if (slice.metadata?.namespace !== namespace) continue;
+    const hit = resource === 'services'
+      ? slice.metadata?.labels?.[endpointSliceServiceLabel] === name
+      : (slice.endpoints ?? []).some((e) => e.targetRef?.kind === 'Pod' && e.targetRef.name === name);
+    if (hit) keys.push(sliceKey);
+  }
+  return keys;
+}
+
 /** The target group for the role's main object `key`, or undefined when the object is gone. */
 export function groupFor(spec: SdSpec, key: string, stores: ObjectStores): TargetGroup | undefined {
   const namespace = spec.role === 'node' ? undefined : key.split('/')[0];
-  const main = resourcesByRole[spec.role][0] as WatchedResource;
+  const main = mainResource(spec.role);
   const scope = scopeFor(spec, main, namespace);
   if (!scope) return undefined;
   const object = stores.get(scope, key);
@@ -177,6 +203,15 @@ export function groupFor(spec: SdSpec, key: string, stores: ObjectStores): Targe
       return serviceTargetGroup(object as Parameters<typeof serviceTargetGroup>[0]);
     case 'node':
       return nodeTargetGroup(object as Parameters<typeof nodeTargetGroup>[0]);
+    case 'endpointslice': {
+      const slice = object as Parameters<typeof endpointSliceTargetGroup>[0];
+      const serviceName = slice.metadata?.labels?.[endpointSliceServiceLabel];
+      const serviceScope = scopeFor(spec, 'services', namespace);
+      const podScope = scopeFor(spec, 'pods', namespace);
+      const service = serviceScope && serviceName ? stores.get(serviceScope, `${namespace}/${serviceName}`) : undefined;
+      const podLookup = (ns: string, name: string) => (podScope ? stores.get(podScope, `${ns}/${name}`) : undefined);
+      return endpointSliceTargetGroup(slice, service as Parameters<typeof endpointSliceTargetGroup>[1], podLookup as Parameters<typeof endpointSliceTargetGroup>[2]);
+    }
     case 'endpoints': {
       const serviceScope = scopeFor(spec, 'services', namespace);
       const podScope = scopeFor(spec, 'pods', namespace);

@@ -158,12 +158,31 @@ describe('TargetEngine', () => {
     expect(engine.summary().owned).toBe(1);
   });
 
-  it('computes role endpoints targets and recomputes them when the service or a referenced pod changes', () => {
+  const podRef = { kind: 'Pod', name: 'gw-0', namespace: 'istio-system' };
+  it.each([
+    {
+      role: 'endpoints',
+      resource: 'endpoints' as const,
+      object: { metadata: { name: 'istio-ingressgateway', namespace: 'istio-system' }, subsets: [{ addresses: [{ ip: '10.1.0.1', nodeName: 'node-a', targetRef: podRef }], ports: [{ name: 'http-envoy-prom', port: 15090, protocol: 'TCP' }] }] },
+    },
+    {
+      // The Service by the slice's kubernetes.io/service-name label.
+      role: 'endpointslice',
+      resource: 'endpointslices' as const,
+      object: {
+        metadata: { name: 'istio-ingressgateway-x1', namespace: 'istio-system', labels: { 'kubernetes.io/service-name': 'istio-ingressgateway' } },
+        addressType: 'IPv4',
+        endpoints: [{ addresses: ['10.1.0.1'], conditions: { ready: true }, nodeName: 'node-a', targetRef: podRef }],
+        ports: [{ name: 'http-envoy-prom', port: 15090, protocol: 'TCP' }],
+      },
+    },
+  ])('computes role $role targets and recomputes them when the service or a referenced pod changes', ({ role, resource, object }) => {
+    const portLabel = role === 'endpoints' ? '__meta_kubernetes_endpoint_port_name' : '__meta_kubernetes_endpointslice_port_name';
     const config: ScrapeConfig = {
-      job_name: 'endpoints',
-      kubernetes_sd_configs: [{ role: 'endpoints', namespaces: { names: ['istio-system'] } }],
+      job_name: role,
+      kubernetes_sd_configs: [{ role, namespaces: { names: ['istio-system'] } }],
       relabel_configs: [
-        { action: 'keep', source_labels: ['__meta_kubernetes_endpoint_port_name'], regex: 'http-envoy-prom' },
+        { action: 'keep', source_labels: [portLabel], regex: 'http-envoy-prom' },
         { action: 'labelmap', regex: '__meta_kubernetes_(service|pod)_label_(.+)', replacement: '$2' },
         { source_labels: ['__meta_kubernetes_pod_name'], target_label: 'pod' },
       ],
@@ -173,18 +192,16 @@ describe('TargetEngine', () => {
     engine.onObjectChanged('pods', podKey);
     const service = { metadata: { name: 'istio-ingressgateway', namespace: 'istio-system', labels: { app: 'gw' } }, spec: { ports: [{ name: 'http-envoy-prom', port: 15090 }] } };
     engine.onObjectChanged('services', stores.put('services', service));
-    const endpoints = {
-      metadata: { name: 'istio-ingressgateway', namespace: 'istio-system' },
-      subsets: [{ addresses: [{ ip: '10.1.0.1', nodeName: 'node-a', targetRef: { kind: 'Pod', name: 'gw-0', namespace: 'istio-system' } }], ports: [{ name: 'http-envoy-prom', port: 15090, protocol: 'TCP' }] }],
-    };
-    engine.onObjectChanged('endpoints', stores.put('endpoints', endpoints));
-    expect(answer(engine, 'endpoints')[0]?.labels).toMatchObject({ __meta_kubernetes_service_label_app: 'gw', __meta_kubernetes_pod_name: 'gw-0' });
+    engine.onObjectChanged(resource, stores.put(resource, object));
+    expect(answer(engine, role).map((g) => g.targets)).toEqual([['10.1.0.1:15090']]);
+    expect(answer(engine, role)[0]?.labels).toMatchObject({ __meta_kubernetes_service_label_app: 'gw', __meta_kubernetes_pod_name: 'gw-0' });
+    expect([...engine.allKeptTargets()].map((t) => t.nodeName)).toEqual(['node-a']); // assigned with its node
     stores.put('services', { ...service, metadata: { ...service.metadata, labels: { app: 'gateway' } } });
     engine.onObjectChanged('services', 'istio-system/istio-ingressgateway');
-    expect(answer(engine, 'endpoints')[0]?.labels.__meta_kubernetes_service_label_app).toBe('gateway');
+    expect(answer(engine, role)[0]?.labels.__meta_kubernetes_service_label_app).toBe('gateway');
     stores.put('pods', gateway('gw-0', '10.1.0.1', { labels: { version: 'v2' } }));
     engine.onObjectChanged('pods', podKey);
-    expect(answer(engine, 'endpoints')[0]?.labels.__meta_kubernetes_pod_label_version).toBe('v2');
+    expect(answer(engine, role)[0]?.labels.__meta_kubernetes_pod_label_version).toBe('v2');
   });
 });
 
@@ -203,7 +220,7 @@ describe('parseSdConfig', () => {
   });
 
   it('rejects roles and options it cannot honour', () => {
-    expect(() => parseSdConfig({ role: 'ingress' }, { ownNamespace: 'x' })).toThrow(/role "ingress" is not supported/);
+    expect(() => parseSdConfig({ role: 'ingress' }, { ownNamespace: 'x' })).toThrow(/role "ingress" is not supported \(pod, service, endpoints, endpointslice, node\)/);
     expect(() => parseSdConfig({ role: 'pod', api_server: 'https://elsewhere' }, { ownNamespace: 'x' })).toThrow(/api_server/);
   });
 

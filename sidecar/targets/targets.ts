@@ -13,7 +13,7 @@ import type { TargetGroup } from '../discovery/types.js';
 import type { WatchScope, WatchedResource } from '../kube/scope.js';
 import { gzipTargets, identityLabelNames, jobDefaults, serializeTargets, ServedLabels, targetsFromGroup, type GroupResult, type KeptTarget, type ScrapeConfig, type ServedTarget, type ShardFilter, ownsEverything } from './targets-group.js';
 import { AnswerChunks } from './targets-answer.js';
-import { affectedGroupKeys, groupFor, parseSdConfig, type ObjectStores, type SdSpec, type WatchOptions } from './targets-sd.js';
+import { affectedGroupKeys, groupFor, mainResource, parseSdConfig, type ObjectStores, type SdSpec, type WatchOptions } from './targets-sd.js';
 import { parseRefreshSds, refreshSdFields, type RefreshSdSpec } from '../discovery/refresh-sd.js';
 
 export * from './targets-group.js';
@@ -264,7 +264,7 @@ export class TargetEngine {
     job.staticGroups.forEach((group, i) => this.updateGroup(job, `static|${i}`, group));
     for (const [index, groups] of job.refreshed) for (const [source, group] of groups) this.updateGroup(job, refreshedGroupKey(index, source), group);
     job.specs.forEach((spec, index) => {
-      const main = spec.scopes.get(spec.role === 'pod' ? 'pods' : spec.role === 'service' ? 'services' : spec.role === 'node' ? 'nodes' : 'endpoints') ?? [];
+      const main = spec.scopes.get(mainResource(spec.role)) ?? [];
       for (const scope of main) {
         for (const [key] of this.stores.entries(scope)) {
           this.updateGroup(job, `${index}|${key}`, groupFor(spec, key, this.stores));

@@ -8,6 +8,8 @@
 #   bin/etcd                          v3.6.16, from go.etcd.io/etcd/server/v3 (build/etcd)
 #   bin/otelcol                       the collector with the contrib prometheus receiver and the
 #                                     file exporter, all modules at v0.165.x (build/collector)
+#   bin/prometheus-sd                 Prometheus's kubernetes_sd (the receiver's Prometheus module)
+#                                     printing target groups as JSON: the kubernetes_sd oracle
 #   bin/kube-apiserver-1.20           the oldest server we test (no native sidecars: the
 #                                     postStart path), built from Debian bookworm's `kubernetes`
 #                                     source package with Debian's Go 1.19
@@ -123,6 +125,19 @@ if [ ! -x "$BIN_DIR/otelcol-$OTELCOL_KEY" ]; then
 fi
 link "otelcol-$OTELCOL_KEY" otelcol
 log "collector $OTELCOL_VERSION: $BIN_DIR/otelcol"
+
+# Prometheus's own kubernetes_sd (the Prometheus module of the collector's receiver) as the
+# kubernetes_sd oracle: build/collector/sd-dump, from the same module and module cache.
+SDDUMP_KEY="$OTELCOL_VERSION-$(cat "$HERE/build/collector/go.mod" "$HERE/build/collector/sd-dump/main.go" | sha256sum | cut -c1-10)"
+if [ ! -x "$BIN_DIR/prometheus-sd-$SDDUMP_KEY" ]; then
+  tmp="$(mktemp -d "$CACHE_DIR/sd-dump.XXXX")"
+  run_with_progress "building sd-dump (Prometheus kubernetes_sd; under a minute once the collector is built)" \
+    "$CACHE_DIR/build-sd-dump.log" go_build collector "$tmp" "" ./sd-dump
+  mv "$tmp/sd-dump" "$BIN_DIR/prometheus-sd-$SDDUMP_KEY"
+  rm -rf "$tmp"
+fi
+link "prometheus-sd-$SDDUMP_KEY" prometheus-sd
+log "prometheus-sd (kubernetes_sd oracle): $BIN_DIR/prometheus-sd"
 
 # --- the legacy server: Debian's 1.20 source package, built with Debian's Go 1.19
 if [ ! -x "$LEGACY_BIN" ]; then

@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 
-export type Tool = 'kube-apiserver' | 'kube-apiserver-1.20' | 'kubectl' | 'etcd' | 'otelcol';
+export type Tool = 'kube-apiserver' | 'kube-apiserver-1.20' | 'kubectl' | 'etcd' | 'otelcol' | 'prometheus-sd';
 
 export function cacheDir(): string {
   return process.env.EDOT_TA_CACHE ?? join(homedir(), '.cache', 'edot-ta');

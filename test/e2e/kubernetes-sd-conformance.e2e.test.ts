@@ -1,0 +1,160 @@
+// kubernetes_sd roles pod, service, endpoints and endpointslice against Prometheus's own
+// discovery code, both reading the same objects from the real kube-apiserver: the gateway pod,
+// its Service, its Endpoints (fixture: a VM address, pods that are gone) and an EndpointSlice
+// written by the test (no controller-manager runs) with two ports, a pod-backed endpoint
+// (conditions, node, zone, hostname) and an address without a target reference. The oracle is
+// the discovery/kubernetes package of the Prometheus module the collector's prometheus receiver
+// is built with (bin/prometheus-sd from test/harness/build/collector/sd-dump; Debian's
+// Prometheus 2.42 has no kubernetes_sd); its target groups must equal what our builders make
+// of the objects the apiserver returns — and the real sidecar, running a job with role
+// endpointslice, serves the same addresses.
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { V1EndpointSlice, V1Endpoints, V1Pod, V1Service } from '@kubernetes/client-node';
+import * as k8s from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseAllDocuments, stringify } from 'yaml';
+import { endpointSliceTargetGroup, endpointsTargetGroup, podTargetGroup, serviceTargetGroup } from '../../sidecar/discovery/kubernetes-sd.js';
+import type { Labels, TargetGroup } from '../../sidecar/discovery/types.js';
+import { clients, clusterEndpoints, createTestNamespace, setPodRunning } from '../harness/context.js';
+import { freePort, startProcess, waitFor, type ManagedProcess } from '../harness/processes.js';
+import { tool } from '../harness/tools.js';
+import { sidecarServiceAccount } from './support/service-accounts.js';
+import { startSidecarProcess } from './support/sidecar.js';
+
+const read = (file: string) => parseAllDocuments(readFileSync(new URL(`../fixtures/kubernetes-sd/${file}`, import.meta.url), 'utf8')).map((d) => d.toJSON());
+const fixturePod = (read('pods.yaml') as V1Pod[]).find((p) => p.metadata?.name === 'istio-ingressgateway-7d4f9c8b6-x2x9p') as V1Pod;
+const fixtureService = (read('services.yaml') as V1Service[]).find((s) => s.metadata?.name === 'istio-ingressgateway') as V1Service;
+const fixtureEndpoints = (read('endpoints.yaml') as V1Endpoints[])[0] as V1Endpoints;
+
+/** Only what discovery decides: the address and the `__meta_` labels (Prometheus adds job, scheme, ...). */
+const discovered = (labels: Labels) => Object.fromEntries(Object.entries(labels).filter(([k]) => k === '__address__' || k.startsWith('__meta_')).sort(([a], [b]) => (a < b ? -1 : 1)));
+const canonical = (sets: Labels[]) => sets.map((l) => JSON.stringify(discovered(l))).sort();
+
+describe('kubernetes_sd: the same targets and labels as Prometheus\'s own discovery on the same apiserver', () => {
+  const { core, kc } = clients();
+  const discovery = kc.makeApiClient(k8s.DiscoveryV1Api);
+  const dir = mkdtempSync(join(tmpdir(), 'edot-ta-endpointslice-e2e-'));
+  let namespace = '';
+  const oracles: ManagedProcess[] = [];
+  /** Prometheus's endpointslice groups: group labels merged into each target's. */
+  let theirs: Labels[] = [];
+  let sidecar: ManagedProcess | undefined;
+  const job = 'slices';
+  const podIP = '10.14.0.1'; // EndpointSlices refuse loopback addresses; nothing is scraped here
+
+  beforeAll(async () => {
+    namespace = await createTestNamespace('slices');
+    const { uid: _uid, namespace: _ns, ownerReferences: _owners, ...podMeta } = fixturePod.metadata ?? {};
+    await core.createNamespacedPod({ namespace, body: { metadata: podMeta, spec: fixturePod.spec } });
+    await setPodRunning(namespace, podMeta.name ?? '', podIP, '127.0.0.1');
+    const { uid: _suid, namespace: _sns, resourceVersion: _rv, creationTimestamp: _ct, ...serviceMeta } = fixtureService.metadata ?? {};
+    const { clusterIP: _ip, clusterIPs: _ips, ...serviceSpec } = fixtureService.spec ?? {};
+    await core.createNamespacedService({ namespace, body: { metadata: serviceMeta, spec: serviceSpec } });
+    const slice: V1EndpointSlice = {
+      metadata: {
+        name: 'istio-ingressgateway-abc12',
+        labels: { 'kubernetes.io/service-name': 'istio-ingressgateway', 'endpointslice.kubernetes.io/managed-by': 'e2e.edot-ta.io' },
+        annotations: { 'endpoints.kubernetes.io/last-change-trigger-time': '2026-12-01T10:00:00Z' },
+      },
+      addressType: 'IPv4',
+      endpoints: [
+        {
+          addresses: [podIP],
+          conditions: { ready: true, serving: true, terminating: false },
+          hostname: 'gw-0',
+          nodeName: fixturePod.spec?.nodeName ?? 'node-a',
+          zone: 'zone-a',
+          targetRef: { kind: 'Pod', name: podMeta.name ?? '', namespace },
+        },
+        { addresses: ['10.14.0.9'], conditions: { ready: false } },
+      ],
+      ports: [
+        { name: 'http2', port: 8080, protocol: 'TCP', appProtocol: 'http' },
+        { name: 'status-port', port: 15021, protocol: 'TCP' },
+      ],
+    };
+    await discovery.createNamespacedEndpointSlice({ namespace, body: slice });
+    // The fixture Endpoints, its gateway pod at the pod's address here.
+    const { namespace: _ens, ...endpointsMeta } = fixtureEndpoints.metadata ?? {};
+    const subsets = JSON.parse(JSON.stringify(fixtureEndpoints.subsets).replaceAll('10.244.1.17', podIP).replaceAll('"istio-system"', JSON.stringify(namespace))) as V1Endpoints['subsets'];
+    await core.createNamespacedEndpoints({ namespace, body: { metadata: endpointsMeta, subsets } });
+  });
+
+  /** Prometheus's target groups for `role` in the test namespace, group labels merged into each target. */
+  async function prometheusTargets(role: string, expected: number): Promise<Labels[]> {
+    const config = join(dir, `sd-${role}.yaml`);
+    writeFileSync(config, stringify({ role, kubeconfig_file: clusterEndpoints().kubeconfigPath, namespaces: { names: [namespace] } }));
+    const log = join(dir, `prometheus-sd-${role}.log`);
+    const proc = startProcess(`prometheus-sd-${role}`, tool('prometheus-sd'), ['--config', config], { logFile: log });
+    oracles.push(proc);
+    let targets: Labels[] = [];
+    await waitFor(`Prometheus discovers role ${role}`, async () => {
+      // One JSON line per update (the whole state); stderr lines are logfmt.
+      const last = readFileSync(log, 'utf8').split('\n').filter((line) => line.startsWith('[')).at(-1);
+      const groups = last ? (JSON.parse(last) as Array<{ labels: Labels; targets: Labels[] }>) : [];
+      targets = groups.flatMap((g) => g.targets.map((t) => ({ ...g.labels, ...t })));
+      return targets.length >= expected;
+    }, { timeoutMs: 60_000, abortIf: proc.exited, describe: () => proc.tail() });
+    return targets;
+  }
+
+  const merged = (groups: Array<TargetGroup | undefined>) => groups.flatMap((g) => (g ? g.targets.map((target) => ({ ...g.labels, ...target })) : []));
+
+  it.each(['pod', 'service', 'endpoints'])('role %s: the same label sets as Prometheus', async (role) => {
+    const pods = (await core.listNamespacedPod({ namespace })).items;
+    const service = await core.readNamespacedService({ name: 'istio-ingressgateway', namespace });
+    const lookup = (ns: string, name: string) => pods.find((p) => p.metadata?.namespace === ns && p.metadata?.name === name);
+    const ours = role === 'pod'
+      ? merged(pods.map(podTargetGroup))
+      : role === 'service'
+        ? merged([serviceTargetGroup(service)])
+        : merged([endpointsTargetGroup(await core.readNamespacedEndpoints({ name: 'istio-ingressgateway', namespace }), service, lookup)]);
+    expect(ours.length).toBeGreaterThan(0);
+    expect(canonical(ours)).toEqual(canonical(await prometheusTargets(role, ours.length)));
+  });
+
+  afterAll(async () => {
+    await Promise.all(oracles.map((o) => o.stop()));
+    await sidecar?.stop();
+  });
+
+  it('role endpointslice: the same label sets as Prometheus (group labels: slice, address type, Service; targets: ports, conditions, node, zone, pod)', async () => {
+    const slice = (await discovery.listNamespacedEndpointSlice({ namespace })).items[0]!;
+    const service = await core.readNamespacedService({ name: 'istio-ingressgateway', namespace });
+    const pods = (await core.listNamespacedPod({ namespace })).items;
+    const group = endpointSliceTargetGroup(slice, service, (ns, name) => pods.find((p) => p.metadata?.namespace === ns && p.metadata?.name === name));
+    const ours = merged([group]);
+    theirs = await prometheusTargets('endpointslice', ours.length);
+    expect(canonical(ours)).toEqual(canonical(theirs));
+  });
+
+  it('the sidecar serves a job with role endpointslice (under its ServiceAccount): the same addresses', async () => {
+    const kubeconfig = await sidecarServiceAccount({ adminKubeconfig: clusterEndpoints().kubeconfigPath, namespace, dir });
+    const scrapeConfigs = join(dir, 'scrape-configs.yaml');
+    writeFileSync(scrapeConfigs, stringify({ scrape_configs: [{ job_name: job, kubernetes_sd_configs: [{ role: 'endpointslice', namespaces: { names: [namespace] } }] }] }));
+    const created = await core.createNamespacedPod({ namespace, body: { metadata: { name: 'collector' }, spec: { nodeName: fixturePod.spec?.nodeName ?? 'node-a', containers: [{ name: 'otc-container', image: 'docker.elastic.co/elastic-agent/elastic-agent:9.1.0' }] } } });
+    const port = await freePort();
+    const endpoint = `http://127.0.0.1:${port}`;
+    sidecar = startSidecarProcess({
+      name: 'slices',
+      logFile: join(dir, 'sidecar.log'),
+      port,
+      args: ['--scrape-configs', scrapeConfigs],
+      kubeconfig,
+      pod: { name: 'collector', uid: created.metadata?.uid ?? '', namespace, node: fixturePod.spec?.nodeName ?? 'node-a' },
+      group: `${namespace}/edot`,
+      env: { EDOT_TA_LEASE_RENEW_SECONDS: '1', EDOT_TA_LEASE_DURATION_SECONDS: '4' },
+    });
+    const proc = sidecar;
+    await waitFor('sidecar ready', async () => (await fetch(`${endpoint}/readyz`).catch(() => undefined))?.ok ?? false, { timeoutMs: 60_000, abortIf: proc.exited, describe: () => proc.tail() });
+    const addresses = theirs.map((labels) => labels.__address__ ?? '').sort();
+    let served: string[] = [];
+    await waitFor('the sidecar serves every slice target', async () => {
+      const res = await fetch(`${endpoint}/jobs/${job}/targets?collector_id=collector`);
+      served = ((await res.json()) as Array<{ targets: string[] }>).flatMap((g) => g.targets).sort();
+      return JSON.stringify(served) === JSON.stringify(addresses);
+    }, { timeoutMs: 30_000, describe: () => `served ${JSON.stringify(served)}, Prometheus ${JSON.stringify(addresses)}` });
+  });
+});
