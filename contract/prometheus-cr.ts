@@ -59,7 +59,16 @@ export interface PrometheusCRSettings {
   /** Non-empty: only monitors in these namespaces (denyNamespaces then ignored). */
   allowNamespaces?: string[];
   denyNamespaces?: string[];
+  /**
+   * How ServiceMonitors are discovered (prometheus-operator's `serviceDiscoveryRole`):
+   * `Endpoints` (core/v1, the operator's default) or `EndpointSlice` (discovery.k8s.io/v1, as
+   * the Target Allocator configures it). A ServiceMonitor's own `spec.serviceDiscoveryRole` wins.
+   */
+  serviceDiscoveryRole?: ServiceDiscoveryRole;
 }
+
+export type ServiceDiscoveryRole = 'Endpoints' | 'EndpointSlice';
+export const serviceDiscoveryRoles: readonly ServiceDiscoveryRole[] = ['Endpoints', 'EndpointSlice'];
 
 export const defaultScrapeInterval = '30s';
 
@@ -79,6 +88,9 @@ export function parsePrometheusCR(raw: unknown): PrometheusCRSettings {
   if (cr.scrapeInterval !== undefined && typeof cr.scrapeInterval !== 'string') throw new SelectorError('prometheusCR.scrapeInterval: must be a duration string');
   // Strict: "yes" or "true" must not quietly mean false (monitors off).
   if (cr.enabled !== undefined && cr.enabled !== null && typeof cr.enabled !== 'boolean') throw new SelectorError(`prometheusCR.enabled: must be true or false, got ${JSON.stringify(cr.enabled)}`);
+  if (cr.serviceDiscoveryRole !== undefined && !serviceDiscoveryRoles.includes(cr.serviceDiscoveryRole as ServiceDiscoveryRole)) {
+    throw new SelectorError(`prometheusCR.serviceDiscoveryRole: must be ${serviceDiscoveryRoles.join(' or ')}, got ${JSON.stringify(cr.serviceDiscoveryRole)}`);
+  }
   return {
     enabled: cr.enabled === undefined ? undefined : cr.enabled === true,
     scrapeInterval: cr.scrapeInterval as string | undefined,
@@ -88,6 +100,7 @@ export function parsePrometheusCR(raw: unknown): PrometheusCRSettings {
     serviceMonitorNamespaceSelector: selector('serviceMonitorNamespaceSelector'),
     allowNamespaces: names('allowNamespaces'),
     denyNamespaces: names('denyNamespaces'),
+    ...(cr.serviceDiscoveryRole === undefined ? {} : { serviceDiscoveryRole: cr.serviceDiscoveryRole as ServiceDiscoveryRole }),
   };
 }
 

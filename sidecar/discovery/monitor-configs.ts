@@ -46,6 +46,7 @@ export function buildMonitorScrapeConfigs(inputs: MonitorInputs): { configs: Scr
   let missedUnsynced = false;
   const ctx = {
     scrapeInterval: inputs.settings.scrapeInterval,
+    ...(inputs.settings.serviceDiscoveryRole ? { serviceDiscoveryRole: inputs.settings.serviceDiscoveryRole } : {}),
     secret: (namespace: string, name: string, key: string) => {
       const problem = inputs.secrets.problem?.(namespace, name);
       if (problem) throw new MissingReferenceError(`cannot read Secret ${namespace}/${name}: ${problem}`);

@@ -1,6 +1,6 @@
 // PodMonitor / ServiceMonitor (monitoring.coreos.com/v1) as the API returns them (camelCase),
 // limited to the fields the sidecar turns into scrape configs.
-import type { LabelSelector } from '../../contract/prometheus-cr.js';
+import type { LabelSelector, ServiceDiscoveryRole } from '../../contract/prometheus-cr.js';
 
 export interface SecretKeySelector {
   name: string;
@@ -119,5 +119,5 @@ export interface ServiceMonitor {
   apiVersion?: string;
   kind?: 'ServiceMonitor';
   metadata?: MonitorMeta;
-  spec?: MonitorSpecCommon & { endpoints?: ServiceMonitorEndpoint[]; targetLabels?: string[] };
+  spec?: MonitorSpecCommon & { endpoints?: ServiceMonitorEndpoint[]; targetLabels?: string[]; serviceDiscoveryRole?: ServiceDiscoveryRole };
 }

@@ -58,6 +58,22 @@ describe('ServiceMonitor → scrape configs as the prometheus-operator generates
     expect(configs).toEqual(expected('monitors/gateway-servicemonitor.expected.yaml'));
   });
 
+  it('with serviceDiscoveryRole EndpointSlice (prometheusCR, or the ServiceMonitor\'s own field): role endpointslice, the same rules on the slice\'s port name and address target, as the prometheus-operator generates them', () => {
+    const monitor = one<ServiceMonitor>('monitors/gateway-servicemonitor.yaml');
+    const viaSlices = JSON.parse(
+      JSON.stringify(expected('monitors/gateway-servicemonitor.expected.yaml'))
+        .replaceAll('"role":"endpoints"', '"role":"endpointslice"')
+        .replaceAll('__meta_kubernetes_endpoint_port_name', '__meta_kubernetes_endpointslice_port_name')
+        .replaceAll('__meta_kubernetes_endpoint_address_target_', '__meta_kubernetes_endpointslice_address_target_'),
+    ) as unknown;
+    expect(JSON.stringify(viaSlices)).toContain('endpointslice');
+    expect(serviceMonitorScrapeConfigs(monitor, { ...ctx, serviceDiscoveryRole: 'EndpointSlice' })).toEqual(viaSlices);
+    const own = { ...monitor, spec: { ...monitor.spec, serviceDiscoveryRole: 'EndpointSlice' as const } };
+    expect(serviceMonitorScrapeConfigs(own, ctx)).toEqual(viaSlices);
+    const back = { ...monitor, spec: { ...monitor.spec, serviceDiscoveryRole: 'Endpoints' as const } };
+    expect(serviceMonitorScrapeConfigs(back, { ...ctx, serviceDiscoveryRole: 'EndpointSlice' })).toEqual(expected('monitors/gateway-servicemonitor.expected.yaml'));
+  });
+
   it('lists no namespaces for namespaceSelector.any', () => {
     const monitor = one<ServiceMonitor>('monitors/gateway-servicemonitor.yaml');
     monitor.spec = { ...monitor.spec, namespaceSelector: { any: true } };

@@ -5,7 +5,7 @@
 import { compileRelabelConfigs } from '../relabel/relabel.js';
 import { addHttpClientFields, type ObjectValueLookup } from './monitor-http.js';
 import type { EndpointCommon, MonitorSpecCommon, PodMetricsEndpoint, PodMonitor, RelabelConfigCR, ServiceMonitor, ServiceMonitorEndpoint } from './monitor-types.js';
-import { defaultScrapeInterval, validateLabelSelector, type LabelSelector } from '../../contract/prometheus-cr.js';
+import { defaultScrapeInterval, validateLabelSelector, type LabelSelector, type ServiceDiscoveryRole } from '../../contract/prometheus-cr.js';
 import { labelSelectorString } from './selectors.js';
 import type { KubernetesSdConfigYaml, RelabelConfigYaml, ScrapeConfigYaml } from './types.js';
 
@@ -14,6 +14,8 @@ export type { PodMonitor, ServiceMonitor } from './monitor-types.js';
 export interface MonitorContext extends ObjectValueLookup {
   /** prometheusCR.scrapeInterval: the interval of endpoints that set none (default 30s). */
   scrapeInterval?: string;
+  /** prometheusCR.serviceDiscoveryRole: how ServiceMonitors are discovered (default Endpoints). */
+  serviceDiscoveryRole?: ServiceDiscoveryRole;
 }
 
 export class MonitorError extends Error {
@@ -196,7 +198,11 @@ export function podMonitorScrapeConfigs(monitor: PodMonitor, ctx: MonitorContext
   });
 }
 
-/** One scrape config per endpoint, job `serviceMonitor/<ns>/<name>/<idx>`, role endpoints (core/v1). */
+/**
+ * One scrape config per endpoint, job `serviceMonitor/<ns>/<name>/<idx>`, role endpoints
+ * (core/v1) or, with serviceDiscoveryRole EndpointSlice, endpointslice (the same rules on the
+ * slice's port name and address target).
+ */
 export function serviceMonitorScrapeConfigs(monitor: ServiceMonitor, ctx: MonitorContext): ScrapeConfigYaml[] {
   return monitorGuard('ServiceMonitor', monitor, (namespace, name) => {
     const spec = monitor.spec ?? {};
@@ -206,15 +212,19 @@ export function serviceMonitorScrapeConfigs(monitor: ServiceMonitor, ctx: Monito
       const targetPort = ep.targetPort === undefined || ep.targetPort === null ? undefined : String(ep.targetPort);
       // Without a port every port of every endpoint would be scraped: almost always a mistake.
       if (!ep.port && (!targetPort || targetPort === '0')) throw new Error(`endpoint[${i}]: port or targetPort is required`);
-      const config = baseConfig(`serviceMonitor/${namespace}/${name}/${i}`, sdConfig(spec, namespace, 'endpoints', ['endpoints', 'service']), ep, namespace, ctx);
+      const slices = (spec.serviceDiscoveryRole ?? ctx.serviceDiscoveryRole) === 'EndpointSlice';
+      const role = slices ? 'endpointslice' : 'endpoints';
+      const config = baseConfig(`serviceMonitor/${namespace}/${name}/${i}`, sdConfig(spec, namespace, role, [role, 'service']), ep, namespace, ctx);
       const rules: RelabelConfigYaml[] = [jobNameRule()];
       if (spec.selectorMechanism !== 'RoleSelector') rules.push(...selectorRelabelings(spec.selector ?? {}, '__meta_kubernetes_service_'));
-      if (ep.port) rules.push({ action: 'keep', source_labels: ['__meta_kubernetes_endpoint_port_name'], regex: ep.port });
+      if (ep.port) rules.push({ action: 'keep', source_labels: [slices ? '__meta_kubernetes_endpointslice_port_name' : '__meta_kubernetes_endpoint_port_name'], regex: ep.port });
       else if (targetPort) {
         const byName = typeof ep.targetPort === 'string'; // IntOrString: a quoted number is a port name too
         rules.push({ action: 'keep', source_labels: [byName ? '__meta_kubernetes_pod_container_port_name' : '__meta_kubernetes_pod_container_port_number'], regex: targetPort });
       }
-      const targetKindName = ['__meta_kubernetes_endpoint_address_target_kind', '__meta_kubernetes_endpoint_address_target_name'];
+      const targetKindName = slices
+        ? ['__meta_kubernetes_endpointslice_address_target_kind', '__meta_kubernetes_endpointslice_address_target_name']
+        : ['__meta_kubernetes_endpoint_address_target_kind', '__meta_kubernetes_endpoint_address_target_name'];
       rules.push(
         { source_labels: targetKindName, separator: ';', regex: 'Node;(.*)', replacement: '${1}', target_label: 'node' },
         { source_labels: targetKindName, separator: ';', regex: 'Pod;(.*)', replacement: '${1}', target_label: 'pod' },

@@ -86,5 +86,7 @@ describe('parsePrometheusCR (EDOT_TA_PROMETHEUS_CR)', () => {
     expect(cr.podMonitorNamespaceSelector).toBeUndefined();
     expect(() => parsePrometheusCR({ podMonitorSelector: { matchExpressions: [{ key: 'a', operator: 'Bogus' }] } })).toThrow('prometheusCR.podMonitorSelector.matchExpressions[0].operator');
     expect(() => parsePrometheusCR({ allowNamespaces: 'shop' })).toThrow('prometheusCR.allowNamespaces');
+    expect(parsePrometheusCR({ serviceDiscoveryRole: 'EndpointSlice' }).serviceDiscoveryRole).toBe('EndpointSlice');
+    expect(() => parsePrometheusCR({ serviceDiscoveryRole: 'endpointslices' })).toThrow('prometheusCR.serviceDiscoveryRole: must be Endpoints or EndpointSlice, got "endpointslices"');
   });
 });

@@ -130,7 +130,13 @@ describe('kubernetes_sd: the same targets and labels as Prometheus\'s own discov
     expect(canonical(ours)).toEqual(canonical(theirs));
   });
 
-  it('the sidecar serves a job with role endpointslice (under its ServiceAccount): the same addresses', async () => {
+  it('the sidecar (under its ServiceAccount) serves a job with role endpointslice, the same addresses, and a ServiceMonitor through EndpointSlices (serviceDiscoveryRole EndpointSlice)', async () => {
+    // The gateway ServiceMonitor of the fixtures, here, on the slice's status-port.
+    const monitor = parseAllDocuments(readFileSync(new URL('../fixtures/monitors/gateway-servicemonitor.yaml', import.meta.url), 'utf8'))[0]!.toJSON() as { metadata: { namespace?: string }; spec: { namespaceSelector?: unknown; endpoints: Array<Record<string, unknown>> } };
+    monitor.metadata.namespace = namespace;
+    monitor.spec.namespaceSelector = { matchNames: [namespace] };
+    monitor.spec.endpoints = [{ port: 'status-port', path: '/healthz/ready' }];
+    await clients().custom.createNamespacedCustomObject({ group: 'monitoring.coreos.com', version: 'v1', namespace, plural: 'servicemonitors', body: monitor });
     const kubeconfig = await sidecarServiceAccount({ adminKubeconfig: clusterEndpoints().kubeconfigPath, namespace, dir });
     const scrapeConfigs = join(dir, 'scrape-configs.yaml');
     writeFileSync(scrapeConfigs, stringify({ scrape_configs: [{ job_name: job, kubernetes_sd_configs: [{ role: 'endpointslice', namespaces: { names: [namespace] } }] }] }));
@@ -145,7 +151,11 @@ describe('kubernetes_sd: the same targets and labels as Prometheus\'s own discov
       kubeconfig,
       pod: { name: 'collector', uid: created.metadata?.uid ?? '', namespace, node: fixturePod.spec?.nodeName ?? 'node-a' },
       group: `${namespace}/edot`,
-      env: { EDOT_TA_LEASE_RENEW_SECONDS: '1', EDOT_TA_LEASE_DURATION_SECONDS: '4' },
+      env: {
+        EDOT_TA_LEASE_RENEW_SECONDS: '1',
+        EDOT_TA_LEASE_DURATION_SECONDS: '4',
+        EDOT_TA_PROMETHEUS_CR: JSON.stringify({ enabled: true, serviceMonitorSelector: {}, allowNamespaces: [namespace], serviceDiscoveryRole: 'EndpointSlice' }),
+      },
     });
     const proc = sidecar;
     await waitFor('sidecar ready', async () => (await fetch(`${endpoint}/readyz`).catch(() => undefined))?.ok ?? false, { timeoutMs: 60_000, abortIf: proc.exited, describe: () => proc.tail() });
@@ -156,5 +166,23 @@ describe('kubernetes_sd: the same targets and labels as Prometheus\'s own discov
       served = ((await res.json()) as Array<{ targets: string[] }>).flatMap((g) => g.targets).sort();
       return JSON.stringify(served) === JSON.stringify(addresses);
     }, { timeoutMs: 30_000, describe: () => `served ${JSON.stringify(served)}, Prometheus ${JSON.stringify(addresses)}` });
+    // The ServiceMonitor's job: the slice's status-port endpoints, with the slice labels its
+    // relabeling (kept in /scrape_configs, applied by the receiver) reads.
+    const monitorJob = `serviceMonitor/${namespace}/istio-gateways/0`;
+    let groups: Array<{ targets: string[]; labels: Labels }> = [];
+    await waitFor('the ServiceMonitor job serves the status-port endpoints', async () => {
+      const res = await fetch(`${endpoint}/jobs/${encodeURIComponent(monitorJob)}/targets?collector_id=collector`);
+      groups = res.ok ? ((await res.json()) as typeof groups) : [];
+      return JSON.stringify(groups.flatMap((g) => g.targets).sort()) === JSON.stringify([`${podIP}:15021`, '10.14.0.9:15021']);
+    }, { timeoutMs: 30_000, describe: () => JSON.stringify(groups) });
+    const podTarget = groups.find((g) => g.targets[0] === `${podIP}:15021`);
+    expect(podTarget?.labels).toMatchObject({
+      __meta_kubernetes_endpointslice_port_name: 'status-port',
+      __meta_kubernetes_endpointslice_address_target_kind: 'Pod',
+      __meta_kubernetes_endpointslice_address_target_name: fixturePod.metadata?.name,
+      __meta_kubernetes_service_name: 'istio-ingressgateway',
+    });
+    const configs = (await (await fetch(`${endpoint}/scrape_configs`)).json()) as Record<string, { relabel_configs?: Array<{ action?: string; source_labels?: string[]; regex?: string }> }>;
+    expect(configs[monitorJob]?.relabel_configs).toContainEqual({ action: 'keep', source_labels: ['__meta_kubernetes_endpointslice_port_name'], regex: 'status-port' });
   });
 });
