@@ -61,11 +61,12 @@ describe('inject settings', () => {
     expect(() => parseInjectSettings({ 'handover-seconds': '1.5' })).toThrow(/--handover-seconds/);
   });
 
-  it('takes --sidecar-pod-scope (EDOT_TA_SIDECAR_POD_SCOPE), default cluster, and refuses other values', () => {
-    expect(parseInjectSettings({}).sidecarPodScope).toBe('node');
+  it('takes --sidecar-pod-scope (EDOT_TA_SIDECAR_POD_SCOPE), default auto, and refuses other values', () => {
+    expect(parseInjectSettings({}).sidecarPodScope).toBe('auto');
+    expect(parseInjectSettings({ 'sidecar-pod-scope': 'node' }).sidecarPodScope).toBe('node');
     expect(parseInjectSettings({ 'sidecar-pod-scope': 'cluster' }).sidecarPodScope).toBe('cluster');
     expect(parseInjectSettings({}, { EDOT_TA_SIDECAR_POD_SCOPE: 'cluster' }).sidecarPodScope).toBe('cluster');
-    expect(() => parseInjectSettings({ 'sidecar-pod-scope': 'zone' })).toThrow(/--sidecar-pod-scope: want cluster or node, got "zone"/);
+    expect(() => parseInjectSettings({ 'sidecar-pod-scope': 'zone' })).toThrow(/--sidecar-pod-scope: want auto, cluster or node, got "zone"/);
   });
 
   it('resolves native sidecars from the server version in auto mode', () => {

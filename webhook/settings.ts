@@ -4,7 +4,7 @@
 import { UsageError } from '../common/args.js';
 import { edotTaVersion } from '../common/version.js';
 import { type CRSettings, type CollectorMode, type InjectSettings, type LabelRequirement, type NativeSidecarsMode } from './types.js';
-import { defaultPodScope, isPodScope, podScopes } from '../contract/sidecar.js';
+import { isPodScope, podScopes } from '../contract/sidecar.js';
 import { parsePrometheusCREnv } from '../contract/prometheus-cr.js';
 import { defaultSidecarPort } from '../contract/names.js';
 
@@ -80,7 +80,7 @@ export function defaultInjectSettings(): InjectSettings {
     defaultPrometheusCR: defaultPrometheusCRJson,
     sidecarResources: { requests: { cpu: '10m', memory: '64Mi' }, limits: { memory: '256Mi' } },
     sidecarRunAsUser: 65532,
-    sidecarPodScope: defaultPodScope,
+    sidecarPodScope: 'auto',
   };
 }
 
@@ -154,7 +154,7 @@ export function parseInjectSettings(flags: InjectSettingsFlagValues, env: Record
   settings.sidecarPort = integer('sidecar-port', 1, 65535) ?? settings.sidecarPort;
   const podScope = text('sidecar-pod-scope');
   if (podScope !== undefined) {
-    if (!isPodScope(podScope)) throw new UsageError(`--sidecar-pod-scope: want ${podScopes.join(' or ')}, got "${podScope}"`);
+    if (!isPodScope(podScope) && podScope !== 'auto') throw new UsageError(`--sidecar-pod-scope: want auto, ${podScopes.join(' or ')}, got "${podScope}"`);
     settings.sidecarPodScope = podScope;
   }
   settings.sidecarRunAsUser = integer('sidecar-run-as-user', 1, 2147483647) ?? settings.sidecarRunAsUser;

@@ -70,12 +70,13 @@ export interface InjectSettings {
   /** uid/gid the sidecar runs as (restricted: the EDOT daemon pod itself runs as uid 0). */
   sidecarRunAsUser: number;
   /**
-   * Which pods the sidecar watches (`sidecar serve --pod-scope`): `cluster` (every pod; pods on
-   * nodes without a collector are found and hashed) or `node` (only its own node's pods: watch
-   * traffic grows with the collectors, not their square; for DaemonSets that cover every node).
-   * Annotation edot-ta.io/pod-scope overrides per pod.
+   * Pods each sidecar watches: `node` (its own node's, plus the nodes without a collector that
+   * hash to it: one pod event reaches one member), `cluster` (every pod), or `auto` (the
+   * default): `node` for DaemonSet pods, `cluster` for other workloads (a Deployment of a few
+   * replicas would otherwise hold one pod watch per node it covers). Annotation
+   * edot-ta.io/pod-scope overrides per pod.
    */
-  sidecarPodScope: PodScope;
+  sidecarPodScope: PodScope | 'auto';
 }
 
 export type { PodScope } from '../contract/sidecar.js';

@@ -395,6 +395,13 @@ describe('mutatePod annotations and settings', () => {
     expect(mutatePod(pod, settings()).warnings.join()).toMatch(/port 8888 is also declared by container otc-container/);
   });
 
+  it('pod scope auto (the default): node for a DaemonSet\'s pods, cluster for a Deployment\'s (a few replicas would each watch many nodes)', () => {
+    const scope = (file: string, context = {}) => parsePodStatus(mutatePod(fixture(file), settings(), context).pod.metadata?.annotations?.['edot-ta.io/status'])?.podScope;
+    expect(scope('edot-daemon-operator.yaml')).toBe('node');
+    expect(scope('upstream-collector-deployment-pod.yaml')).toBe('cluster');
+    expect(container(mutatePod(fixture('upstream-collector-deployment-pod.yaml'), settings()).pod, 'edot-ta')?.command?.join(' ')).toContain('--pod-scope cluster');
+  });
+
   it('runs the sidecar with --pod-scope node from the setting or the edot-ta.io/pod-scope annotation, and records it in the status', () => {
     const pod = fixture('edot-daemon-operator.yaml');
     const scopeOf = (result: ReturnType<typeof mutatePod>) => {

@@ -43,7 +43,7 @@ export function mutatePod(pod: V1Pod, settings: InjectSettings, context: PodMuta
   }
 
   const port = sidecarPort(podAnnotations[annotations.port], settings.sidecarPort, warnings);
-  const podScope = podScopeFor(podAnnotations[annotations.podScope], settings.sidecarPodScope, warnings);
+  const podScope = podScopeFor(podAnnotations[annotations.podScope], settings.sidecarPodScope === 'auto' ? autoPodScope(copy, context) : settings.sidecarPodScope, warnings);
   const clash = all.flatMap((c) => (c.ports ?? []).map((p) => ({ c: c.name, p }))).find(({ p }) => p.containerPort === port || p.hostPort === port);
   if (clash) warnings.push(`edot-ta: port ${port} is also declared by container ${clash.c}; set annotation ${annotations.port} to a free port`);
 
@@ -236,6 +236,12 @@ export function boundedWarnings(warnings: string[]): string[] {
  * copies the collector's env, so a pod with a huge env could cross it once injected.
  */
 export const maxInjectedPodBytes = 1_400_000;
+
+/** `--sidecar-pod-scope auto`: node for a DaemonSet's pods (a collector on every node), cluster for other workloads. */
+function autoPodScope(pod: V1Pod, context: PodMutationContext): PodScope {
+  const owner = context.workload?.kind ?? ((pod.metadata?.ownerReferences ?? []).find((ref) => ref.controller) ?? pod.metadata?.ownerReferences?.[0])?.kind;
+  return owner === 'DaemonSet' ? 'node' : 'cluster';
+}
 
 function podScopeFor(annotation: string | undefined, fallback: PodScope, warnings: string[]): PodScope {
   if (annotation === undefined) return fallback;
