@@ -42,7 +42,8 @@ Injection (env EDOT_TA_<FLAG> in upper snake case works too; flag wins):
   --collector-container NAME  --ta-interval D (30s)  --sd-refresh-interval D (10s)
   --default-prometheus-cr JSON  --default-mode daemonset|statefulset|deployment (daemonset)
   --handover-seconds N (60; 0 = off)  collector preStop sleep while the sidecar hands over
-  --sidecar-pod-scope cluster|node (cluster)  pods the sidecar watches (node: its node's only)
+  --sidecar-pod-scope auto|node|cluster (auto)  pods the sidecar watches (node: its own and covered
+                            nodes'; auto: node for DaemonSet pods, cluster otherwise)
 ${debugUsage}
   GET /debug/settings (same token rules): the effective settings and the served certificate.`;
 
