@@ -1,10 +1,16 @@
 // `edot-ta doctor`: reads the cluster and reports what stands between the user and working
-// target allocation (webhook config, opt-in labels, injected pods, live members, CRDs, RBAC).
+// target allocation (webhook config, opt-in labels, injected pods, live members, CRDs, RBAC,
+// and the monitors each collector group selects or misses: doctor-monitors.ts).
 import * as k8s from '@kubernetes/client-node';
 import { findCollectorContainer } from '../webhook/pod/collector-detect.js';
 import { defaultInjectSettings } from '../webhook/settings.js';
 import { parseFlags, UsageError } from '../common/args.js';
 import { diagnose, formatFindings, type AccessCheck, type ClusterSnapshot } from './doctor-checks.js';
+import { diagnoseMonitors, type MonitorSnapshot } from './doctor-monitors.js';
+import { parsePrometheusCREnv } from '../contract/prometheus-cr.js';
+import { sidecarContainerName } from '../contract/names.js';
+import { sidecarEnv } from '../contract/sidecar.js';
+import type { PodMonitor, ServiceMonitor } from '../sidecar/discovery/monitor-types.js';
 
 const help = `Usage: edot-ta doctor [flags]
 
@@ -33,7 +39,7 @@ export async function run(argv: string[]): Promise<number> {
   if (flags.kubeconfig) kc.loadFromFile(flags.kubeconfig);
   else kc.loadFromDefault();
   const snapshot = await gather(kc, flags['webhook-config'] ?? 'edot-ta');
-  const findings = diagnose(snapshot);
+  const findings = [...diagnose(snapshot), ...diagnoseMonitors(await gatherMonitors(kc, snapshot))];
   console.log(flags.output === 'json' ? JSON.stringify(findings, null, 2) : formatFindings(findings));
   return findings.some((f) => f.level === 'fail') ? 1 : 0;
 }
@@ -109,6 +115,54 @@ export async function gather(kc: k8s.KubeConfig, webhookConfigName: string): Pro
     }
   }
   return { webhookConfigName, webhookConfig, webhookServiceReadyAddresses, optedInNamespaces, collectorPods, leases, crds, access, nowMs: Date.now() };
+}
+
+/**
+ * What the monitor checks read: each injected group's selection (its sidecar's
+ * EDOT_TA_PROMETHEUS_CR), every PodMonitor/ServiceMonitor, namespace labels, pods and Services.
+ */
+export async function gatherMonitors(kc: k8s.KubeConfig, snapshot: ClusterSnapshot): Promise<MonitorSnapshot> {
+  const selections = new Map<string, MonitorSnapshot['selections'][number]>();
+  for (const pod of snapshot.collectorPods) {
+    const sidecar = [...(pod.spec?.containers ?? []), ...(pod.spec?.initContainers ?? [])].find((c) => c.name === sidecarContainerName);
+    const env = (name: string) => sidecar?.env?.find((e) => e.name === name)?.value;
+    const group = `${pod.metadata?.namespace ?? ''}/${env(sidecarEnv.group) ?? '?'}`;
+    if (!sidecar || selections.has(group)) continue;
+    try {
+      selections.set(group, { group, settings: parsePrometheusCREnv(env(sidecarEnv.prometheusCR)) });
+    } catch {
+      // an invalid selection never reaches a pod (the webhook checks it): nothing to diagnose
+    }
+  }
+  const crds = { podmonitors: snapshot.crds.podmonitors, servicemonitors: snapshot.crds.servicemonitors };
+  const empty: MonitorSnapshot = { selections: [...selections.values()], podMonitors: [], serviceMonitors: [], namespaces: [], pods: [], services: [], crds };
+  if (![...selections.values()].some((s) => s.settings.enabled !== false)) return empty;
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  const custom = kc.makeApiClient(k8s.CustomObjectsApi);
+  const monitors = async (plural: string, served: boolean) =>
+    served ? (((await retrying(() => custom.listClusterCustomObject({ group: 'monitoring.coreos.com', version: 'v1', plural }))) as { items?: unknown[] }).items ?? []) : [];
+  return {
+    ...empty,
+    podMonitors: (await monitors('podmonitors', crds.podmonitors)) as PodMonitor[],
+    serviceMonitors: (await monitors('servicemonitors', crds.servicemonitors)) as ServiceMonitor[],
+    namespaces: (await core.listNamespace()).items.map((ns) => ({ name: ns.metadata?.name ?? '', labels: ns.metadata?.labels ?? {} })),
+    pods: (await core.listPodForAllNamespaces()).items,
+    services: (await core.listServiceForAllNamespaces()).items,
+  };
+}
+
+/** A read the API server may answer 429 (e.g. a CRD's storage initializing) or 5xx: a few tries, as its Retry-After says. */
+async function retrying<T>(read: () => Promise<T>, attempts = 5): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await read();
+    } catch (err) {
+      const code = (err as { code?: number }).code ?? 0;
+      if (attempt >= attempts || (code !== 429 && code < 500)) throw err;
+      const retryAfter = Number((err as { headers?: Record<string, string> }).headers?.['retry-after']);
+      await new Promise((resolve) => setTimeout(resolve, (Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : attempt) * 1000));
+    }
+  }
 }
 
 function notFoundAs<T>(value: T): (err: unknown) => T {

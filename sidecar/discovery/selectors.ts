@@ -46,34 +46,56 @@ export interface MonitorObjectMeta {
 }
 
 /**
- * The monitors of one kind the TA would select: monitor label selector (nil = none),
- * namespace selector over the namespaces' labels (nil = all), then allow/deny lists.
- * `namespaceLabels` returns undefined for a namespace that is not known (not selected).
+ * Whether the TA would select one monitor of `kind`, and if not, why (for `edot-ta doctor`):
+ * monitor label selector (nil = none), allow/deny lists, then the namespace selector over the
+ * namespace's labels (nil = all). `namespaceLabels` returns undefined for an unknown namespace.
  */
+export function monitorSelection(
+  monitor: MonitorObjectMeta,
+  kind: 'PodMonitor' | 'ServiceMonitor',
+  cr: PrometheusCRSettings,
+  namespaceLabels: (namespace: string) => Labels | undefined,
+): { selected: true } | { selected: false; reason: string } {
+  const field = kind === 'PodMonitor' ? 'podMonitorSelector' : 'serviceMonitorSelector';
+  const selector = cr[field];
+  if (selector === undefined || selector === null) return { selected: false, reason: `prometheusCR.${field} is not set (nil selects no ${kind})` };
+  const namespace = monitor.metadata?.namespace ?? '';
+  const allow = cr.allowNamespaces ?? [];
+  if (allow.length > 0 && !allow.includes(namespace)) return { selected: false, reason: `namespace ${namespace} is not in prometheusCR.allowNamespaces [${allow.join(', ')}]` };
+  if (allow.length === 0 && (cr.denyNamespaces ?? []).includes(namespace)) return { selected: false, reason: `namespace ${namespace} is in prometheusCR.denyNamespaces` };
+  const labels = monitor.metadata?.labels ?? {};
+  if (!matchesLabelSelector(selector, labels)) return { selected: false, reason: `its labels do not match prometheusCR.${field} (${selectorMismatch(selector, labels)})` };
+  const nsField = kind === 'PodMonitor' ? 'podMonitorNamespaceSelector' : 'serviceMonitorNamespaceSelector';
+  const namespaceSelector = cr[nsField] ?? {};
+  if (!selectsEverything(namespaceSelector)) {
+    const nsLabels = namespaceLabels(namespace);
+    if (!nsLabels || !matchesLabelSelector(namespaceSelector, nsLabels)) {
+      return { selected: false, reason: `namespace ${namespace} does not match prometheusCR.${nsField} (${selectorMismatch(namespaceSelector, nsLabels ?? {})})` };
+    }
+  }
+  return { selected: true };
+}
+
+/** Which requirements of `selector` the labels fail, e.g. `wants release=edot, has release=prod`. */
+export function selectorMismatch(selector: LabelSelector, labels: Labels): string {
+  const failed: string[] = [];
+  for (const [key, value] of Object.entries(selector.matchLabels ?? {})) {
+    if (labels[key] !== value) failed.push(`wants ${key}=${value}, has ${key in labels ? `${key}=${labels[key]}` : `no ${key}`}`);
+  }
+  for (const e of selector.matchExpressions ?? []) {
+    if (!matchesLabelSelector({ matchExpressions: [e] }, labels)) failed.push(`wants ${e.key} ${e.operator}${e.values?.length ? ` (${e.values.join(', ')})` : ''}, has ${e.key in labels ? `${e.key}=${labels[e.key]}` : `no ${e.key}`}`);
+  }
+  return failed.join('; ');
+}
+
+/** The monitors of one kind the TA would select (see monitorSelection). */
 export function selectMonitors<M extends MonitorObjectMeta>(
   monitors: Iterable<M>,
   kind: 'PodMonitor' | 'ServiceMonitor',
   cr: PrometheusCRSettings,
   namespaceLabels: (namespace: string) => Labels | undefined,
 ): M[] {
-  const selector = kind === 'PodMonitor' ? cr.podMonitorSelector : cr.serviceMonitorSelector;
-  if (selector === undefined || selector === null) return [];
-  const namespaceSelector = (kind === 'PodMonitor' ? cr.podMonitorNamespaceSelector : cr.serviceMonitorNamespaceSelector) ?? {};
-  const selectsAllNamespaces = selectsEverything(namespaceSelector);
-  const allow = cr.allowNamespaces ?? [];
-  const deny = cr.denyNamespaces ?? [];
-  const selected: M[] = [];
-  for (const monitor of monitors) {
-    const namespace = monitor.metadata?.namespace ?? '';
-    if (allow.length > 0 ? !allow.includes(namespace) : deny.includes(namespace)) continue;
-    if (!matchesLabelSelector(selector, monitor.metadata?.labels ?? {})) continue;
-    if (!selectsAllNamespaces) {
-      const labels = namespaceLabels(namespace);
-      if (!labels || !matchesLabelSelector(namespaceSelector, labels)) continue;
-    }
-    selected.push(monitor);
-  }
-  return selected;
+  return [...monitors].filter((monitor) => monitorSelection(monitor, kind, cr, namespaceLabels).selected);
 }
 
 /** Whether selection needs namespace labels (so the caller knows to watch namespaces). */

@@ -103,4 +103,55 @@ describe('edot-ta doctor on a real cluster', () => {
     expect(after.findings.filter((f) => f.check === 'rbac' && f.message.startsWith(`${namespace}/`))).toEqual([]);
     expect(after.findings).toContainEqual(expect.objectContaining({ level: 'ok', check: 'membership', message: `group ${namespace}/daemon: 1 live member(s)` }));
   });
+
+  it('names the monitor mistakes of a group\'s selection: the Istio port-name mismatch (with the ports that exist), labels that differ, a namespace outside the selection', async () => {
+    const namespace = await createTestNamespace('doctor-mon', { 'edot-ta.io/inject': 'enabled' });
+    const elsewhere = await createTestNamespace('doctor-other');
+    const selection = { enabled: true, podMonitorSelector: { matchLabels: { release: 'edot' } }, allowNamespaces: [namespace] };
+    // An injected collector pod: its sidecar carries the group and the selection in force.
+    await core.createNamespacedPod({
+      namespace,
+      body: {
+        metadata: { name: 'daemon-m', annotations: { 'edot-ta.io/status': '{"version":"test"}' } },
+        spec: {
+          nodeName: 'node-a',
+          containers: [
+            { name: 'otc-container', image: 'docker.elastic.co/elastic-agent/elastic-agent:9.2.0' },
+            { name: 'edot-ta', image: 'edot-ta:e2e', env: [{ name: 'EDOT_TA_GROUP', value: 'daemon' }, { name: 'EDOT_TA_PROMETHEUS_CR', value: JSON.stringify(selection) }] },
+          ],
+        },
+      },
+    });
+    // Istio gateway pods name their stats port http-envoy-prom.
+    await core.createNamespacedPod({
+      namespace,
+      body: { metadata: { name: 'gateway', labels: { istio: 'ingressgateway' } }, spec: { nodeName: 'node-a', containers: [{ name: 'istio-proxy', image: 'docker.io/istio/proxyv2:1.24.0', ports: [{ name: 'http-envoy-prom', containerPort: 15090 }] }] } },
+    });
+    const monitor = (ns: string, name: string, labels: Record<string, string>) => ({
+      apiVersion: 'monitoring.coreos.com/v1',
+      kind: 'PodMonitor',
+      metadata: { name, namespace: ns, labels },
+      spec: { selector: { matchLabels: { istio: 'ingressgateway' } }, podMetricsEndpoints: [{ port: 'http-monitoring' }] },
+    });
+    const custom = clients().custom;
+    await custom.createNamespacedCustomObject({ group: 'monitoring.coreos.com', version: 'v1', namespace, plural: 'podmonitors', body: monitor(namespace, 'istio-gateways', { release: 'edot' }) });
+    await custom.createNamespacedCustomObject({ group: 'monitoring.coreos.com', version: 'v1', namespace, plural: 'podmonitors', body: monitor(namespace, 'mislabeled', { release: 'prod' }) });
+    await custom.createNamespacedCustomObject({ group: 'monitoring.coreos.com', version: 'v1', namespace: elsewhere, plural: 'podmonitors', body: monitor(elsewhere, 'outside', { release: 'edot' }) });
+
+    const { findings } = await doctor(webhookConfig);
+    const group = `${namespace}/daemon`;
+    const mine = findings.filter((f) => f.check === 'monitors' && f.message.includes(group));
+    expect(mine).toContainEqual(expect.objectContaining({
+      level: 'warn',
+      message: `PodMonitor ${namespace}/istio-gateways (used by ${group}): podMetricsEndpoints[0].port "http-monitoring" matches no container port of the 1 pod(s) it selects; they name theirs: http-envoy-prom`,
+      hint: 'set port: http-envoy-prom',
+    }));
+    expect(mine.map((f) => f.message)).toContain(`PodMonitor ${namespace}/mislabeled is not used by group ${group}: its labels do not match prometheusCR.podMonitorSelector (wants release=edot, has release=prod)`);
+    expect(mine.map((f) => f.message)).toContain(`PodMonitor ${elsewhere}/outside is not used by group ${group}: namespace ${elsewhere} is not in prometheusCR.allowNamespaces [${namespace}]`);
+
+    // Fixed: the monitor names the port the pods have; doctor has nothing more to say about it.
+    await custom.patchNamespacedCustomObject({ group: 'monitoring.coreos.com', version: 'v1', namespace, plural: 'podmonitors', name: 'istio-gateways', body: [{ op: 'replace', path: '/spec/podMetricsEndpoints/0/port', value: 'http-envoy-prom' }] });
+    const fixed = (await doctor(webhookConfig)).findings.filter((f) => f.check === 'monitors' && f.message.includes(`${namespace}/istio-gateways`));
+    expect(fixed).toEqual([]);
+  });
 });

@@ -1,0 +1,109 @@
+// `edot-ta doctor`, the monitor checks: for each collector group's selection in force (what its
+// sidecars were given, EDOT_TA_PROMETHEUS_CR), the PodMonitors/ServiceMonitors it does not use
+// and why (namespace lists, labels that differ, namespace selector), and for those it uses, the
+// classic mistakes: selecting no pod/Service, and an endpoint port name that no container or
+// Service port has (the Istio `http-monitoring` vs `http-envoy-prom` case). Pure: the snapshot
+// is gathered in doctor.ts.
+import type { V1Pod, V1Service } from '@kubernetes/client-node';
+import type { PrometheusCRSettings } from '../contract/prometheus-cr.js';
+import { matchesLabelSelector, monitorSelection, selectorMismatch } from '../sidecar/discovery/selectors.js';
+import type { PodMonitor, ServiceMonitor } from '../sidecar/discovery/monitor-types.js';
+import type { Finding } from './doctor-checks.js';
+
+export interface MonitorSnapshot {
+  /** One entry per collector group: the selection its sidecars run with. */
+  selections: Array<{ group: string; settings: PrometheusCRSettings }>;
+  podMonitors: PodMonitor[];
+  serviceMonitors: ServiceMonitor[];
+  namespaces: Array<{ name: string; labels: Record<string, string> }>;
+  pods: V1Pod[];
+  services: V1Service[];
+  /** Whether the monitor CRDs exist (their absence is reported by the CRD check). */
+  crds: { podmonitors: boolean; servicemonitors: boolean };
+}
+
+type Kind = 'PodMonitor' | 'ServiceMonitor';
+
+const nameOf = (m: { metadata?: { namespace?: string; name?: string } }) => `${m.metadata?.namespace ?? ''}/${m.metadata?.name ?? ''}`;
+
+/** The namespaces a monitor's own namespaceSelector covers (any: all; matchNames; default: its own). */
+function monitorNamespaces(monitor: PodMonitor | ServiceMonitor): ((ns: string) => boolean) {
+  const selector = monitor.spec?.namespaceSelector;
+  if (selector?.any) return () => true;
+  const names = selector?.matchNames?.length ? selector.matchNames : [monitor.metadata?.namespace ?? ''];
+  return (ns) => names.includes(ns);
+}
+
+export function diagnoseMonitors(snapshot: MonitorSnapshot): Finding[] {
+  const findings: Finding[] = [];
+  const namespaceLabels = new Map(snapshot.namespaces.map((ns) => [ns.name, ns.labels]));
+  const lookup = (ns: string) => namespaceLabels.get(ns);
+  const used = new Map<string, { kind: Kind; monitor: PodMonitor | ServiceMonitor; groups: string[] }>();
+  for (const { group, settings } of snapshot.selections) {
+    if (settings.enabled === false) continue;
+    for (const kind of ['PodMonitor', 'ServiceMonitor'] as const) {
+      const selector = kind === 'PodMonitor' ? settings.podMonitorSelector : settings.serviceMonitorSelector;
+      if (selector === undefined || selector === null) continue;
+      if (!(kind === 'PodMonitor' ? snapshot.crds.podmonitors : snapshot.crds.servicemonitors)) continue;
+      const monitors: Array<PodMonitor | ServiceMonitor> = kind === 'PodMonitor' ? snapshot.podMonitors : snapshot.serviceMonitors;
+      if (monitors.length === 0) {
+        findings.push({ level: 'warn', check: 'monitors', message: `group ${group} selects ${kind}s, but none exist`, hint: `create a ${kind} whose labels match ${JSON.stringify(selector)}, or set prometheusCR.${kind === 'PodMonitor' ? 'podMonitorSelector' : 'serviceMonitorSelector'} to null` });
+        continue;
+      }
+      for (const monitor of monitors) {
+        const selection = monitorSelection(monitor, kind, settings, lookup);
+        if (selection.selected) {
+          const entry = used.get(`${kind}|${nameOf(monitor)}`) ?? { kind, monitor, groups: [] };
+          entry.groups.push(group);
+          used.set(`${kind}|${nameOf(monitor)}`, entry);
+        } else {
+          findings.push({ level: 'warn', check: 'monitors', message: `${kind} ${nameOf(monitor)} is not used by group ${group}: ${selection.reason}`, hint: 'change the monitor (labels, namespace) or the selection (edot-ta.io/prometheus-cr / the CR\'s targetAllocator.prometheusCR) if it should be scraped' });
+        }
+      }
+    }
+  }
+  for (const { kind, monitor, groups } of used.values()) findings.push(...(kind === 'PodMonitor' ? checkPodMonitor(monitor as PodMonitor, snapshot, groups) : checkServiceMonitor(monitor as ServiceMonitor, snapshot, groups)));
+  return findings;
+}
+
+function checkPodMonitor(monitor: PodMonitor, snapshot: MonitorSnapshot, groups: string[]): Finding[] {
+  const inNamespace = monitorNamespaces(monitor);
+  const selector = monitor.spec?.selector ?? {};
+  const pods = snapshot.pods.filter((p) => inNamespace(p.metadata?.namespace ?? '') && matchesLabelSelector(selector, p.metadata?.labels ?? {}));
+  const where = `PodMonitor ${nameOf(monitor)} (used by ${groups.join(', ')})`;
+  if (pods.length === 0) {
+    return [{ level: 'warn', check: 'monitors', message: `${where} selects no pod: selector ${JSON.stringify(selector)} in ${monitor.spec?.namespaceSelector?.any ? 'all namespaces' : `namespaces ${(monitor.spec?.namespaceSelector?.matchNames?.length ? monitor.spec.namespaceSelector.matchNames : [monitor.metadata?.namespace]).join(', ')}`}`, hint: 'check the pods\' labels and the monitor\'s namespaceSelector' }];
+  }
+  const findings: Finding[] = [];
+  const ports = pods.flatMap((p) => [...(p.spec?.containers ?? []), ...(p.spec?.initContainers ?? [])].flatMap((c) => c.ports ?? []));
+  (monitor.spec?.podMetricsEndpoints ?? []).forEach((ep, i) => {
+    const named = typeof ep.port === 'string' && ep.port !== '' ? ep.port : undefined;
+    const number = ep.portNumber;
+    if (named !== undefined && !ports.some((p) => p.name === named)) {
+      const names = [...new Set(ports.map((p) => p.name).filter((n): n is string => !!n))].sort();
+      findings.push({ level: 'warn', check: 'monitors', message: `${where}: podMetricsEndpoints[${i}].port "${named}" matches no container port of the ${pods.length} pod(s) it selects${names.length ? `; they name theirs: ${names.join(', ')}` : '; their ports have no names'}`, hint: names.length ? `set port: ${names.length === 1 ? names[0] : `one of ${names.join(', ')}`}` : 'name the container port, or use portNumber' });
+    } else if (named === undefined && number !== undefined && !ports.some((p) => p.containerPort === number)) {
+      findings.push({ level: 'warn', check: 'monitors', message: `${where}: podMetricsEndpoints[${i}].portNumber ${number} matches no container port of the ${pods.length} pod(s) it selects (they have ${[...new Set(ports.map((p) => p.containerPort))].sort((a, b) => a - b).join(', ') || 'none'})` });
+    }
+  });
+  return findings;
+}
+
+function checkServiceMonitor(monitor: ServiceMonitor, snapshot: MonitorSnapshot, groups: string[]): Finding[] {
+  const inNamespace = monitorNamespaces(monitor);
+  const selector = monitor.spec?.selector ?? {};
+  const services = snapshot.services.filter((s) => inNamespace(s.metadata?.namespace ?? '') && matchesLabelSelector(selector, s.metadata?.labels ?? {}));
+  const where = `ServiceMonitor ${nameOf(monitor)} (used by ${groups.join(', ')})`;
+  if (services.length === 0) {
+    const near = snapshot.services.filter((s) => inNamespace(s.metadata?.namespace ?? ''));
+    return [{ level: 'warn', check: 'monitors', message: `${where} selects no Service: selector ${JSON.stringify(selector)}${near.length ? ` (e.g. ${nameOf(near[0]!)}: ${selectorMismatch(selector, near[0]!.metadata?.labels ?? {})})` : ''}`, hint: 'check the Services\' labels and the monitor\'s namespaceSelector' }];
+  }
+  const findings: Finding[] = [];
+  const names = [...new Set(services.flatMap((s) => (s.spec?.ports ?? []).map((p) => p.name).filter((n): n is string => !!n)))].sort();
+  (monitor.spec?.endpoints ?? []).forEach((ep, i) => {
+    if (typeof ep.port === 'string' && ep.port !== '' && !names.includes(ep.port)) {
+      findings.push({ level: 'warn', check: 'monitors', message: `${where}: endpoints[${i}].port "${ep.port}" matches no port of the ${services.length} Service(s) it selects${names.length ? `; they name theirs: ${names.join(', ')}` : '; their ports have no names'}`, hint: names.length ? `set port: ${names.length === 1 ? names[0] : `one of ${names.join(', ')}`}` : 'name the Service port, or use targetPort' });
+    }
+  });
+  return findings;
+}
