@@ -95,6 +95,7 @@ export async function gather(kc: k8s.KubeConfig, webhookConfigName: string): Pro
     const [namespace = '', name = ''] = sa.split('/');
     const wanted: Array<Omit<AccessCheck, 'allowed' | 'serviceAccount'>> = [
       { verb: 'watch', resource: '/pods' },
+      { verb: 'watch', resource: '/nodes' },
       { verb: 'watch', resource: '/endpoints' },
       { verb: 'watch', resource: 'monitoring.coreos.com/podmonitors' },
       { verb: 'update', resource: 'coordination.k8s.io/leases', namespace },

@@ -85,6 +85,9 @@ export class DiscoveryRuntime {
           if (event.type === 'delete' || event.previous === undefined) this.refreshCoverage();
         },
         onSynced: () => this.refreshCoverage(),
+        onListError: () => {
+          if (informer.listErrorCode === 403) options.logger.warn('cannot list Nodes (403): covering only this node; pods on nodes without a collector are not discovered here — grant nodes get/list/watch (manifests/overlays/kube-stack/sidecar-rbac.yaml)');
+        },
         logger: options.logger,
         watchdogMs: options.watchdogMs,
       });
@@ -116,7 +119,7 @@ export class DiscoveryRuntime {
   /** Pod scope `node`: the nodes of the current coverage are listed (the view may be announced). */
   coveragePrepared(): boolean {
     if (!this.options.coverage) return true;
-    return (this.nodeNames?.informer.hasSynced ?? true) && [...this.nodeSets].every((nodeSet) => nodeSet.prepared());
+    return (!this.nodeNames || DiscoveryRuntime.settled(this.nodeNames)) && [...this.nodeSets].every((nodeSet) => nodeSet.prepared());
   }
 
   /** The nodes whose pods this member watches now (retiring ones included). */
@@ -233,11 +236,13 @@ export class DiscoveryRuntime {
   /**
    * Listed, or refused for good: a Secret the sidecar may not read (403/404) holds back only its
    * monitor; EndpointSlices on an API server without discovery.k8s.io/v1 (404, before 1.21)
-   * leave only their jobs without targets. Neither holds back readiness.
+   * leave only their jobs without targets; Nodes it may not list (403, RBAC older than pod scope
+   * node) leave it covering its own node only. None holds back readiness.
    */
   private static settled(entry: ScopeInformer): boolean {
     const code = entry.informer.listErrorCode;
-    return entry.informer.hasSynced || (entry.scope.resource === 'secrets' && (code === 403 || code === 404)) || (entry.scope.resource === 'endpointslices' && code === 404);
+    const { resource } = entry.scope;
+    return entry.informer.hasSynced || (resource === 'secrets' && (code === 403 || code === 404)) || (resource === 'endpointslices' && code === 404) || (resource === 'nodes' && code === 403);
   }
 
   ready(): boolean {
