@@ -1,12 +1,14 @@
 // `edot-ta doctor`: reads the cluster and reports what stands between the user and working
-// target allocation (webhook config, opt-in labels, injected pods, live members, CRDs, RBAC,
-// and the monitors each collector group selects or misses: doctor-monitors.ts).
+// target allocation (webhook config, opt-in labels, injected pods, live members, CRDs, RBAC),
+// the OpenTelemetryCollector CRs (doctor-collectors.ts) and the monitors each collector group
+// selects or misses (doctor-monitors.ts).
 import * as k8s from '@kubernetes/client-node';
 import { findCollectorContainer } from '../webhook/pod/collector-detect.js';
 import { defaultInjectSettings } from '../webhook/settings.js';
 import { parseFlags, UsageError } from '../common/args.js';
 import { diagnose, formatFindings, type AccessCheck, type ClusterSnapshot } from './doctor-checks.js';
 import { diagnoseMonitors, type MonitorSnapshot } from './doctor-monitors.js';
+import { diagnoseCollectors, type CollectorCRLike, type CollectorSnapshot } from './doctor-collectors.js';
 import { parsePrometheusCREnv } from '../contract/prometheus-cr.js';
 import { sidecarContainerName } from '../contract/names.js';
 import { sidecarEnv } from '../contract/sidecar.js';
@@ -39,7 +41,7 @@ export async function run(argv: string[]): Promise<number> {
   if (flags.kubeconfig) kc.loadFromFile(flags.kubeconfig);
   else kc.loadFromDefault();
   const snapshot = await gather(kc, flags['webhook-config'] ?? 'edot-ta');
-  const findings = [...diagnose(snapshot), ...diagnoseMonitors(await gatherMonitors(kc, snapshot))];
+  const findings = [...diagnose(snapshot), ...diagnoseCollectors(await gatherCollectors(kc, snapshot)), ...diagnoseMonitors(await gatherMonitors(kc, snapshot))];
   console.log(flags.output === 'json' ? JSON.stringify(findings, null, 2) : formatFindings(findings));
   return findings.some((f) => f.level === 'fail') ? 1 : 0;
 }
@@ -116,6 +118,25 @@ export async function gather(kc: k8s.KubeConfig, webhookConfigName: string): Pro
     }
   }
   return { webhookConfigName, webhookConfig, webhookServiceReadyAddresses, optedInNamespaces, collectorPods, leases, crds, access, nowMs: Date.now() };
+}
+
+/** Every OpenTelemetryCollector (as the API serves v1beta1, else v1alpha1) and the workloads of their namespaces. */
+export async function gatherCollectors(kc: k8s.KubeConfig, snapshot: ClusterSnapshot): Promise<CollectorSnapshot> {
+  const workloads: CollectorSnapshot['workloads'] = new Map();
+  if (!snapshot.crds.opentelemetrycollectors) return { crs: [], workloads };
+  const custom = kc.makeApiClient(k8s.CustomObjectsApi);
+  const list = (version: string) => retrying(() => custom.listClusterCustomObject({ group: 'opentelemetry.io', version, plural: 'opentelemetrycollectors' })) as Promise<{ items?: CollectorCRLike[] }>;
+  const crs = ((await list('v1beta1').catch(notFoundAs(undefined))) ?? (await list('v1alpha1'))).items ?? [];
+  const apps = kc.makeApiClient(k8s.AppsV1Api);
+  for (const namespace of new Set(crs.map((cr) => cr.metadata?.namespace ?? ''))) {
+    const add = (kind: 'DaemonSet' | 'Deployment' | 'StatefulSet', items: Array<{ metadata?: { name?: string } }>) => {
+      for (const item of items) workloads.set(`${namespace}/${item.metadata?.name ?? ''}`, kind);
+    };
+    add('DaemonSet', (await apps.listNamespacedDaemonSet({ namespace })).items);
+    add('Deployment', (await apps.listNamespacedDeployment({ namespace })).items);
+    add('StatefulSet', (await apps.listNamespacedStatefulSet({ namespace })).items);
+  }
+  return { crs, workloads };
 }
 
 /**

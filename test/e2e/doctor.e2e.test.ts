@@ -104,6 +104,36 @@ describe('edot-ta doctor on a real cluster', () => {
     expect(after.findings).toContainEqual(expect.objectContaining({ level: 'ok', check: 'membership', message: `group ${namespace}/daemon: 1 live member(s)` }));
   });
 
+  it('names the two errors this project exists for: a collector CR whose mode was defaulted, one whose running workload disagrees with its mode (with the recreate command), the Target Allocator on without a prometheus receiver', async () => {
+    const namespace = await createTestNamespace('doctor-cr');
+    const custom = clients().custom;
+    const config = { receivers: { otlp: { protocols: { grpc: {} } } }, exporters: { debug: {} }, service: { pipelines: { metrics: { receivers: ['otlp'], exporters: ['debug'] } } } };
+    const cr = (name: string, spec: Record<string, unknown>) => custom.createNamespacedCustomObject({
+      group: 'opentelemetry.io', version: 'v1beta1', namespace, plural: 'opentelemetrycollectors',
+      body: { apiVersion: 'opentelemetry.io/v1beta1', kind: 'OpenTelemetryCollector', metadata: { name }, spec: { config, ...spec } },
+    });
+    // As the operator renders them (no operator runs here): <name>-collector workloads.
+    const deployment = (name: string) => clients().apps.createNamespacedDeployment({
+      namespace,
+      body: { metadata: { name }, spec: { selector: { matchLabels: { app: name } }, template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'otc-container', image: 'docker.elastic.co/elastic-agent/elastic-agent:9.2.0' }] } } } },
+    });
+    await cr('defaulted', { targetAllocator: { enabled: true } }); // no mode, TA on, no prometheus receiver
+    await deployment('defaulted-collector');
+    await cr('switched', { mode: 'daemonset' }); // asks for a DaemonSet, runs as the Deployment it was created as
+    await deployment('switched-collector');
+
+    const { code, findings } = await doctor(webhookConfig);
+    expect(code).toBe(1);
+    const mine = findings.filter((f) => f.check === 'collectors' && f.message.includes(`${namespace}/`));
+    expect(mine).toContainEqual(expect.objectContaining({
+      level: 'fail',
+      message: `OpenTelemetryCollector ${namespace}/switched asks for mode daemonset, but its collector runs as a Deployment: the mode cannot change after creation ("mode is set to deployment, which does not support modification")`,
+      hint: `recreate it: kubectl delete opentelemetrycollector switched -n ${namespace} && kubectl apply -f <its manifest> (a short gap in collection)`,
+    }));
+    expect(mine).toContainEqual(expect.objectContaining({ level: 'warn', message: `OpenTelemetryCollector ${namespace}/defaulted: mode deployment (not set: the operator defaulted it, and it cannot change later), running as a Deployment` }));
+    expect(mine).toContainEqual(expect.objectContaining({ level: 'fail', message: `OpenTelemetryCollector ${namespace}/defaulted: the Target Allocator is enabled but no metrics pipeline has a prometheus receiver (the operator: "no prometheus available as part of the configuration")` }));
+  });
+
   it('names the monitor mistakes of a group\'s selection: the Istio port-name mismatch (with the ports that exist), labels that differ, a namespace outside the selection', async () => {
     const namespace = await createTestNamespace('doctor-mon', { 'edot-ta.io/inject': 'enabled' });
     const elsewhere = await createTestNamespace('doctor-other');

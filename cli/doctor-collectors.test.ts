@@ -1,0 +1,31 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { diagnoseCollectors, metricsPrometheusReceivers, type CollectorCRLike } from './doctor-collectors.js';
+
+const fixture = (name: string) => parse(readFileSync(new URL(`../test/fixtures/collector-crs/${name}`, import.meta.url), 'utf8')) as CollectorCRLike;
+
+describe('doctor: OpenTelemetryCollector CRs', () => {
+  it('the immutable-mode trap: a CR whose collector runs as another kind than its mode, with the recreate command', () => {
+    const cr = { ...fixture('kube-stack-daemon-v1beta1.yaml') };
+    const { name, namespace } = cr.metadata as { name: string; namespace: string };
+    const findings = diagnoseCollectors({ crs: [cr], workloads: new Map([[`${namespace}/${name}-collector`, 'Deployment']]) });
+    expect(findings[0]).toMatchObject({ level: 'fail', check: 'collectors' });
+    expect(findings[0]?.message).toBe(`OpenTelemetryCollector ${namespace}/${name} asks for mode daemonset, but its collector runs as a Deployment: the mode cannot change after creation ("mode is set to deployment, which does not support modification")`);
+    expect(findings[0]?.hint).toContain(`kubectl delete opentelemetrycollector ${name} -n ${namespace} && kubectl apply -f`);
+  });
+
+  it('a CR without mode: defaulted to deployment by the operator (a warning, with the fix); the TA on with no prometheus receiver in a metrics pipeline fails', () => {
+    const noMode = diagnoseCollectors({ crs: [fixture('v1beta1-no-mode-ta-on.yaml')], workloads: new Map() });
+    expect(noMode[0]).toMatchObject({ level: 'warn' });
+    expect(noMode[0]?.message).toMatch(/: mode deployment \(not set: the operator defaulted it, and it cannot change later\)$/);
+    const noReceiver = diagnoseCollectors({ crs: [fixture('v1alpha1-ta-no-receiver.yaml')], workloads: new Map() });
+    expect(noReceiver.find((f) => f.level === 'fail')?.message).toMatch(/the Target Allocator is enabled but no metrics pipeline has a prometheus receiver \(the operator: "no prometheus available as part of the configuration"\)/);
+  });
+
+  it('reads prometheus receivers of metrics pipelines from a v1alpha1 string or a v1beta1 object', () => {
+    expect(metricsPrometheusReceivers('service:\n  pipelines:\n    metrics/a: {receivers: [otlp, prometheus/k8s]}\n    logs: {receivers: [prometheus]}\n')).toEqual(['prometheus/k8s']);
+    expect(metricsPrometheusReceivers({ service: { pipelines: { metrics: { receivers: ['prometheus'] } } } })).toEqual(['prometheus']);
+    expect(metricsPrometheusReceivers('a: [')).toBeUndefined();
+  });
+});

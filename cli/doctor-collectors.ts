@@ -1,0 +1,98 @@
+// `edot-ta doctor`, the OpenTelemetryCollector checks: the two errors this project exists for.
+// "mode is set to deployment, which does not support modification": a CR created without mode
+// runs as a Deployment, and its mode cannot change afterwards — doctor shows each CR's mode
+// (and whether the operator defaulted it) and a CR whose running workload disagrees with it,
+// with the recreate command. "no prometheus available as part of the configuration": the
+// Target Allocator left on without a prometheus receiver in a metrics pipeline. Pure: doctor.ts
+// gathers the CRs and the workloads of their namespaces.
+import { parse } from 'yaml';
+import { annotations, isPrometheusReceiverId } from '../contract/names.js';
+import type { Finding } from './doctor-checks.js';
+
+export interface CollectorCRLike {
+  apiVersion?: string;
+  metadata?: { name?: string; namespace?: string; annotations?: Record<string, string> };
+  spec?: { mode?: string; config?: unknown; targetAllocator?: { enabled?: boolean } };
+}
+
+export interface CollectorSnapshot {
+  crs: CollectorCRLike[];
+  /** `namespace/name` → kind, of the DaemonSets, Deployments and StatefulSets in the CRs' namespaces. */
+  workloads: Map<string, 'DaemonSet' | 'Deployment' | 'StatefulSet'>;
+}
+
+const workloadKind: Record<string, 'DaemonSet' | 'Deployment' | 'StatefulSet'> = { daemonset: 'DaemonSet', deployment: 'Deployment', statefulset: 'StatefulSet' };
+
+/** The prometheus receivers used by a metrics pipeline, or undefined when the config cannot be read. */
+export function metricsPrometheusReceivers(config: unknown): string[] | undefined {
+  let doc: unknown = config;
+  if (typeof config === 'string') {
+    try {
+      doc = parse(config);
+    } catch {
+      return undefined;
+    }
+  }
+  if (doc === undefined || doc === null) return [];
+  if (typeof doc !== 'object' || Array.isArray(doc)) return undefined;
+  const pipelines = (doc as { service?: { pipelines?: Record<string, { receivers?: unknown }> } }).service?.pipelines ?? {};
+  const ids = Object.entries(pipelines)
+    .filter(([name]) => name === 'metrics' || name.startsWith('metrics/'))
+    .flatMap(([, pipeline]) => (Array.isArray(pipeline?.receivers) ? pipeline.receivers.filter((r): r is string => typeof r === 'string') : []));
+  return [...new Set(ids.filter(isPrometheusReceiverId))];
+}
+
+export function diagnoseCollectors({ crs, workloads }: CollectorSnapshot): Finding[] {
+  const findings: Finding[] = [];
+  for (const cr of crs) {
+    const name = cr.metadata?.name ?? '';
+    const namespace = cr.metadata?.namespace ?? '';
+    const id = `OpenTelemetryCollector ${namespace}/${name}`;
+    const mode = cr.spec?.mode || 'deployment';
+    const defaulted = !cr.spec?.mode;
+    const expected = workloadKind[mode];
+    const running = workloads.get(`${namespace}/${name}-collector`);
+    const recreate = `kubectl delete opentelemetrycollector ${name} -n ${namespace} && kubectl apply -f <its manifest with spec.mode: ${mode === 'deployment' ? 'daemonset' : mode}> (a short gap in collection)`;
+    if (running && expected && running !== expected) {
+      findings.push({
+        level: 'fail',
+        check: 'collectors',
+        message: `${id} asks for mode ${mode}, but its collector runs as a ${running}: the mode cannot change after creation ("mode is set to ${running.toLowerCase()}, which does not support modification")`,
+        hint: `recreate it: kubectl delete opentelemetrycollector ${name} -n ${namespace} && kubectl apply -f <its manifest> (a short gap in collection)`,
+      });
+    } else {
+      findings.push({
+        level: defaulted ? 'warn' : 'ok',
+        check: 'collectors',
+        message: `${id}: mode ${mode}${defaulted ? ' (not set: the operator defaulted it, and it cannot change later)' : ''}${running ? `, running as a ${running}` : ''}`,
+        ...(defaulted ? { hint: `set spec.mode explicitly; to run it as a DaemonSet: ${recreate}` } : {}),
+      });
+    }
+    const receivers = metricsPrometheusReceivers(cr.spec?.config);
+    const taOn = cr.spec?.targetAllocator?.enabled === true;
+    if (taOn && receivers !== undefined && receivers.length === 0) {
+      findings.push({
+        level: 'fail',
+        check: 'collectors',
+        message: `${id}: the Target Allocator is enabled but no metrics pipeline has a prometheus receiver (the operator: "no prometheus available as part of the configuration")`,
+        hint: 'add a prometheus receiver (config.scrape_configs: []) to a metrics pipeline, or let the edot-ta webhook fix the CR on its next update',
+      });
+    } else if (taOn) {
+      findings.push({
+        level: 'warn',
+        check: 'collectors',
+        message: `${id}: the central Target Allocator is still enabled — the edot-ta webhook turns it off when it reviews the CR, so this CR was written without it`,
+        hint: 'check the webhook configuration\'s CR rule and re-apply the CR (kubectl apply) so the webhook reviews it',
+      });
+    }
+    if (cr.metadata?.annotations?.[annotations.noPrometheusReceiver] === 'true') {
+      findings.push({
+        level: 'warn',
+        check: 'collectors',
+        message: `${id}: no prometheus receiver in a metrics pipeline, so edot-ta does not inject its pods (${annotations.inject}: "false")`,
+        hint: 'add a prometheus receiver to a metrics pipeline; the next rollout is injected',
+      });
+    }
+  }
+  return findings;
+}
