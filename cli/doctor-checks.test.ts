@@ -97,6 +97,18 @@ describe('doctor checks', () => {
     expect(finding?.hint).toBe('kubectl logs daemon-d -n observability -c edot-ta');
   });
 
+  it('compares the views the live members act on (their Leases\' edot-ta.io/view)', () => {
+    const viewing = (name: string, view: string) => {
+      const l = lease(name, '2026-11-25T09:59:55.000000Z');
+      l.metadata!.annotations = { 'edot-ta.io/view': view };
+      return l;
+    };
+    const agreeing = diagnose(snapshot({ leases: [viewing('edot-ta-a', 'v1'), viewing('edot-ta-b', 'v1')] }));
+    expect(agreeing.filter((f) => f.check === 'membership').map((f) => f.message)).toEqual(['group observability/daemon: 2 live member(s), all acting on one view']);
+    const split = diagnose(snapshot({ leases: [viewing('edot-ta-a', 'v1'), viewing('edot-ta-b', 'v2'), viewing('edot-ta-c', 'v1')] }));
+    expect(split.find((f) => f.check === 'membership' && f.level === 'warn')?.message).toBe('group observability/daemon: members act on 2 different views (v1: edot-ta-a, edot-ta-c; v2: edot-ta-b)');
+  });
+
   it('separates live and stale members per group', () => {
     const findings = diagnose(snapshot({ leases: [lease('edot-ta-a', '2026-11-25T09:59:50.000000Z'), lease('edot-ta-b', '2026-11-25T09:00:00.000000Z')] }));
     expect(findings.find((f) => f.check === 'membership')).toMatchObject({ level: 'warn', message: 'group observability/daemon: 1 live, stale leases: edot-ta-b' });

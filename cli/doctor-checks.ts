@@ -1,6 +1,7 @@
 // The decisions of `edot-ta doctor`: a pure function from a snapshot of the cluster to a list
 // of findings. Gathering the snapshot (API calls) lives in doctor.ts.
 import type { V1Lease, V1MutatingWebhookConfiguration, V1Pod } from '@kubernetes/client-node';
+import { viewAnnotation } from '../sidecar/sharding/lease-record.js';
 
 export type FindingLevel = 'ok' | 'warn' | 'fail';
 
@@ -107,25 +108,34 @@ function checkCollectorPods({ collectorPods }: ClusterSnapshot): Finding[] {
 }
 
 function checkLeases({ leases, nowMs }: ClusterSnapshot): Finding[] {
-  const groups = new Map<string, { fresh: number; stale: string[] }>();
+  const groups = new Map<string, { fresh: number; stale: string[]; views: Map<string, string[]> }>();
   for (const lease of leases) {
     const group = `${lease.metadata?.namespace}/${lease.metadata?.labels?.[groupLabel] ?? '?'}`;
-    const entry = groups.get(group) ?? { fresh: 0, stale: [] };
+    const entry = groups.get(group) ?? { fresh: 0, stale: [], views: new Map<string, string[]>() };
     // A one-shot diagnostic may compare wall clocks (with the full duration as margin);
     // the sidecars themselves never do.
     const renewMs = Date.parse(String(lease.spec?.renewTime ?? ''));
     const durationMs = (lease.spec?.leaseDurationSeconds ?? 40) * 1000;
-    if (Number.isFinite(renewMs) && nowMs - renewMs <= 2 * durationMs) entry.fresh++;
-    else entry.stale.push(lease.metadata?.name ?? '?');
+    if (Number.isFinite(renewMs) && nowMs - renewMs <= 2 * durationMs) {
+      entry.fresh++;
+      // The membership view each live member acts on (its hash, announced on its Lease).
+      const view = lease.metadata?.annotations?.[viewAnnotation];
+      if (view) entry.views.set(view, [...(entry.views.get(view) ?? []), lease.metadata?.name ?? '?']);
+    } else entry.stale.push(lease.metadata?.name ?? '?');
     groups.set(group, entry);
   }
   const findings: Finding[] = [];
-  for (const [group, { fresh, stale }] of groups) {
+  for (const [group, { fresh, stale, views }] of groups) {
     findings.push(
       stale.length === 0
-        ? { level: 'ok', check: 'membership', message: `group ${group}: ${fresh} live member(s)` }
+        ? { level: 'ok', check: 'membership', message: `group ${group}: ${fresh} live member(s)${views.size === 1 ? ', all acting on one view' : ''}` }
         : { level: 'warn', check: 'membership', message: `group ${group}: ${fresh} live, stale leases: ${stale.join(', ')}`, hint: 'stale leases of deleted pods are swept by the sidecars; if they persist, check the sidecars\' RBAC for leases' },
     );
+    if (views.size > 1) {
+      // Normal for a few seconds after a join or leave; lasting, it means members see different Leases.
+      const split = [...views.entries()].map(([view, names]) => `${view}: ${names.join(', ')}`).join('; ');
+      findings.push({ level: 'warn', check: 'membership', message: `group ${group}: members act on ${views.size} different views (${split})`, hint: 'fine for a few seconds after a member joins or leaves; if it lasts, the members do not see the same Leases — check their API access (edot_ta_api_healthy) and /debug/assignment' });
+    }
   }
   return findings;
 }
