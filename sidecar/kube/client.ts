@@ -18,9 +18,12 @@ export class KubeApiError extends Error {
 
 export interface KubeClient {
   /** GET/POST/PATCH with a JSON body; rejects with KubeApiError on a non-2xx answer. */
-  requestJson(method: string, path: string, options?: { query?: Record<string, string | undefined>; body?: unknown; contentType?: string; timeoutMs?: number }): Promise<unknown>;
-  /** Opens a watch stream; `onLine` gets each parsed JSON line. Resolves when the stream ends. */
-  watch(path: string, query: Record<string, string | undefined>, onLine: (event: unknown) => void, signal: AbortSignal): Promise<void>;
+  requestJson(method: string, path: string, options?: { query?: Record<string, string | undefined>; body?: unknown; contentType?: string; timeoutMs?: number; accept?: string }): Promise<unknown>;
+  /**
+   * Opens a watch stream; `onLine` gets each parsed JSON line. Resolves when the stream ends.
+   * `accept` asks for another representation (e.g. PartialObjectMetadata: names and labels only).
+   */
+  watch(path: string, query: Record<string, string | undefined>, onLine: (event: unknown) => void, signal: AbortSignal, accept?: string): Promise<void>;
   readonly server: string;
 }
 
@@ -65,7 +68,7 @@ export function createKubeClient(connection: KubeConnection): KubeClient {
     server,
     async requestJson(method, path, options = {}) {
       const body = options.body === undefined ? undefined : JSON.stringify(options.body);
-      const headers: Record<string, string> = { Accept: 'application/json' };
+      const headers: Record<string, string> = { Accept: options.accept ?? 'application/json' };
       if (body !== undefined) headers['Content-Type'] = options.contentType ?? 'application/json';
       const signal = AbortSignal.timeout(options.timeoutMs ?? 30_000);
       const res = await open(method, path, options.query ?? {}, headers, signal, body);
@@ -74,8 +77,8 @@ export function createKubeClient(connection: KubeConnection): KubeClient {
       if (status < 200 || status >= 300) throw apiError(status, text, path);
       return text === '' ? undefined : (JSON.parse(text) as unknown);
     },
-    async watch(path, query, onLine, signal) {
-      const res = await open('GET', path, { ...query, watch: 'true' }, { Accept: 'application/json' }, signal);
+    async watch(path, query, onLine, signal, accept) {
+      const res = await open('GET', path, { ...query, watch: 'true' }, { Accept: accept ?? 'application/json' }, signal);
       const status = res.statusCode ?? 0;
       if (status !== 200) throw apiError(status, await readAll(res), path);
       const lines = createInterface({ input: res, crlfDelay: Infinity });

@@ -22,6 +22,8 @@ export interface WatchScope {
    * member covers (pod scope `node`); the set changes with the membership view.
    */
   nodes?: 'covered';
+  /** Only metadata (PartialObjectMetadata): names and labels, not the objects (Nodes for coverage). */
+  metadataOnly?: boolean;
 }
 
 const groupVersion: Record<WatchedResource, string> = {
@@ -37,7 +39,7 @@ const groupVersion: Record<WatchedResource, string> = {
 };
 
 export function scopeKey(scope: WatchScope): string {
-  return [scope.resource, scope.namespace ?? '*', scope.labelSelector ?? '', scope.fieldSelector ?? '', scope.form ?? 'object', scope.nodes ?? ''].join('|');
+  return [scope.resource, scope.namespace ?? '*', scope.labelSelector ?? '', scope.fieldSelector ?? '', scope.form ?? 'object', scope.nodes ?? '', scope.metadataOnly ? 'metadata' : ''].join('|');
 }
 
 export function describeScope(scope: WatchScope): string {
@@ -59,6 +61,9 @@ export function andSelectors(...selectors: Array<string | undefined>): string | 
   return parts.length ? parts.join(',') : undefined;
 }
 
+/** The media type for metadata-only lists and watches (the server falls back to full objects). */
+const partialMetadata = 'application/json;as=PartialObjectMetadata';
+
 export interface ScopeSourceOptions {
   pageSize?: number;
   /** Server-side watch timeout range, randomised so that watches do not all restart together. */
@@ -74,6 +79,7 @@ export function scopeSource(client: KubeClient, scope: WatchScope, options: Scop
     async list(continueToken): Promise<ListPage> {
       const answer = (await client.requestJson('GET', path, {
         query: { ...selectors, limit: String(options.pageSize ?? 500), continue: continueToken },
+        ...(scope.metadataOnly ? { accept: `${partialMetadata}List;g=meta.k8s.io;v=v1, application/json` } : {}),
       })) as { items?: unknown[]; metadata?: { resourceVersion?: string; continue?: string } };
       return {
         items: answer.items ?? [],
@@ -88,6 +94,7 @@ export function scopeSource(client: KubeClient, scope: WatchScope, options: Scop
           { ...selectors, resourceVersion, allowWatchBookmarks: 'true', timeoutSeconds: String(watchTimeoutSeconds()) },
           (line) => onLine(line as WatchLine),
           signal,
+          scope.metadataOnly ? `${partialMetadata};g=meta.k8s.io;v=v1, application/json` : undefined,
         );
       } catch (err) {
         if (err instanceof KubeApiError && err.code === 410) throw new GoneError(err.message);

@@ -77,8 +77,8 @@ export class DiscoveryRuntime {
     const { coverage } = options;
     this.covered = new Set(coverage ? [coverage.ownNode] : []);
     if (coverage) {
-      const scope: WatchScope = { resource: 'nodes' };
-      // Only the names are kept (coverage needs nothing else of a Node).
+      // Only the names: metadata-only watch (a Node's status with its image list is large), nothing kept but `true`.
+      const scope: WatchScope = { resource: 'nodes', metadataOnly: true };
       const informer = new Informer<unknown>(scopeSource(options.client, scope), {
         transform: () => true,
         onEvent: (event) => {
