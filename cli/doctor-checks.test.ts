@@ -119,8 +119,8 @@ describe('doctor checks', () => {
     expect(findings.find((f) => f.check === 'rbac')).toMatchObject({ level: 'fail', message: 'observability/collector cannot update coordination.k8s.io/leases in observability' });
   });
 
-  it('formats findings as one line each with an indented hint', () => {
-    const text = formatFindings([{ level: 'fail', check: 'webhook', message: 'missing', hint: 'apply it' }]);
-    expect(text).toBe('FAIL [webhook] missing\n       → apply it');
+  it('formats a summary first, then one line per finding (failures first) with an indented hint', () => {
+    const text = formatFindings([{ level: 'ok', check: 'crds', message: 'installed' }, { level: 'fail', check: 'webhook', message: 'missing', hint: 'apply it' }]);
+    expect(text).toBe('edot-ta doctor: 1 failing, 0 to look at, 1 fine\n\nFAIL [webhook] missing\n       → apply it\nOK   [crds] installed');
   });
 });

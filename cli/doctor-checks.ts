@@ -32,6 +32,8 @@ export interface ClusterSnapshot {
   crds: Record<'podmonitors' | 'servicemonitors' | 'opentelemetrycollectors', boolean>;
   access: AccessCheck[];
   nowMs: number;
+  /** `--namespace`: only this namespace's collectors, CRs and Leases were read. */
+  onlyNamespace?: string;
 }
 
 const statusAnnotation = 'edot-ta.io/status';
@@ -158,9 +160,14 @@ function checkAccess({ access }: ClusterSnapshot): Finding[] {
   }));
 }
 
+/** A short summary first (counts), then every finding, failures first, each with its fix. */
 export function formatFindings(findings: Finding[]): string {
   const mark: Record<FindingLevel, string> = { ok: 'OK  ', warn: 'WARN', fail: 'FAIL' };
-  return findings
-    .map((f) => `${mark[f.level]} [${f.check}] ${f.message}${f.hint ? `\n       → ${f.hint}` : ''}`)
-    .join('\n');
+  const order: Record<FindingLevel, number> = { fail: 0, warn: 1, ok: 2 };
+  const count = (level: FindingLevel) => findings.filter((f) => f.level === level).length;
+  const summary = `edot-ta doctor: ${count('fail')} failing, ${count('warn')} to look at, ${count('ok')} fine`;
+  const lines = [...findings]
+    .sort((a, b) => order[a.level] - order[b.level])
+    .map((f) => `${mark[f.level]} [${f.check}] ${f.message}${f.hint ? `\n       → ${f.hint}` : ''}`);
+  return [summary, '', ...lines].join('\n');
 }

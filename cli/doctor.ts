@@ -21,6 +21,7 @@ Checks a cluster for common edot-ta problems. Exit code 1 when a check fails.
 Flags:
   --kubeconfig FILE         kubeconfig (default: $KUBECONFIG, then in-cluster)
   --webhook-config NAME     MutatingWebhookConfiguration name (default: edot-ta)
+  --namespace NS            only the collectors, CRs and member Leases of namespace NS
   --output text|json        output format (default: text)`;
 
 export async function run(argv: string[]): Promise<number> {
@@ -29,6 +30,7 @@ export async function run(argv: string[]): Promise<number> {
     flags = parseFlags(argv, {
       kubeconfig: { type: 'string' },
       'webhook-config': { type: 'string', default: 'edot-ta' },
+      namespace: { type: 'string' },
       output: { type: 'string', default: 'text' },
       help: { type: 'boolean', short: 'h' },
     }).values;
@@ -40,7 +42,7 @@ export async function run(argv: string[]): Promise<number> {
   const kc = new k8s.KubeConfig();
   if (flags.kubeconfig) kc.loadFromFile(flags.kubeconfig);
   else kc.loadFromDefault();
-  const snapshot = await gather(kc, flags['webhook-config'] ?? 'edot-ta');
+  const snapshot = await gather(kc, flags['webhook-config'] ?? 'edot-ta', flags.namespace);
   const findings = [...diagnose(snapshot), ...diagnoseCollectors(await gatherCollectors(kc, snapshot)), ...diagnoseMonitors(await gatherMonitors(kc, snapshot))];
   console.log(flags.output === 'json' ? JSON.stringify(findings, null, 2) : formatFindings(findings));
   return findings.some((f) => f.level === 'fail') ? 1 : 0;
@@ -52,7 +54,7 @@ function looksLikeCollector(pod: k8s.V1Pod): boolean {
   return findCollectorContainer(pod, defaultInjectSettings()).found;
 }
 
-export async function gather(kc: k8s.KubeConfig, webhookConfigName: string): Promise<ClusterSnapshot> {
+export async function gather(kc: k8s.KubeConfig, webhookConfigName: string, onlyNamespace?: string): Promise<ClusterSnapshot> {
   const core = kc.makeApiClient(k8s.CoreV1Api);
   const admission = kc.makeApiClient(k8s.AdmissionregistrationV1Api);
   const coordination = kc.makeApiClient(k8s.CoordinationV1Api);
@@ -71,13 +73,15 @@ export async function gather(kc: k8s.KubeConfig, webhookConfigName: string): Pro
     : undefined;
 
   const namespaces = await core.listNamespace({ labelSelector: 'edot-ta.io/inject=enabled' });
-  const optedInNamespaces = namespaces.items.map((ns) => ns.metadata?.name ?? '').filter(Boolean);
+  const optedInNamespaces = namespaces.items.map((ns) => ns.metadata?.name ?? '').filter((name) => name !== '' && (!onlyNamespace || name === onlyNamespace));
   const collectorPods: k8s.V1Pod[] = [];
   for (const namespace of optedInNamespaces) {
     const pods = await core.listNamespacedPod({ namespace });
     collectorPods.push(...pods.items.filter(looksLikeCollector));
   }
-  const leases = (await coordination.listLeaseForAllNamespaces({ labelSelector: 'edot-ta.io/group' })).items;
+  const leases = onlyNamespace
+    ? (await coordination.listNamespacedLease({ namespace: onlyNamespace, labelSelector: 'edot-ta.io/group' })).items
+    : (await coordination.listLeaseForAllNamespaces({ labelSelector: 'edot-ta.io/group' })).items;
 
   const crdExists = (name: string) =>
     apiextensions.readCustomResourceDefinition({ name }).then(() => true, notFoundAs(false));
@@ -117,7 +121,7 @@ export async function gather(kc: k8s.KubeConfig, webhookConfigName: string): Pro
       access.push({ ...want, serviceAccount: sa, allowed: review.status?.allowed === true });
     }
   }
-  return { webhookConfigName, webhookConfig, webhookServiceReadyAddresses, optedInNamespaces, collectorPods, leases, crds, access, nowMs: Date.now() };
+  return { webhookConfigName, webhookConfig, webhookServiceReadyAddresses, optedInNamespaces, collectorPods, leases, crds, access, nowMs: Date.now(), ...(onlyNamespace ? { onlyNamespace } : {}) };
 }
 
 /** Every OpenTelemetryCollector (as the API serves v1beta1, else v1alpha1) and the workloads of their namespaces. */
@@ -126,7 +130,7 @@ export async function gatherCollectors(kc: k8s.KubeConfig, snapshot: ClusterSnap
   if (!snapshot.crds.opentelemetrycollectors) return { crs: [], workloads };
   const custom = kc.makeApiClient(k8s.CustomObjectsApi);
   const list = (version: string) => retrying(() => custom.listClusterCustomObject({ group: 'opentelemetry.io', version, plural: 'opentelemetrycollectors' })) as Promise<{ items?: CollectorCRLike[] }>;
-  const crs = ((await list('v1beta1').catch(notFoundAs(undefined))) ?? (await list('v1alpha1'))).items ?? [];
+  const crs = (((await list('v1beta1').catch(notFoundAs(undefined))) ?? (await list('v1alpha1'))).items ?? []).filter((cr) => !snapshot.onlyNamespace || cr.metadata?.namespace === snapshot.onlyNamespace);
   const apps = kc.makeApiClient(k8s.AppsV1Api);
   for (const namespace of new Set(crs.map((cr) => cr.metadata?.namespace ?? ''))) {
     const add = (kind: 'DaemonSet' | 'Deployment' | 'StatefulSet', items: Array<{ metadata?: { name?: string } }>) => {
