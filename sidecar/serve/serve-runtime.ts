@@ -220,8 +220,12 @@ export class DiscoveryRuntime {
     },
   };
 
+  /** Secrets the monitor configs being built read (the others are no longer watched afterwards). */
+  private secretsReferenced: Set<string> | undefined;
+
   private secretInformer(namespace: string, name: string): InformerStore<unknown> {
     const key = `${namespace}/${name}`;
+    this.secretsReferenced?.add(key);
     let entry = this.secretInformers.get(key);
     if (!entry) {
       const scope: WatchScope = { resource: 'secrets', namespace, fieldSelector: `metadata.name=${name}` };
@@ -291,6 +295,7 @@ export class DiscoveryRuntime {
       if (!this.monitorInformers.every((s) => s.informer.hasSynced)) return; // their onSynced reschedules
       const store = (resource: WatchedResource) => this.monitorInformers.filter((s) => s.scope.resource === resource).flatMap((s) => [...s.informer.values()]);
       const secretsWereSynced = [...this.secretInformers.values()].every(DiscoveryRuntime.settled);
+      this.secretsReferenced = new Set();
       const { configs, problems } = buildMonitorScrapeConfigs({
         podMonitors: store('podmonitors'),
         serviceMonitors: store('servicemonitors'),
@@ -298,6 +303,13 @@ export class DiscoveryRuntime {
         settings: this.options.prometheusCR,
         secrets: this.secrets,
       });
+      // A Secret no monitor references any more is no longer watched (nor cached).
+      for (const [key, entry] of this.secretInformers) {
+        if (this.secretsReferenced.has(key)) continue;
+        this.secretInformers.delete(key);
+        void entry.informer.stop();
+      }
+      this.secretsReferenced = undefined;
       for (const problem of problems) {
         if (problem.pending) this.options.logger.debug('monitor waits for its Secrets to be listed', { monitor: problem.name });
         else this.reportMonitorProblem(problem);

@@ -137,4 +137,15 @@ describe('the sidecar under its shipped RBAC: Secrets by name, a forbidden one s
     expect(await asSidecar(['annotate', 'pod', '-n', collectorNamespace, collector, 'x=y'])).toMatch(/forbidden/i);
     expect(await asSidecar(['get', 'secret', '-n', locked, 'scrape-auth'])).toMatch(/forbidden/i);
   });
+
+  it('stops watching a Secret once no monitor references it', async () => {
+    await custom.deleteNamespacedCustomObject({ ...monitoring, namespace: allowed, plural: 'podmonitors', name: 'envoy-stats-monitor' });
+    let scopes: string[] = [];
+    await waitFor('the watch of the unreferenced Secret gone', async () => {
+      const metrics = await (await fetch(`${endpoint}/metrics`)).text();
+      scopes = [...metrics.matchAll(/edot_ta_watch_connected\{resource="secrets",scope="([^"]+)"\}/g)].map((m) => m[1]!).sort();
+      return !scopes.some((scope) => scope.includes(`namespace=${allowed} `));
+    }, { timeoutMs: 30_000, describe: () => JSON.stringify(scopes) });
+    expect(scopes).toEqual([`secrets namespace=${locked} fields=metadata.name=scrape-auth`]);
+  });
 });
