@@ -9,6 +9,7 @@ import { CollectorCRParseError, collectorCRGroup, mutateCollectorCR, parseCollec
 import { diffPatch } from './patch.js';
 import { mutatePod } from '../pod/pod-mutation.js';
 import type { CRSettings, CollectorCR, InjectSettings, MutateCollectorCR, MutatePod, Operation } from '../types.js';
+import { isObject } from '../../common/json.js';
 
 export const admissionApiVersion = 'admission.k8s.io/v1';
 
@@ -77,10 +78,6 @@ export interface Mutators {
 export const defaultMutators: Mutators = { mutatePod, mutateCollectorCR, parseCollectorCR, diffPatch };
 
 const operations: readonly AdmissionOperation[] = ['CREATE', 'UPDATE', 'DELETE', 'CONNECT'];
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 /** Parses the raw HTTP body; throws AdmissionReviewError with a message fit for the caller. */
 /**

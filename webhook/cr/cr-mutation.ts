@@ -10,6 +10,7 @@ import { type CRMutationContext, type CRMutationResult, type CRSettings, type Co
 import { disabledPrometheusCR, parsePrometheusCREnv } from '../../contract/prometheus-cr.js';
 import { annotations } from '../../contract/names.js';
 import { describeYamlError } from '../../common/yaml-errors.js';
+import { isObject } from '../../common/json.js';
 
 export const collectorCRGroup = 'opentelemetry.io';
 export const collectorCRVersions = ['v1alpha1', 'v1beta1'] as const;
@@ -30,7 +31,6 @@ export function parseCollectorCR(raw: unknown): CollectorCR {
   const spec = cr.spec ?? {};
   if (typeof spec !== 'object' || Array.isArray(spec)) throw new CollectorCRParseError('spec is not an object');
   const fields = spec as Record<string, unknown>;
-  const isObject = (value: unknown) => typeof value === 'object' && value !== null && !Array.isArray(value);
   if (fields.mode !== undefined && typeof fields.mode !== 'string') throw new CollectorCRParseError('spec.mode is not a string');
   if (fields.targetAllocator !== undefined && fields.targetAllocator !== null && !isObject(fields.targetAllocator)) throw new CollectorCRParseError('spec.targetAllocator is not an object');
   if (fields.podAnnotations !== undefined && fields.podAnnotations !== null && (!isObject(fields.podAnnotations) || !Object.values(fields.podAnnotations as object).every((v) => typeof v === 'string'))) {

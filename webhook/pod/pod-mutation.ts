@@ -13,6 +13,7 @@ import { type InjectSettings, type PodInjectionStatus, type PodMutationContext, 
 import { isPodScope, podScopes, type PodScope } from '../../contract/sidecar.js';
 import { parsePrometheusCREnv } from '../../contract/prometheus-cr.js';
 import { annotations, renderInitContainerName, renderedConfigMountPath, renderedConfigVolumeName, sidecarContainerName } from '../../contract/names.js';
+import { isObject } from '../../common/json.js';
 
 const serviceAccountMountPath = '/var/run/secrets/kubernetes.io/serviceaccount';
 
@@ -176,7 +177,6 @@ function copyForMutation(pod: V1Pod): V1Pod {
 }
 
 const isString = (v: unknown): v is string => typeof v === 'string';
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 /** Omitted: the API server serializes unset optional fields by leaving them out, never as null. */
 const absent = (v: unknown) => v === undefined;
 const listOf = (value: unknown, ok: (item: unknown) => boolean) => absent(value) || (Array.isArray(value) && value.every(ok));
