@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
-import type { V1Endpoints, V1Node, V1Pod, V1Service } from '@kubernetes/client-node';
+import type { V1EndpointSlice, V1Endpoints, V1Node, V1Pod, V1Service } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-import { endpointsTargetGroup, joinHostPort, nodeTargetGroup, podTargetGroup, sanitizeLabelName, serviceTargetGroup } from './kubernetes-sd.js';
+import { endpointSliceTargetGroup, endpointsTargetGroup, joinHostPort, nodeTargetGroup, podTargetGroup, sanitizeLabelName, serviceTargetGroup } from './kubernetes-sd.js';
 
 function fixture<T>(file: string): T[] {
   const text = readFileSync(new URL(`../../test/fixtures/kubernetes-sd/${file}`, import.meta.url), 'utf8');
@@ -280,5 +280,27 @@ describe('helpers', () => {
     expect(sanitizeLabelName('ünï-côde')).toBe('_n__c_de');
     expect(sanitizeLabelName('a🙂b')).toBe('a_b');
     expect(joinHostPort('::1', 80)).toBe('[::1]:80');
+  });
+});
+
+describe('roles endpoints and endpointslice: the container port an endpoint port points at', () => {
+  // Two containers declaring the same port number: Prometheus labels the target with the last
+  // one (each container's first match, a later container overwrites an earlier one).
+  const pod: V1Pod = {
+    metadata: { name: 'twin', namespace: 'ns', uid: 'u' },
+    spec: { containers: [{ name: 'first', image: 'a', ports: [{ name: 'first-port', containerPort: 8080, protocol: 'TCP' }] }, { name: 'second', image: 'b', ports: [{ name: 'second-port', containerPort: 8080, protocol: 'UDP' }] }] },
+    status: { podIP: '10.0.0.9' },
+  };
+  const ref = { kind: 'Pod', name: 'twin', namespace: 'ns' };
+  const lookup = () => pod;
+
+  it('endpoints: the last container with the port, labeled with the endpoint port\'s protocol', () => {
+    const endpoints: V1Endpoints = { metadata: { name: 'twin', namespace: 'ns' }, subsets: [{ addresses: [{ ip: '10.0.0.9', targetRef: ref }], ports: [{ port: 8080, protocol: 'TCP' }] }] };
+    expect(endpointsTargetGroup(endpoints, undefined, lookup).targets[0]).toMatchObject({ __meta_kubernetes_pod_container_name: 'second', __meta_kubernetes_pod_container_port_name: 'second-port', __meta_kubernetes_pod_container_port_protocol: 'TCP' });
+  });
+
+  it('endpointslice: the last container with the port, labeled with the container port\'s protocol', () => {
+    const slice: V1EndpointSlice = { metadata: { name: 'twin-x', namespace: 'ns' }, addressType: 'IPv4', endpoints: [{ addresses: ['10.0.0.9'], targetRef: ref }], ports: [{ port: 8080, protocol: 'TCP' }] };
+    expect(endpointSliceTargetGroup(slice, undefined, lookup).targets[0]).toMatchObject({ __meta_kubernetes_pod_container_name: 'second', __meta_kubernetes_pod_container_port_name: 'second-port', __meta_kubernetes_pod_container_port_protocol: 'UDP' });
   });
 });

@@ -182,19 +182,8 @@ export function endpointsTargetGroup(endpoints: V1Endpoints, service: V1Service 
     const seen = seenPods.get(podKey) ?? { pod, ports: [] };
     seenPods.set(podKey, seen);
     target = { ...target, ...podLabels(pod) };
-    // Container port labels for the container port that the endpoint port points at.
-    container: for (const { container, isInit } of allContainers(pod)) {
-      for (const containerPort of container.ports ?? []) {
-        if (containerPort.containerPort !== port.port) continue;
-        target[`${meta}pod_container_name`] = container.name;
-        target[`${meta}pod_container_image`] = container.image ?? '';
-        target[`${meta}pod_container_port_name`] = containerPort.name ?? '';
-        target[`${meta}pod_container_port_number`] = String(port.port);
-        target[`${meta}pod_container_port_protocol`] = port.protocol ?? '';
-        target[`${meta}pod_container_init`] = String(isInit);
-        break container;
-      }
-    }
+    // The endpoints role labels the container port with the endpoint port's protocol.
+    addContainerPortLabels(target, pod, port.port, () => port.protocol ?? '');
     seen.ports.push(port.port);
     targets.push(target);
     nodeNames.push(pod.spec?.nodeName || address.nodeName || undefined);
@@ -209,6 +198,24 @@ export function endpointsTargetGroup(endpoints: V1Endpoints, service: V1Service 
 
   addUncoveredContainerPorts(seenPods, targets, nodeNames);
   return { source: `endpoints/${namespace}/${endpoints.metadata?.name ?? ''}`, targets, labels, nodeNames };
+}
+
+/**
+ * Roles endpoints and endpointslice: the labels of the container port an endpoint port points
+ * at. As Prometheus: regular, then init containers; each container's first matching port; a
+ * later container overwrites an earlier one (the last match wins).
+ */
+function addContainerPortLabels(target: Labels, pod: V1Pod, portNumber: number, protocolOf: (containerPort: { protocol?: string }) => string): void {
+  for (const { container, isInit } of allContainers(pod)) {
+    const containerPort = (container.ports ?? []).find((p) => p.containerPort === portNumber);
+    if (!containerPort) continue;
+    target[`${meta}pod_container_name`] = container.name;
+    target[`${meta}pod_container_image`] = container.image ?? '';
+    target[`${meta}pod_container_port_name`] = containerPort.name ?? '';
+    target[`${meta}pod_container_port_number`] = String(portNumber);
+    target[`${meta}pod_container_port_protocol`] = protocolOf(containerPort);
+    target[`${meta}pod_container_init`] = String(isInit);
+  }
 }
 
 /**
@@ -295,18 +302,8 @@ export function endpointSliceTargetGroup(slice: V1EndpointSlice, service: V1Serv
         const seen = seenPods.get(podKey) ?? { pod, ports: [] };
         seenPods.set(podKey, seen);
         target = { ...target, ...podLabels(pod) };
-        // Container port labels for the container port the slice port points at (regular, then
-        // init containers; Prometheus stops at a container's first match, the last container wins).
-        for (const { container, isInit } of allContainers(pod)) {
-          const containerPort = hasPort ? (container.ports ?? []).find((p) => p.containerPort === port.port) : undefined;
-          if (!containerPort) continue;
-          target[`${meta}pod_container_name`] = container.name;
-          target[`${meta}pod_container_image`] = container.image ?? '';
-          target[`${meta}pod_container_port_name`] = containerPort.name ?? '';
-          target[`${meta}pod_container_port_number`] = String(port.port);
-          target[`${meta}pod_container_port_protocol`] = containerPort.protocol ?? '';
-          target[`${meta}pod_container_init`] = String(isInit);
-        }
+        // The endpointslice role labels it with the container port's own protocol.
+        if (hasPort) addContainerPortLabels(target, pod, port.port as number, (containerPort) => containerPort.protocol ?? '');
         seen.ports.push(...(hasPort ? [port.port as number] : []));
         targets.push(target);
         nodeNames.push(pod.spec?.nodeName || endpoint.nodeName || undefined);

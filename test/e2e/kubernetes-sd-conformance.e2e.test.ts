@@ -80,6 +80,17 @@ describe('kubernetes_sd: the same targets and labels as Prometheus\'s own discov
     const { namespace: _ens, ...endpointsMeta } = fixtureEndpoints.metadata ?? {};
     const subsets = JSON.parse(JSON.stringify(fixtureEndpoints.subsets).replaceAll('10.244.1.17', podIP).replaceAll('"istio-system"', JSON.stringify(namespace))) as V1Endpoints['subsets'];
     await core.createNamespacedEndpoints({ namespace, body: { metadata: endpointsMeta, subsets } });
+    // A pod whose two containers declare the same port number, behind its own Endpoints and
+    // EndpointSlice (no Service): which container labels the target is Prometheus's rule.
+    const twinIP = '10.14.0.2';
+    await core.createNamespacedPod({ namespace, body: { metadata: { name: 'twin' }, spec: { nodeName: 'node-a', containers: [
+      { name: 'first', image: 'registry.k8s.io/pause:3.10', ports: [{ name: 'first-port', containerPort: 8080, protocol: 'TCP' }] },
+      { name: 'second', image: 'registry.k8s.io/pause:3.10', ports: [{ name: 'second-port', containerPort: 8080, protocol: 'UDP' }] },
+    ] } } });
+    await setPodRunning(namespace, 'twin', twinIP, '127.0.0.1');
+    const twinRef = { kind: 'Pod', name: 'twin', namespace };
+    await core.createNamespacedEndpoints({ namespace, body: { metadata: { name: 'twin' }, subsets: [{ addresses: [{ ip: twinIP, targetRef: twinRef }], ports: [{ name: 'app', port: 8080, protocol: 'TCP' }] }] } });
+    await discovery.createNamespacedEndpointSlice({ namespace, body: { metadata: { name: 'twin-x1' }, addressType: 'IPv4', endpoints: [{ addresses: [twinIP], targetRef: twinRef }], ports: [{ name: 'app', port: 8080, protocol: 'TCP' }] } });
   });
 
   /** Prometheus's target groups for `role` in the test namespace, group labels merged into each target. */
@@ -110,7 +121,7 @@ describe('kubernetes_sd: the same targets and labels as Prometheus\'s own discov
       ? merged(pods.map(podTargetGroup))
       : role === 'service'
         ? merged([serviceTargetGroup(service)])
-        : merged([endpointsTargetGroup(await core.readNamespacedEndpoints({ name: 'istio-ingressgateway', namespace }), service, lookup)]);
+        : merged((await core.listNamespacedEndpoints({ namespace })).items.map((endpoints) => endpointsTargetGroup(endpoints, endpoints.metadata?.name === 'istio-ingressgateway' ? service : undefined, lookup)));
     expect(ours.length).toBeGreaterThan(0);
     expect(canonical(ours)).toEqual(canonical(await prometheusTargets(role, ours.length)));
   });
@@ -121,11 +132,11 @@ describe('kubernetes_sd: the same targets and labels as Prometheus\'s own discov
   });
 
   it('role endpointslice: the same label sets as Prometheus (group labels: slice, address type, Service; targets: ports, conditions, node, zone, pod)', async () => {
-    const slice = (await discovery.listNamespacedEndpointSlice({ namespace })).items[0]!;
+    const slices = (await discovery.listNamespacedEndpointSlice({ namespace })).items;
     const service = await core.readNamespacedService({ name: 'istio-ingressgateway', namespace });
     const pods = (await core.listNamespacedPod({ namespace })).items;
-    const group = endpointSliceTargetGroup(slice, service, (ns, name) => pods.find((p) => p.metadata?.namespace === ns && p.metadata?.name === name));
-    const ours = merged([group]);
+    const lookup = (ns: string, name: string) => pods.find((p) => p.metadata?.namespace === ns && p.metadata?.name === name);
+    const ours = merged(slices.map((slice) => endpointSliceTargetGroup(slice, slice.metadata?.labels?.['kubernetes.io/service-name'] ? service : undefined, lookup)));
     theirs = await prometheusTargets('endpointslice', ours.length);
     expect(canonical(ours)).toEqual(canonical(theirs));
   });
