@@ -18,15 +18,15 @@ export function uniqueByMountPath(mounts: V1VolumeMount[]): V1VolumeMount[] {
   return [...seen.values()];
 }
 
+/** Paths the sidecar image itself needs: a collector mount there would shadow the sidecar's own files. */
+const sidecarSystemPaths = ['/', '/app', '/bin', '/dev', '/etc', '/home', '/lib', '/lib64', '/opt', '/proc', '/root', '/run', '/sbin', '/sys', '/tmp', '/usr', '/var'];
+
 /**
  * The collector's mounts whose files are the same in every pod of its group: ConfigMap volumes
  * (and projected volumes made of ConfigMaps only). The sidecar mounts them read-only at the same
  * paths, so file_sd jobs reading files there move to it (a hostPath file may differ per node).
  * Mounts on system paths (/etc, /usr, ...) are left out: they would shadow the sidecar's own files.
  */
-/** Paths the sidecar image itself needs: a collector mount there would shadow the sidecar's own files. */
-const sidecarSystemPaths = ['/', '/app', '/bin', '/dev', '/etc', '/home', '/lib', '/lib64', '/opt', '/proc', '/root', '/run', '/sbin', '/sys', '/tmp', '/usr', '/var'];
-
 export function sharedConfigMapMounts(mounts: V1VolumeMount[], volumes: V1Volume[]): V1VolumeMount[] {
   const clashes = (path: string) => sidecarSystemPaths.includes(path.replace(/\/+$/, '') || '/');
   const shared = (volume: V1Volume | undefined) =>
