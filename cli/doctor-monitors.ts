@@ -8,6 +8,7 @@ import type { V1Pod, V1Service } from '@kubernetes/client-node';
 import type { PrometheusCRSettings } from '../contract/prometheus-cr.js';
 import { matchesLabelSelector, monitorSelection, selectorMismatch } from '../sidecar/discovery/selectors.js';
 import type { PodMonitor, ServiceMonitor } from '../sidecar/discovery/monitor-types.js';
+import { sdNamespaces } from '../sidecar/discovery/monitors.js';
 import type { Finding } from './doctor-checks.js';
 
 export interface MonitorSnapshot {
@@ -26,13 +27,34 @@ type Kind = 'PodMonitor' | 'ServiceMonitor';
 
 const nameOf = (m: { metadata?: { namespace?: string; name?: string } }) => `${m.metadata?.namespace ?? ''}/${m.metadata?.name ?? ''}`;
 
-/** The namespaces a monitor's own namespaceSelector covers (any: all; matchNames; default: its own). */
-function monitorNamespaces(monitor: PodMonitor | ServiceMonitor): ((ns: string) => boolean) {
-  const selector = monitor.spec?.namespaceSelector;
-  if (selector?.any) return () => true;
-  const names = selector?.matchNames?.length ? selector.matchNames : [monitor.metadata?.namespace ?? ''];
-  return (ns) => names.includes(ns);
+interface Labeled {
+  metadata?: { namespace?: string; labels?: Record<string, string> };
 }
+
+/** What a monitor's own selector picks among `objects`, in the namespaces it discovers in (as its scrape config does). */
+function selection<T extends Labeled>(monitor: PodMonitor | ServiceMonitor, objects: T[]) {
+  const names = sdNamespaces(monitor.spec ?? {}, monitor.metadata?.namespace ?? '');
+  const inNamespace = (object: T) => names.length === 0 || names.includes(object.metadata?.namespace ?? '');
+  const selector = monitor.spec?.selector ?? {};
+  return {
+    selector,
+    where: names.length === 0 ? 'all namespaces' : `namespaces ${names.join(', ')}`,
+    nearby: objects.filter(inNamespace),
+    selected: objects.filter((object) => inNamespace(object) && matchesLabelSelector(selector, object.metadata?.labels ?? {})),
+  };
+}
+
+/** An endpoint port name no selected object has: the finding names the ones they do have. */
+function portNameMismatch(where: string, field: string, port: string, count: string, names: string[], unnamedHint: string): Finding {
+  return {
+    level: 'warn',
+    check: 'monitors',
+    message: `${where}: ${field} "${port}" matches no ${count}${names.length ? `; they name theirs: ${names.join(', ')}` : '; their ports have no names'}`,
+    hint: names.length ? `set port: ${names.length === 1 ? names[0] : `one of ${names.join(', ')}`}` : unnamedHint,
+  };
+}
+
+const sortedNames = (names: Array<string | undefined>) => [...new Set(names.filter((n): n is string => !!n))].sort();
 
 export function diagnoseMonitors(snapshot: MonitorSnapshot): Finding[] {
   const findings: Finding[] = [];
@@ -67,12 +89,10 @@ export function diagnoseMonitors(snapshot: MonitorSnapshot): Finding[] {
 }
 
 function checkPodMonitor(monitor: PodMonitor, snapshot: MonitorSnapshot, groups: string[]): Finding[] {
-  const inNamespace = monitorNamespaces(monitor);
-  const selector = monitor.spec?.selector ?? {};
-  const pods = snapshot.pods.filter((p) => inNamespace(p.metadata?.namespace ?? '') && matchesLabelSelector(selector, p.metadata?.labels ?? {}));
+  const { selector, where: namespaces, selected: pods } = selection(monitor, snapshot.pods);
   const where = `PodMonitor ${nameOf(monitor)} (used by ${groups.join(', ')})`;
   if (pods.length === 0) {
-    return [{ level: 'warn', check: 'monitors', message: `${where} selects no pod: selector ${JSON.stringify(selector)} in ${monitor.spec?.namespaceSelector?.any ? 'all namespaces' : `namespaces ${(monitor.spec?.namespaceSelector?.matchNames?.length ? monitor.spec.namespaceSelector.matchNames : [monitor.metadata?.namespace]).join(', ')}`}`, hint: 'check the pods\' labels and the monitor\'s namespaceSelector' }];
+    return [{ level: 'warn', check: 'monitors', message: `${where} selects no pod: selector ${JSON.stringify(selector)} in ${namespaces}`, hint: 'check the pods\' labels and the monitor\'s namespaceSelector' }];
   }
   const findings: Finding[] = [];
   const ports = pods.flatMap((p) => [...(p.spec?.containers ?? []), ...(p.spec?.initContainers ?? [])].flatMap((c) => c.ports ?? []));
@@ -80,8 +100,7 @@ function checkPodMonitor(monitor: PodMonitor, snapshot: MonitorSnapshot, groups:
     const named = typeof ep.port === 'string' && ep.port !== '' ? ep.port : undefined;
     const number = ep.portNumber;
     if (named !== undefined && !ports.some((p) => p.name === named)) {
-      const names = [...new Set(ports.map((p) => p.name).filter((n): n is string => !!n))].sort();
-      findings.push({ level: 'warn', check: 'monitors', message: `${where}: podMetricsEndpoints[${i}].port "${named}" matches no container port of the ${pods.length} pod(s) it selects${names.length ? `; they name theirs: ${names.join(', ')}` : '; their ports have no names'}`, hint: names.length ? `set port: ${names.length === 1 ? names[0] : `one of ${names.join(', ')}`}` : 'name the container port, or use portNumber' });
+      findings.push(portNameMismatch(where, `podMetricsEndpoints[${i}].port`, named, `container port of the ${pods.length} pod(s) it selects`, sortedNames(ports.map((p) => p.name)), 'name the container port, or use portNumber'));
     } else if (named === undefined && number !== undefined && !ports.some((p) => p.containerPort === number)) {
       findings.push({ level: 'warn', check: 'monitors', message: `${where}: podMetricsEndpoints[${i}].portNumber ${number} matches no container port of the ${pods.length} pod(s) it selects (they have ${[...new Set(ports.map((p) => p.containerPort))].sort((a, b) => a - b).join(', ') || 'none'})` });
     }
@@ -90,19 +109,16 @@ function checkPodMonitor(monitor: PodMonitor, snapshot: MonitorSnapshot, groups:
 }
 
 function checkServiceMonitor(monitor: ServiceMonitor, snapshot: MonitorSnapshot, groups: string[]): Finding[] {
-  const inNamespace = monitorNamespaces(monitor);
-  const selector = monitor.spec?.selector ?? {};
-  const services = snapshot.services.filter((s) => inNamespace(s.metadata?.namespace ?? '') && matchesLabelSelector(selector, s.metadata?.labels ?? {}));
+  const { selector, nearby: near, selected: services } = selection(monitor, snapshot.services);
   const where = `ServiceMonitor ${nameOf(monitor)} (used by ${groups.join(', ')})`;
   if (services.length === 0) {
-    const near = snapshot.services.filter((s) => inNamespace(s.metadata?.namespace ?? ''));
     return [{ level: 'warn', check: 'monitors', message: `${where} selects no Service: selector ${JSON.stringify(selector)}${near.length ? ` (e.g. ${nameOf(near[0]!)}: ${selectorMismatch(selector, near[0]!.metadata?.labels ?? {})})` : ''}`, hint: 'check the Services\' labels and the monitor\'s namespaceSelector' }];
   }
   const findings: Finding[] = [];
-  const names = [...new Set(services.flatMap((s) => (s.spec?.ports ?? []).map((p) => p.name).filter((n): n is string => !!n)))].sort();
+  const names = sortedNames(services.flatMap((s) => (s.spec?.ports ?? []).map((p) => p.name)));
   (monitor.spec?.endpoints ?? []).forEach((ep, i) => {
     if (typeof ep.port === 'string' && ep.port !== '' && !names.includes(ep.port)) {
-      findings.push({ level: 'warn', check: 'monitors', message: `${where}: endpoints[${i}].port "${ep.port}" matches no port of the ${services.length} Service(s) it selects${names.length ? `; they name theirs: ${names.join(', ')}` : '; their ports have no names'}`, hint: names.length ? `set port: ${names.length === 1 ? names[0] : `one of ${names.join(', ')}`}` : 'name the Service port, or use targetPort' });
+      findings.push(portNameMismatch(where, `endpoints[${i}].port`, ep.port, `port of the ${services.length} Service(s) it selects`, names, 'name the Service port, or use targetPort'));
     }
   });
   return findings;

@@ -57,7 +57,8 @@ export function crRelabelConfigs(configs: RelabelConfigCR[] | undefined): Relabe
 }
 
 /** The operator's getNamespacesFromNamespaceSelector: any → all (none listed), none → own, else matchNames. */
-function sdNamespaces(spec: MonitorSpecCommon, ownNamespace: string): string[] {
+/** The namespaces a monitor discovers in: none listed (= all) for `any`, else matchNames, else its own. */
+export function sdNamespaces(spec: MonitorSpecCommon, ownNamespace: string): string[] {
   if (spec.namespaceSelector?.any) return [];
   const names = spec.namespaceSelector?.matchNames ?? [];
   return names.length === 0 ? [ownNamespace] : names;
