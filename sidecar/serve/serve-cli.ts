@@ -171,7 +171,7 @@ export async function run(argv: string[]): Promise<number> {
     log,
   );
   app.get('/debug/assignment', () => {
-    const debug = { ...(shard.debug(current.engine.allKeptTargets()) as object), podScope: flags['pod-scope'], ...(coverNodes ? { podWatchNodes: current.coveredNodes() } : {}) };
+    const debug = { ...(shard.debug(current.engine.allKeptTargets()) as object), podScope: flags['pod-scope'], ...(coverNodes ? { podWatchNodes: current.podWatchNodes() } : {}) };
     return new Response(JSON.stringify(debug, null, 2), { headers: { 'Content-Type': 'application/json' } });
   });
 

@@ -123,7 +123,7 @@ export class DiscoveryRuntime {
   }
 
   /** The nodes whose pods this member watches now (retiring ones included). */
-  coveredNodes(): string[] {
+  podWatchNodes(): string[] {
     return [...new Set([...this.nodeSets].flatMap((nodeSet) => nodeSet.nodes()))].sort();
   }
 
