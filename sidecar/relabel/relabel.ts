@@ -190,8 +190,14 @@ function compileRule(raw: unknown, index: number, dotMatchesNewline: boolean, sc
  * keep/drop rule dropped it. Setting a label to '' removes it, as in Prometheus.
  */
 export function relabel(labels: Labels, rules: readonly RelabelRule[]): Labels | null {
+  const out = relabelOrDropIndex(labels, rules);
+  return typeof out === 'number' ? null : out;
+}
+
+/** As relabel, but a dropped target answers the index of the keep/drop rule that dropped it. */
+export function relabelOrDropIndex(labels: Labels, rules: readonly RelabelRule[]): Labels | number {
   const state = new LabelState(labels);
-  for (const rule of rules) if (!applyRule(rule, state)) return null;
+  for (let index = 0; index < rules.length; index++) if (!applyRule(rules[index]!, state)) return index;
   return state.toLabels();
 }
 

@@ -11,6 +11,7 @@ import { defaultSidecarPort } from '../../contract/names.js';
 import { renderFlags, sidecarEnv } from '../../contract/sidecar.js';
 import { createLogger } from '../../common/log.js';
 import { formatScrapeConfigs, renderConfigs, type RenderInput } from './render.js';
+import { renderReportPath, type RenderReport } from './render-report.js';
 
 const usage = `Usage: edot-ta sidecar render --in FILE --out FILE [--in FILE --out FILE ...]
          [--scrape-configs-out FILE] [--endpoint http://127.0.0.1:27390]
@@ -138,6 +139,13 @@ export async function run(argv: string[]): Promise<number> {
       log.info('wrote scrape configs for the sidecar', { to: scrapeConfigsOut, jobs: result.scrapeConfigs.map((job) => job.job_name) });
     } catch (err) {
       log.error('cannot write scrape configs', { to: scrapeConfigsOut, error: err instanceof Error ? err.message : String(err) });
+    }
+    const report: RenderReport = { ...(result.receiver ? { receiver: result.receiver } : {}), moved: result.scrapeConfigs.length, notTaken: result.notTaken };
+    try {
+      writeFileSync(renderReportPath(scrapeConfigsOut), JSON.stringify(report));
+    } catch (err) {
+      // Informational only (Events, doctor): the collector and the sidecar run without it.
+      log.warn('cannot write the render report', { to: renderReportPath(scrapeConfigsOut), error: err instanceof Error ? err.message : String(err) });
     }
   }
   return 0;

@@ -151,3 +151,35 @@ describe('confmap expansion of moved scrape configs', () => {
     expect(durationMs('soon')).toBeUndefined();
   });
 });
+
+describe('render reports the jobs it did not take', () => {
+  it('names each job left in the collector or removed, in config order, with its reason', () => {
+    const config = [
+      'receivers:',
+      '  prometheus:',
+      '    config:',
+      '      scrape_configs:',
+      '        - job_name: kubelet',
+      '          static_configs: [{ targets: ["${env:NODE_NAME}:10250"] }]',
+      '        - job_name: moved',
+      '          static_configs: [{ targets: ["a:1"] }]',
+      '        - job_name: consul',
+      '          consul_sd_configs: [{ server: "consul:8500" }]',
+      '        - job_name: broken',
+      '          scrape_interval: soon',
+      '          static_configs: [{ targets: ["b:1"] }]',
+      '        - static_configs: [{ targets: ["c:1"] }]',
+      'exporters: { debug: {} }',
+      'service: { pipelines: { metrics: { receivers: [prometheus], exporters: [debug] } } }',
+    ].join('\n');
+    const result = renderConfigs([{ name: 'config.yaml', text: config }], options);
+    expect(result.scrapeConfigs.map((job) => job.job_name)).toEqual(['moved']);
+    expect(result.notTaken.map(({ job, action }) => ({ job, action }))).toEqual([
+      { job: 'kubelet', action: 'keep' },
+      { job: 'consul', action: 'keep' },
+      { job: 'broken', action: 'drop' },
+      { job: 'prometheus scrape_configs[4]', action: 'keep' },
+    ]);
+    expect(result.notTaken[0]?.reason).toBe('job kubelet reads the per-pod variable NODE_NAME: node-local by construction, it stays in the collector');
+  });
+});

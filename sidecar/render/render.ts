@@ -41,9 +41,18 @@ export interface RenderedConfig {
 
 export type ScrapeConfig = Record<string, unknown> & { job_name: string };
 
+/** A job the sidecar did not take: left in the collector (keep) or removed as invalid (drop), and why. */
+export interface JobNotTaken {
+  job: string;
+  action: 'keep' | 'drop';
+  reason: string;
+}
+
 export interface RenderResult {
   configs: RenderedConfig[];
   scrapeConfigs: ScrapeConfig[];
+  /** The primary receiver's jobs the sidecar did not take (from the file whose scrape_configs win). */
+  notTaken: JobNotTaken[];
   /** The receiver that now talks to the sidecar, if any. */
   receiver?: string;
   messages: string[];
@@ -74,12 +83,12 @@ export function renderConfigs(inputs: RenderInput[], options: RenderOptions): Re
   const primary = choosePrimaryReceiver(parsed, messages);
   if (!primary) {
     messages.push('no prometheus receiver (prometheus or prometheus/<name>) found; configs passed through unchanged');
-    return { configs: inputs.map((i) => ({ name: i.name, text: i.text, changed: false })), scrapeConfigs: [], messages };
+    return { configs: inputs.map((i) => ({ name: i.name, text: i.text, changed: false })), scrapeConfigs: [], notTaken: [], messages };
   }
 
   // Lists are replaced, not merged, when the collector merges several --config files: the last
   // file that sets the primary receiver's scrape_configs wins, exactly as in the collector.
-  let moved: { from: string; jobs: Record<string, unknown>[] } | undefined;
+  let moved: { from: string; jobs: Record<string, unknown>[]; notTaken: JobNotTaken[] } | undefined;
   const configs: RenderedConfig[] = parsed.map(({ input, doc }) => {
     const receiver = doc && receiverNode(doc, primary);
     if (!doc || receiver === undefined) return { name: input.name, text: input.text, changed: false };
@@ -98,11 +107,11 @@ export function renderConfigs(inputs: RenderInput[], options: RenderOptions): Re
 
   if (!configs.some((config) => config.changed)) {
     messages.push(`${primary} was not rewritten; configs passed through unchanged`);
-    return { configs, scrapeConfigs: [], messages };
+    return { configs, scrapeConfigs: [], notTaken: [], messages };
   }
   const scrapeConfigs = moved ? uniqueJobNames(moved.jobs, primary, messages) : [];
   messages.push(`${primary} now gets its targets from ${options.endpoint}; ${scrapeConfigs.length} static scrape config(s) moved to the sidecar`);
-  return { configs, scrapeConfigs, receiver: primary, messages };
+  return { configs, scrapeConfigs, notTaken: moved?.notTaken ?? [], receiver: primary, messages };
 }
 
 /** `{scrape_configs: [...]}` as YAML, the file the sidecar reads with --scrape-configs. */
@@ -157,7 +166,7 @@ function choosePrimaryReceiver(parsed: Parsed[], messages: string[]): string | u
   return primary;
 }
 
-function rewriteReceiver(doc: Document.Parsed, id: string, options: RenderOptions, file: string, messages: string[], podLocalEnv: readonly string[]): { jobs: Record<string, unknown>[] } | undefined {
+function rewriteReceiver(doc: Document.Parsed, id: string, options: RenderOptions, file: string, messages: string[], podLocalEnv: readonly string[]): { jobs: Record<string, unknown>[]; notTaken: JobNotTaken[] } | undefined {
   const receivers = receiversMap(doc)!;
   const existingReceiver: unknown = receivers.get(id, true);
   // Editing through an alias would also edit its anchor elsewhere in the config: leave it alone.
@@ -167,24 +176,23 @@ function rewriteReceiver(doc: Document.Parsed, id: string, options: RenderOption
   const existingConfig: unknown = receiverMap.get('config', true);
   const configMap: YAMLMap = isMap(existingConfig) ? existingConfig : new YAMLMap();
   if (configMap !== existingConfig) receiverMap.set('config', configMap);
-  let taken: { jobs: Record<string, unknown>[] } | undefined;
+  let taken: { jobs: Record<string, unknown>[]; notTaken: JobNotTaken[] } | undefined;
   const scrapeConfigs = configMap.get('scrape_configs', true);
   if (scrapeConfigs !== undefined) {
     const globalNode = configMap.get('global', true);
     const global = isMap(globalNode) ? (globalNode.toJS(doc) as Record<string, unknown>) : undefined;
-    taken = { jobs: [] };
+    taken = { jobs: [], notTaken: [] };
     if (isSeq(scrapeConfigs)) {
       // Jobs the sidecar takes leave the list; the others stay in it exactly as written.
       for (let index = scrapeConfigs.items.length - 1; index >= 0; index--) {
         const item = scrapeConfigs.items[index];
         const raw: unknown = isMap(item) || isSeq(item) || isScalar(item) || isAlias(item) ? (item as { toJS(doc: Document): unknown }).toJS(doc) : item;
         const plan = planJob(raw, { podLocalEnv, env: options.env ?? {}, global, sharedPaths: options.sharedPaths ?? [] }, messages, `${id} scrape_configs[${index}]`);
-        if (plan.action === 'keep') {
+        if (plan.action !== 'move') {
           messages.push(`${file}: ${plan.reason}`);
-          continue;
-        }
-        if (plan.action === 'drop') messages.push(`${file}: ${plan.reason}`);
-        else taken.jobs.unshift(plan.job);
+          taken.notTaken.unshift({ job: jobNameOf(raw) ?? `${id} scrape_configs[${index}]`, action: plan.action, reason: plan.reason });
+          if (plan.action === 'keep') continue;
+        } else taken.jobs.unshift(plan.job);
         scrapeConfigs.items.splice(index, 1);
       }
       if (scrapeConfigs.items.length === 0) configMap.delete('scrape_configs');
@@ -223,3 +231,8 @@ function uniqueJobNames(jobs: Record<string, unknown>[], receiver: string, messa
     return { ...job, job_name: name };
   });
 }
+
+const jobNameOf = (raw: unknown): string | undefined => {
+  const name = raw && typeof raw === 'object' ? (raw as { job_name?: unknown }).job_name : undefined;
+  return typeof name === 'string' && name !== '' ? name : undefined;
+};

@@ -8,6 +8,8 @@ import { createLogger, type Logger } from '../../common/log.js';
 import { createApi, parseListenAddress } from './api.js';
 import { debugTargets } from './debug.js';
 import { PodEvents, summaryText } from './events.js';
+import { buildMemberReport, formatMemberReport } from './member-report.js';
+import { readRenderReport, renderReportPath, type RenderReport } from '../render/render-report.js';
 import { IdentityError, readIdentity } from './identity.js';
 import { createKubeClient, type KubeClient } from '../kube/client.js';
 import { loadKubeConnection } from '../kube/kubeconfig.js';
@@ -92,6 +94,7 @@ export async function run(argv: string[]): Promise<number> {
   const self = { name: identity.podName, nodeName: identity.nodeName };
   const coverNodes = flags['pod-scope'] === 'node';
   const staticConfigs = loadStaticConfigs(flags['scrape-configs'], log);
+  const renderReport = loadRenderReport(flags['scrape-configs'], log);
 
   let runtime: DiscoveryRuntime | undefined;
   let sharding: ShardingRuntime | undefined;
@@ -130,12 +133,17 @@ export async function run(argv: string[]): Promise<number> {
       if (summaryTimer || !current.ready()) return;
       summaryTimer = setTimeout(() => {
         summaryTimer = undefined;
-        sharding?.setSummary(summaryText(current.engine.summary().owned, current.engine.jobNames().length));
+        if (sharding) publishSummary(sharding);
       }, 1_000);
       summaryTimer.unref();
     },
   });
   runtime = current;
+  // The one-line summary and the report (per job, what render left in the collector, what was skipped) on our Lease.
+  const publishSummary = (target: ShardingRuntime) => {
+    const report = buildMemberReport({ jobs: current.engine.jobStats(), notTaken: renderReport?.notTaken ?? [], skipped: current.skippedConfigs() });
+    target.setSummary(summaryText(report.served, report.jobs.length), formatMemberReport(report));
+  };
   // Sharding: who serves which target (Lease membership, assignment, make-before-break handover).
   const shard = startSharding({
     client,
@@ -146,7 +154,7 @@ export async function run(argv: string[]): Promise<number> {
     targets: () => current.engine.allKeptTargets(),
     onOwnershipChanged: () => {
       current.engine.ownershipChanged();
-      if (current.ready()) shard.setSummary(summaryText(current.engine.summary().owned, current.engine.jobNames().length));
+      if (current.ready()) publishSummary(shard);
     },
     onEvent: (reason, message) => void events.record('Normal', reason, message),
     discoveryReady: () => current.ready(),
@@ -155,6 +163,7 @@ export async function run(argv: string[]): Promise<number> {
   sharding = shard;
   current.engine.setShardFilter(shard.sharding);
   if (staticConfigs.error) void events.record('Warning', 'InvalidScrapeConfigs', staticConfigs.error);
+  for (const [type, reason, message] of renderReportEvents(renderReport)) void events.record(type, reason, message);
 
   const app = createApi(
     {
@@ -229,6 +238,26 @@ export function loadStaticConfigs(path: string, logger: Logger): { configs: Scra
     logger.error('cannot read the static scrape configs; serving monitors only', { error });
     return { configs: [], error };
   }
+}
+
+/** What render reported beside the scrape configs; a missing or unreadable report only costs the Events and doctor's view. */
+function loadRenderReport(scrapeConfigs: string, logger: Logger): RenderReport | undefined {
+  try {
+    return readRenderReport(renderReportPath(scrapeConfigs));
+  } catch (err) {
+    logger.warn('cannot read the render report', { path: renderReportPath(scrapeConfigs), error: err instanceof Error ? err.message : String(err) });
+    return undefined;
+  }
+}
+
+/** `kubectl describe pod`: the jobs render left in the collector (Normal) and those it removed as invalid (Warning), one Event each kind. */
+export function renderReportEvents(report: RenderReport | undefined): Array<['Normal' | 'Warning', string, string]> {
+  const kept = report?.notTaken.filter((j) => j.action === 'keep') ?? [];
+  const removed = report?.notTaken.filter((j) => j.action === 'drop') ?? [];
+  const events: Array<['Normal' | 'Warning', string, string]> = [];
+  if (kept.length > 0) events.push(['Normal', 'JobsLeftInCollector', `${kept.length} job(s) stay in the collector, scraped there as before: ${kept.map((j) => j.reason).join('; ')}`]);
+  if (removed.length > 0) events.push(['Warning', 'InvalidJobsRemoved', `${removed.length} job(s) removed from the collector config: ${removed.map((j) => j.reason).join('; ')}`]);
+  return events;
 }
 
 /** The API token file: one line, at least 32 characters (render writes 43). */

@@ -29,7 +29,7 @@ export interface RuntimeOptions {
   logger: Logger;
   metrics?: SidecarMetrics;
   /** Invalid monitors and scrape configs (for Events). */
-  onProblem?: (problem: { kind: 'monitor' | 'scrape_config'; name: string; message: string }) => void;
+  onProblem?: (problem: SkippedConfig) => void;
   /** Called after targets changed (debounced by the caller if needed). */
   onTargetsChanged?: () => void;
   /** Debounce for regenerating monitor configs after monitor/namespace events. */
@@ -42,6 +42,13 @@ export interface RuntimeOptions {
    * watched (the longest handover hold). Coverage starts as the own node.
    */
   coverage?: { ownNode: string; nodesFor: (nodeNames: Iterable<string>) => ReadonlySet<string>; retainMs: number };
+}
+
+/** A monitor or scrape config not served, and why. */
+export interface SkippedConfig {
+  kind: 'monitor' | 'scrape_config';
+  name: string;
+  message: string;
 }
 
 type MonitorResource = 'podmonitors' | 'servicemonitors';
@@ -57,6 +64,7 @@ export class DiscoveryRuntime {
   private readonly scopeInformers = new Map<string, ScopeInformer>();
   private readonly monitorInformers: ScopeInformer[] = [];
   private readonly secretInformers = new Map<string, ScopeInformer>();
+  private skipped: readonly SkippedConfig[] = [];
   /** dns_sd, http_sd and file_sd entries, by job version and index. */
   private readonly refreshLoops = new Map<string, RefreshLoop>();
   /** Monitor configs were built while a referenced namespace's Secrets were still listing. */
@@ -310,35 +318,47 @@ export class DiscoveryRuntime {
         void entry.informer.stop();
       }
       this.secretsReferenced = undefined;
+      const skipped: SkippedConfig[] = [];
       for (const problem of problems) {
         if (problem.pending) this.options.logger.debug('monitor waits for its Secrets to be listed', { monitor: problem.name });
-        else this.reportMonitorProblem(problem);
+        else skipped.push(this.reportMonitorProblem(problem));
       }
       this.monitorConfigsStale = !secretsWereSynced || [...this.secretInformers.values()].some((s) => !DiscoveryRuntime.settled(s));
-      this.applyConfigs(configs);
+      this.applyConfigs(configs, skipped);
     }, this.options.monitorDebounceMs ?? 50);
   }
 
-  private reportMonitorProblem(problem: MonitorProblem): void {
+  private reportMonitorProblem(problem: MonitorProblem): SkippedConfig {
     this.options.metrics?.discoveryErrors.inc({ kind: 'monitor' });
     this.options.logger.warn('skipping invalid monitor', { monitor: problem.name, error: problem.message });
-    this.options.onProblem?.({ kind: 'monitor', name: problem.name, message: problem.message });
+    const skipped: SkippedConfig = { kind: 'monitor', name: problem.name, message: problem.message };
+    this.options.onProblem?.(skipped);
+    return skipped;
   }
 
-  private applyConfigs(monitorConfigs: ScrapeConfig[]): void {
+  /** The monitors and scrape configs the last configuration left out, and why. */
+  skippedConfigs(): readonly SkippedConfig[] {
+    return this.skipped;
+  }
+
+  private applyConfigs(monitorConfigs: ScrapeConfig[], skippedMonitors: SkippedConfig[] = []): void {
     const started = process.hrtime.bigint();
     const problems: JobProblem[] = this.engine.setScrapeConfigs([...this.options.staticConfigs, ...monitorConfigs]);
+    const skipped = [...skippedMonitors];
     for (const problem of problems) {
       // A generated job that fails (e.g. its relabelings) is the monitor's fault: name the monitor.
       const monitor = /^(podMonitor|serviceMonitor)\/([^/]+)\/([^/]+)\/\d+$/.exec(problem.job);
       if (monitor) {
-        this.reportMonitorProblem({ name: `${monitor[2]}/${monitor[3]}`, kind: monitor[1] === 'podMonitor' ? 'PodMonitor' : 'ServiceMonitor', message: `job ${problem.job}: ${problem.message}`, pending: false });
+        skipped.push(this.reportMonitorProblem({ name: `${monitor[2]}/${monitor[3]}`, kind: monitor[1] === 'podMonitor' ? 'PodMonitor' : 'ServiceMonitor', message: `job ${problem.job}: ${problem.message}`, pending: false }));
         continue;
       }
       this.options.metrics?.discoveryErrors.inc({ kind: 'scrape_config' });
       this.options.logger.warn('skipping invalid scrape config', { job: problem.job, error: problem.message });
-      this.options.onProblem?.({ kind: 'scrape_config', name: problem.job, message: problem.message });
+      const config: SkippedConfig = { kind: 'scrape_config', name: problem.job, message: problem.message };
+      this.options.onProblem?.(config);
+      skipped.push(config);
     }
+    this.skipped = skipped;
     this.reconcileScopes();
     this.reconcileRefreshLoops();
     this.configsApplied = true;

@@ -4,7 +4,8 @@
 //   holderIdentity        = pod UID (a restarted pod is a new incarnation)
 //   renewTime             = MicroTime, exactly 6 fractional digits (what the apiserver parses)
 //   ownerReferences       = the pod (garbage collected with it)
-//   label edot-ta.io/group, annotations: group, node, pod, the view the member acts on, leaving.
+//   label edot-ta.io/group, annotations: group, node, pod, the view the member acts on, leaving,
+//   and what it serves (a one-line summary and a JSON report).
 import { hash64 } from './hash.js';
 
 export const groupLabel = 'edot-ta.io/group';
@@ -20,6 +21,8 @@ export const viewMembersAnnotation = 'edot-ta.io/view-members';
 export const leavingAnnotation = 'edot-ta.io/leaving';
 /** "serving 42 targets in 3 jobs": what the member serves, carried by its renewals (no writes of its own). */
 export const summaryAnnotation = 'edot-ta.io/summary';
+/** JSON (serve/member-report.ts): per job served/kept/dropped by rule, jobs left in the collector, skipped configs. */
+export const reportAnnotation = 'edot-ta.io/report';
 
 export const defaultLeaseDurationSeconds = 40;
 
@@ -106,6 +109,7 @@ export function buildLease(options: {
   view?: AnnouncedView;
   leaving?: boolean;
   summary?: string;
+  report?: string;
   resourceVersion?: string;
   acquireTime?: string;
 }): LeaseObject {
@@ -122,6 +126,7 @@ export function buildLease(options: {
   }
   if (options.leaving) annotations[leavingAnnotation] = 'true';
   if (options.summary) annotations[summaryAnnotation] = options.summary;
+  if (options.report) annotations[reportAnnotation] = options.report;
   const renewTime = formatMicroTime(options.renewTime);
   return {
     apiVersion: 'coordination.k8s.io/v1',

@@ -43,6 +43,7 @@ export class LeaseWriter {
   private announcement: AnnouncedView | undefined;
   private leaving = false;
   private summary: string | undefined;
+  private report: string | undefined;
   private stopped = false;
   private writing: Promise<void> | undefined;
   private writeAgain = false;
@@ -71,8 +72,9 @@ export class LeaseWriter {
   }
 
   /** What the member serves: written with the next renewal (never a write of its own). */
-  setSummary(text: string): void {
+  setSummary(text: string, report?: string): void {
     this.summary = text;
+    this.report = report;
   }
 
   setLeaving(): void {
@@ -130,6 +132,7 @@ export class LeaseWriter {
           ...(this.announcement ? { view: this.announcement } : {}),
           leaving: this.leaving,
           ...(this.summary ? { summary: this.summary } : {}),
+          ...(this.report ? { report: this.report } : {}),
           ...(this.resourceVersion ? { resourceVersion: this.resourceVersion } : {}),
         });
         try {

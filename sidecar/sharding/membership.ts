@@ -217,9 +217,9 @@ export class Membership {
     return [...this.observed.values()].map(({ lease, changedAt }) => ({ lease, sinceChangeMs: changedAt === undefined ? null : Math.round(now - changedAt) }));
   }
 
-  /** The one-line summary on our Lease, updated with the next renewal. */
-  setSummary(text: string): void {
-    this.writer.setSummary(text);
+  /** The one-line summary (and JSON report) on our Lease, updated with the next renewal. */
+  setSummary(text: string, report?: string): void {
+    this.writer.setSummary(text, report);
   }
 
   /** Announces the view we act on: written right away, not at the next renewal. */

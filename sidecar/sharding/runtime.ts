@@ -41,7 +41,7 @@ export interface ShardingRuntime {
   /** The engine's targets changed. */
   targetsChanged(): void;
   /** "serving N targets in M jobs" on our Lease (with the next renewal). */
-  setSummary(text: string): void;
+  setSummary(text: string, report?: string): void;
   /** SIGTERM: hand over, delete the Lease, stop watching. */
   leave(): Promise<void>;
   debug(targets: Iterable<AssignableTarget>): unknown;
@@ -102,7 +102,7 @@ export function startSharding(options: ShardingRuntimeOptions): ShardingRuntime 
     ready: () => started.ready(),
     notReadyReason: () => (membership.ready() ? 'computing the first assignment' : 'waiting to create our Lease and list the group\'s Leases'),
     targetsChanged: () => started.targetsChanged(),
-    setSummary: (text) => membership.setSummary(text),
+    setSummary: (text, report) => membership.setSummary(text, report),
     async leave() {
       try {
         const { handedOver } = await started.leave(settings.leaveTimeoutMs);

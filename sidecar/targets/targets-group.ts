@@ -4,7 +4,7 @@
 import { once } from 'node:events';
 import { createGzip } from 'node:zlib';
 import type { TargetGroup } from '../discovery/types.js';
-import { relabel, type Labels, type RelabelRule } from '../relabel/relabel.js';
+import { relabel, relabelOrDropIndex, type Labels, type RelabelRule } from '../relabel/relabel.js';
 
 /** A target that relabeling kept (the contract with sharding and the API). */
 export interface KeptTarget {
@@ -29,7 +29,16 @@ export type ScrapeConfig = Record<string, unknown> & { job_name: string };
 export interface GroupResult {
   kept: ServedTarget[];
   droppedCount: number;
+  /**
+   * Why the dropped were dropped: the index of the relabel_configs rule, or noAddress. A group
+   * whose targets fell to different rules carries a count per cause instead (rare: kept lean).
+   */
+  droppedBy?: DropCause | Map<DropCause, number>;
 }
+
+/** A relabel_configs index, or noAddress: relabeling left no __address__. */
+export type DropCause = number;
+export const noAddress: DropCause = -1;
 
 /**
  * A kept target, stored lean: its own per-target labels plus a reference to the labels its
@@ -183,19 +192,26 @@ export function targetsFromGroup(
 ): GroupResult {
   const kept: ServedTarget[] = [];
   let droppedCount = 0;
+  let firstCause: DropCause = noAddress;
+  let causes: Map<DropCause, number> | undefined;
   group.targets.forEach((target, index) => {
     // Defaults first: discovered labels override them (PopulateLabels only sets absent ones).
     const input = identityNames ? identityInput(identityNames, defaults, group.labels, target) : Object.assign({}, defaults, group.labels, target);
-    const out = relabel(input, rules);
-    const key = out ? targetKey(defaults.job ?? job, out) : undefined;
+    const out = relabelOrDropIndex(input, rules);
+    const key = typeof out === 'number' ? undefined : targetKey(defaults.job ?? job, out);
     if (!key) {
-      droppedCount++;
+      const cause = typeof out === 'number' ? out : noAddress;
+      if (++droppedCount === 1) firstCause = cause;
+      else if (causes || cause !== firstCause) {
+        causes ??= new Map([[firstCause, droppedCount - 1]]);
+        causes.set(cause, (causes.get(cause) ?? 0) + 1);
+      }
       return;
     }
     const nodeName = group.nodeNames?.[index] ?? target.__meta_kubernetes_pod_node_name ?? nodeOf(group.labels);
     kept.push(new ServedTarget(job, key, nodeName || undefined, group.labels, target, served));
   });
-  return { kept, droppedCount };
+  return droppedCount === 0 ? { kept, droppedCount } : { kept, droppedCount, droppedBy: causes ?? firstCause };
 }
 
 /**

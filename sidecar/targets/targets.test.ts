@@ -266,3 +266,34 @@ describe('TargetEngine with dns_sd, http_sd and file_sd (groups pushed by refres
     expect(problems).toEqual([{ job: 'bad-dns', message: 'not served, Prometheus would reject it: a port is required in DNS-SD configs for all record types except SRV' }]);
   });
 });
+
+describe('job stats (what a member reports on its Lease)', () => {
+  it('counts each dropped target under the relabel rule that dropped it, across groups and within one', () => {
+    const { engine, problems } = setup([
+      {
+        job_name: 'static',
+        static_configs: [
+          { targets: ['a:1', 'b:1', 'c:1', 'e:1'], labels: { env: 'prod' } },
+          { targets: ['d:1'], labels: { env: 'dev' } },
+        ],
+        relabel_configs: [
+          { source_labels: ['__address__'], regex: 'b:1', action: 'drop' },
+          { source_labels: ['env'], regex: 'prod', action: 'keep' },
+          { source_labels: ['__address__'], regex: 'c:1|e:1', action: 'drop' },
+        ],
+      },
+      { job_name: 'no-address', static_configs: [{ targets: ['x:1'] }], relabel_configs: [{ action: 'labeldrop', regex: '__address__' }] },
+    ]);
+    expect(problems).toEqual([]);
+    expect(engine.jobStats()).toEqual([
+      { job: 'static', served: 1, kept: 1, dropped: 4, droppedBy: { 'relabel_configs[0]': 1, 'relabel_configs[1]': 1, 'relabel_configs[2]': 2 } },
+      { job: 'no-address', served: 0, kept: 0, dropped: 1, droppedBy: { 'no __address__': 1 } },
+    ]);
+  });
+
+  it('counts served targets as the shard filter decides', () => {
+    const { engine } = setup([{ job_name: 'static', static_configs: [{ targets: ['a:1', 'b:1', 'c:1'] }] }]);
+    engine.setShardFilter({ owns: (t: KeptTarget) => !t.key.includes('b:1') });
+    expect(engine.jobStats()).toEqual([{ job: 'static', served: 2, kept: 3, dropped: 0, droppedBy: {} }]);
+  });
+});

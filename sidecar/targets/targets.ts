@@ -11,7 +11,7 @@ import { compileRelabelConfigs, instantiateShard, type Labels, type RelabelRule 
 import { scrapeConfigProblems } from './validate.js';
 import type { TargetGroup } from '../discovery/types.js';
 import type { WatchScope, WatchedResource } from '../kube/scope.js';
-import { gzipTargets, identityLabelNames, jobDefaults, serializeTargets, ServedLabels, targetsFromGroup, type GroupResult, type KeptTarget, type ScrapeConfig, type ServedTarget, type ShardFilter, ownsEverything } from './targets-group.js';
+import { gzipTargets, identityLabelNames, jobDefaults, serializeTargets, ServedLabels, targetsFromGroup, noAddress, type DropCause, type GroupResult, type KeptTarget, type ScrapeConfig, type ServedTarget, type ShardFilter, ownsEverything } from './targets-group.js';
 import { AnswerChunks } from './targets-answer.js';
 import { affectedGroupKeys, groupFor, mainResource, parseSdConfig, type ObjectStores, type SdSpec, type WatchOptions } from './targets-sd.js';
 import { parseRefreshSds, refreshSdFields, type RefreshSdSpec } from '../discovery/refresh-sd.js';
@@ -42,6 +42,14 @@ interface Job {
   /** The gzipped answer in per-chunk members (a change re-compresses one chunk). */
   chunks: AnswerChunks;
   answer?: Promise<Buffer>;
+}
+
+export interface JobStats {
+  job: string;
+  served: number;
+  kept: number;
+  dropped: number;
+  droppedBy: Record<string, number>;
 }
 
 export interface JobProblem {
@@ -204,11 +212,33 @@ export class TargetEngine {
       kept += job.keptCount;
       dropped += job.droppedCount;
       for (const group of job.groups.values()) {
-        
         for (const t of group.kept) if (this.shardFilter.owns(t)) owned++;
       }
     }
     return { jobs: this.jobs.size, kept, dropped, keptByJob, owned };
+  }
+
+  /**
+   * Per job: the targets this member serves, those relabeling kept (for the whole group) and
+   * those it dropped, by cause (`relabel_configs[i]`, or no __address__). O(targets).
+   */
+  jobStats(): JobStats[] {
+    const stats: JobStats[] = [];
+    for (const job of this.jobs.values()) {
+      let served = 0;
+      const droppedBy: Record<string, number> = {};
+      const count = (cause: DropCause, n: number) => {
+        const name = cause === noAddress ? 'no __address__' : `relabel_configs[${cause}]`;
+        droppedBy[name] = (droppedBy[name] ?? 0) + n;
+      };
+      for (const group of job.groups.values()) {
+        for (const t of group.kept) if (this.shardFilter.owns(t)) served++;
+        if (typeof group.droppedBy === 'number') count(group.droppedBy, group.droppedCount);
+        else if (group.droppedBy) for (const [cause, n] of group.droppedBy) count(cause, n);
+      }
+      stats.push({ job: job.name, served, kept: job.keptCount, dropped: job.droppedCount, droppedBy });
+    }
+    return stats;
   }
 
   /**
