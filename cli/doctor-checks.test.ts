@@ -1,6 +1,7 @@
 import type { V1Lease, V1MicroTime, V1MutatingWebhookConfiguration, V1Pod } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { diagnose, formatFindings, type ClusterSnapshot } from './doctor-checks.js';
+import { narrowToCollector } from './doctor.js';
 
 const nowMs = Date.parse('2026-11-25T10:00:00.000Z');
 
@@ -122,5 +123,47 @@ describe('doctor checks', () => {
   it('formats a summary first, then one line per finding (failures first) with an indented hint', () => {
     const text = formatFindings([{ level: 'ok', check: 'crds', message: 'installed' }, { level: 'fail', check: 'webhook', message: 'missing', hint: 'apply it' }]);
     expect(text).toBe('edot-ta doctor: 1 failing, 0 to look at, 1 fine\n\nFAIL [webhook] missing\n       → apply it\nOK   [crds] installed');
+  });
+
+  it('a service account denied cluster-wide but allowed in every namespace its monitors discover in (Roles) is fine; a namespace missing is named', () => {
+    const sa = 'observability/collector';
+    const clusterWide = { serviceAccount: sa, verb: 'watch', resource: '/pods', allowed: false };
+    const inNs = (namespace: string, allowed: boolean) => ({ serviceAccount: sa, verb: 'watch', resource: '/pods', namespace, covers: 'monitors of observability/daemon discover there', allowed });
+    const ok = diagnose(snapshot({ access: [clusterWide, inNs('apps', true), inNs('istio-system', true)] })).filter((f) => f.check === 'rbac');
+    expect(ok).toEqual([expect.objectContaining({ level: 'ok' })]);
+    const missing = diagnose(snapshot({ access: [clusterWide, inNs('apps', true), inNs('istio-system', false)] })).filter((f) => f.level === 'fail').map((f) => f.message);
+    expect(missing).toEqual([`${sa} cannot watch /pods cluster-wide`, `${sa} cannot watch /pods in istio-system (monitors of observability/daemon discover there)`]);
+  });
+
+  it('names what the webhook\'s service account may not do, with its own fix', () => {
+    const findings = diagnose(snapshot({ access: [{ who: 'webhook', serviceAccount: 'edot-ta-system/edot-ta-webhook', verb: 'update', resource: '/secrets', resourceName: 'edot-ta-webhook-tls', namespace: 'edot-ta-system', allowed: false }] }));
+    expect(findings.find((f) => f.check === 'rbac')).toMatchObject({ level: 'fail', message: 'edot-ta-system/edot-ta-webhook cannot update /secrets edot-ta-webhook-tls in edot-ta-system', hint: expect.stringContaining('manifests/base/webhook.yaml') });
+  });
+
+  it('--collector keeps one group, named by a pod, namespace/group or the group alone', () => {
+    const member = (pod: string, group: string) => {
+      const p = injectedPod(pod);
+      p.spec!.serviceAccountName = group;
+      p.spec!.containers.push({ name: 'edot-ta', image: 'edot-ta', env: [{ name: 'EDOT_TA_GROUP', value: group }] });
+      return p;
+    };
+    const groupLease = (name: string, group: string) => {
+      const l = lease(name, '2026-11-25T09:59:55.000000Z');
+      l.metadata!.annotations = { 'edot-ta.io/group': group, 'edot-ta.io/pod': name.replace(/^edot-ta-/, '') };
+      return l;
+    };
+    const all = snapshot({
+      collectorPods: [member('daemon-a', 'daemon'), member('daemon-b', 'daemon'), member('gateway-a', 'gateway')],
+      leases: [groupLease('edot-ta-daemon-a', 'daemon'), groupLease('edot-ta-gateway-a', 'gateway')],
+      access: [{ serviceAccount: 'observability/daemon', verb: 'watch', resource: '/pods', allowed: true }, { serviceAccount: 'observability/gateway', verb: 'watch', resource: '/pods', allowed: false }],
+    });
+    for (const wanted of ['daemon-b', 'observability/daemon', 'daemon']) {
+      const narrowed = narrowToCollector(all, wanted)!;
+      expect(narrowed.collectorPods.map((p) => p.metadata?.name), wanted).toEqual(['daemon-a', 'daemon-b']);
+      expect(narrowed.leases.map((l) => l.metadata?.name)).toEqual(['edot-ta-daemon-a']);
+      expect(narrowed.access.map((a) => a.serviceAccount)).toEqual(['observability/daemon']);
+      expect(narrowed.onlyGroups).toEqual(['observability/daemon']);
+    }
+    expect(narrowToCollector(all, 'nope')).toBeUndefined();
   });
 });

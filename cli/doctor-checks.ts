@@ -1,7 +1,7 @@
 // The decisions of `edot-ta doctor`: a pure function from a snapshot of the cluster to a list
 // of findings. Gathering the snapshot (API calls) lives in doctor.ts.
 import type { V1Lease, V1MutatingWebhookConfiguration, V1Pod } from '@kubernetes/client-node';
-import { viewAnnotation } from '../sidecar/sharding/lease-record.js';
+import { groupAnnotation, groupLabel, viewAnnotation } from '../sidecar/sharding/lease-record.js';
 
 export type FindingLevel = 'ok' | 'warn' | 'fail';
 
@@ -13,10 +13,15 @@ export interface Finding {
 }
 
 export interface AccessCheck {
+  /** Whose access: the collectors' sidecars (default) or the webhook. */
+  who?: 'sidecar' | 'webhook';
   serviceAccount: string; // namespace/name
   verb: string;
   resource: string; // group/resource, "" group for core
+  resourceName?: string;
   namespace?: string;
+  /** Why this namespace is checked (for per-namespace checks). */
+  covers?: string;
   allowed: boolean;
 }
 
@@ -31,13 +36,16 @@ export interface ClusterSnapshot {
   leases: V1Lease[];
   crds: Record<'podmonitors' | 'servicemonitors' | 'opentelemetrycollectors', boolean>;
   access: AccessCheck[];
+  /** Every node's name; absent when doctor may not list nodes. */
+  nodes?: string[] | undefined;
   nowMs: number;
+  /** `--collector`: the groups kept (namespace/group). */
+  onlyGroups?: string[];
   /** `--namespace`: only this namespace's collectors, CRs and Leases were read. */
   onlyNamespace?: string;
 }
 
 const statusAnnotation = 'edot-ta.io/status';
-const groupLabel = 'edot-ta.io/group';
 
 export function diagnose(snapshot: ClusterSnapshot): Finding[] {
   return [
@@ -109,16 +117,27 @@ function checkCollectorPods({ collectorPods }: ClusterSnapshot): Finding[] {
   return findings;
 }
 
+/** `namespace/group` of a member Lease: the exact group (annotation), else its label value. */
+export function groupOfLease(lease: V1Lease): string {
+  return `${lease.metadata?.namespace}/${lease.metadata?.annotations?.[groupAnnotation] ?? lease.metadata?.labels?.[groupLabel] ?? '?'}`;
+}
+
+/**
+ * Renewed within twice its duration. A one-shot diagnostic may compare wall clocks (with the
+ * full duration as margin); the sidecars themselves never do.
+ */
+export function isLive(lease: V1Lease, nowMs: number): boolean {
+  const renewMs = Date.parse(String(lease.spec?.renewTime ?? ''));
+  const durationMs = (lease.spec?.leaseDurationSeconds ?? 40) * 1000;
+  return Number.isFinite(renewMs) && nowMs - renewMs <= 2 * durationMs;
+}
+
 function checkLeases({ leases, nowMs }: ClusterSnapshot): Finding[] {
   const groups = new Map<string, { fresh: number; stale: string[]; views: Map<string, string[]> }>();
   for (const lease of leases) {
-    const group = `${lease.metadata?.namespace}/${lease.metadata?.labels?.[groupLabel] ?? '?'}`;
+    const group = groupOfLease(lease);
     const entry = groups.get(group) ?? { fresh: 0, stale: [], views: new Map<string, string[]>() };
-    // A one-shot diagnostic may compare wall clocks (with the full duration as margin);
-    // the sidecars themselves never do.
-    const renewMs = Date.parse(String(lease.spec?.renewTime ?? ''));
-    const durationMs = (lease.spec?.leaseDurationSeconds ?? 40) * 1000;
-    if (Number.isFinite(renewMs) && nowMs - renewMs <= 2 * durationMs) {
+    if (isLive(lease, nowMs)) {
       entry.fresh++;
       // The membership view each live member acts on (its hash, announced on its Lease).
       const view = lease.metadata?.annotations?.[viewAnnotation];
@@ -149,15 +168,28 @@ function checkCrds({ crds }: ClusterSnapshot): Finding[] {
 }
 
 function checkAccess({ access }: ClusterSnapshot): Finding[] {
-  const denied = access.filter((a) => !a.allowed);
   if (access.length === 0) return [];
-  if (denied.length === 0) return [{ level: 'ok', check: 'rbac', message: `sidecar service accounts have the access they need (${access.length} checks)` }];
-  return denied.map((a) => ({
-    level: 'fail' as const,
-    check: 'rbac',
-    message: `${a.serviceAccount} cannot ${a.verb} ${a.resource}${a.namespace ? ` in ${a.namespace}` : ' cluster-wide'}`,
-    hint: 'bind the roles in manifests/overlays/kube-stack/sidecar-rbac.yaml to the collector\'s ServiceAccount',
-  }));
+  const perNamespace = (a: AccessCheck) => access.filter((b) => b.covers !== undefined && b.serviceAccount === a.serviceAccount && b.verb === a.verb && b.resource === a.resource);
+  // Denied cluster-wide, yet allowed in every namespace the monitors discover in (Roles): enough.
+  const coveredByRoles = (a: AccessCheck) => a.namespace === undefined && perNamespace(a).length > 0 && perNamespace(a).every((b) => b.allowed);
+  const denied = access.filter((a) => !a.allowed && !coveredByRoles(a));
+  const findings: Finding[] = [];
+  for (const who of ['sidecar', 'webhook'] as const) {
+    const mine = access.filter((a) => (a.who ?? 'sidecar') === who);
+    if (mine.length > 0 && !denied.some((a) => (a.who ?? 'sidecar') === who)) findings.push({ level: 'ok', check: 'rbac', message: `${who} service accounts have the access they need (${mine.length} checks)` });
+  }
+  for (const a of denied) {
+    const what = `${a.resource}${a.resourceName ? ` ${a.resourceName}` : ''}`;
+    findings.push({
+      level: 'fail',
+      check: 'rbac',
+      message: `${a.serviceAccount} cannot ${a.verb} ${what}${a.namespace ? ` in ${a.namespace}` : ' cluster-wide'}${a.covers ? ` (${a.covers})` : ''}`,
+      hint: a.who === 'webhook'
+        ? 'apply the Role and ClusterRole of manifests/base/webhook.yaml (their resourceNames must match --bootstrap-secret and --webhook-config)'
+        : 'bind the roles in manifests/overlays/kube-stack/sidecar-rbac.yaml to the collector\'s ServiceAccount',
+    });
+  }
+  return findings;
 }
 
 /** A short summary first (counts), then every finding, failures first, each with its fix. */

@@ -9,7 +9,7 @@ describe('doctor: OpenTelemetryCollector CRs', () => {
   it('the immutable-mode trap: a CR whose collector runs as another kind than its mode, with the recreate command', () => {
     const cr = { ...fixture('kube-stack-daemon-v1beta1.yaml') };
     const { name, namespace } = cr.metadata as { name: string; namespace: string };
-    const findings = diagnoseCollectors({ crs: [cr], workloads: new Map([[`${namespace}/${name}-collector`, 'Deployment']]) });
+    const findings = diagnoseCollectors({ crs: [cr], workloads: new Map([[`${namespace}/${name}-collector`, { kind: 'Deployment' as const, managedBy: 'opentelemetry-operator' }]]) });
     expect(findings[0]).toMatchObject({ level: 'fail', check: 'collectors' });
     expect(findings[0]?.message).toBe(`OpenTelemetryCollector ${namespace}/${name} asks for mode daemonset, but its collector runs as a Deployment: the mode cannot change after creation ("mode is set to deployment, which does not support modification")`);
     expect(findings[0]?.hint).toContain(`kubectl delete opentelemetrycollector ${name} -n ${namespace} && kubectl apply -f`);
@@ -27,5 +27,17 @@ describe('doctor: OpenTelemetryCollector CRs', () => {
     expect(metricsPrometheusReceivers('service:\n  pipelines:\n    metrics/a: {receivers: [otlp, prometheus/k8s]}\n    logs: {receivers: [prometheus]}\n')).toEqual(['prometheus/k8s']);
     expect(metricsPrometheusReceivers({ service: { pipelines: { metrics: { receivers: ['prometheus'] } } } })).toEqual(['prometheus']);
     expect(metricsPrometheusReceivers('a: [')).toBeUndefined();
+  });
+
+  it('two sources rendering one collector: its workload controlled by another object, or not made by the operator', () => {
+    const cr = { ...fixture('kube-stack-daemon-v1beta1.yaml') };
+    const { name, namespace } = cr.metadata as { name: string; namespace: string };
+    const key = `${namespace}/${name}-collector`;
+    const helm = diagnoseCollectors({ crs: [cr], workloads: new Map([[key, { kind: 'DaemonSet' as const, managedBy: 'Helm' }]]) });
+    expect(helm[0]).toMatchObject({ level: 'fail', message: `OpenTelemetryCollector ${namespace}/${name} renders the DaemonSet ${key}, but it was not created by the operator (managed-by: Helm): two sources render one collector` });
+    const other = diagnoseCollectors({ crs: [cr], workloads: new Map([[key, { kind: 'DaemonSet' as const, controller: { kind: 'OpenTelemetryCollector', name: 'other', uid: 'u2' } }]]) });
+    expect(other[0]?.message).toContain('but OpenTelemetryCollector other controls it');
+    const own = diagnoseCollectors({ crs: [cr], workloads: new Map([[key, { kind: 'DaemonSet' as const, controller: { kind: 'OpenTelemetryCollector', name, uid: 'u1' } }]]) });
+    expect(own.filter((f) => f.level === 'fail')).toEqual([]);
   });
 });

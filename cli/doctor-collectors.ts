@@ -11,17 +11,27 @@ import type { Finding } from './doctor-checks.js';
 
 export interface CollectorCRLike {
   apiVersion?: string;
-  metadata?: { name?: string; namespace?: string; annotations?: Record<string, string> };
+  metadata?: { name?: string; namespace?: string; uid?: string; annotations?: Record<string, string> };
   spec?: { mode?: string; config?: unknown; targetAllocator?: { enabled?: boolean } };
+}
+
+export type WorkloadKind = 'DaemonSet' | 'Deployment' | 'StatefulSet';
+
+/** A DaemonSet, Deployment or StatefulSet: its kind, its controller (ownerReference) and who manages it. */
+export interface Workload {
+  kind: WorkloadKind;
+  controller?: { kind: string; name: string; uid: string };
+  /** Label app.kubernetes.io/managed-by (the operator sets opentelemetry-operator). */
+  managedBy?: string;
 }
 
 export interface CollectorSnapshot {
   crs: CollectorCRLike[];
-  /** `namespace/name` → kind, of the DaemonSets, Deployments and StatefulSets in the CRs' namespaces. */
-  workloads: Map<string, 'DaemonSet' | 'Deployment' | 'StatefulSet'>;
+  /** `namespace/name` → the workloads in the CRs' namespaces. */
+  workloads: Map<string, Workload>;
 }
 
-const workloadKind: Record<string, 'DaemonSet' | 'Deployment' | 'StatefulSet'> = { daemonset: 'DaemonSet', deployment: 'Deployment', statefulset: 'StatefulSet' };
+const workloadKind: Record<string, WorkloadKind> = { daemonset: 'DaemonSet', deployment: 'Deployment', statefulset: 'StatefulSet' };
 
 /** The prometheus receivers used by a metrics pipeline, or undefined when the config cannot be read. */
 export function metricsPrometheusReceivers(config: unknown): string[] | undefined {
@@ -51,7 +61,18 @@ export function diagnoseCollectors({ crs, workloads }: CollectorSnapshot): Findi
     const mode = cr.spec?.mode || 'deployment';
     const defaulted = !cr.spec?.mode;
     const expected = workloadKind[mode];
-    const running = workloads.get(`${namespace}/${name}-collector`);
+    const workload = workloads.get(`${namespace}/${name}-collector`);
+    const running = workload?.kind;
+    const owner = workload?.controller;
+    if (workload && ((owner && (owner.kind !== 'OpenTelemetryCollector' || owner.name !== name || (cr.metadata?.uid && owner.uid !== cr.metadata.uid))) || (!owner && workload.managedBy !== 'opentelemetry-operator'))) {
+      // Two things render the same collector: the operator cannot own (or update) it for this CR.
+      findings.push({
+        level: 'fail',
+        check: 'collectors',
+        message: `${id} renders the ${workload.kind} ${namespace}/${name}-collector, but ${owner ? `${owner.kind} ${owner.name}${owner.kind === 'OpenTelemetryCollector' && owner.name === name ? ' (an earlier CR of that name)' : ''} controls it` : `it was not created by the operator (managed-by: ${workload.managedBy ?? 'none'})`}: two sources render one collector`,
+        hint: `keep one: delete the other source (a Helm release's DaemonSet, or the other CR), then kubectl delete ${workload.kind.toLowerCase()} ${name}-collector -n ${namespace} so the operator recreates it`,
+      });
+    }
     const recreate = `kubectl delete opentelemetrycollector ${name} -n ${namespace} && kubectl apply -f <its manifest with spec.mode: ${mode === 'deployment' ? 'daemonset' : mode}> (a short gap in collection)`;
     if (running && expected && running !== expected) {
       findings.push({

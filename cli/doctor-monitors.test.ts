@@ -1,7 +1,7 @@
 import type { V1Pod, V1Service } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import type { PodMonitor, ServiceMonitor } from '../sidecar/discovery/monitor-types.js';
-import { diagnoseMonitors, type MonitorSnapshot } from './doctor-monitors.js';
+import { diagnoseMonitors, monitorNamespacesByGroup, type MonitorSnapshot } from './doctor-monitors.js';
 
 const gateway = (name: string, namespace: string, portName: string): V1Pod => ({
   metadata: { name, namespace, labels: { istio: 'ingressgateway' } },
@@ -56,5 +56,15 @@ describe('doctor: monitors of each collector group', () => {
   it('monitors off (enabled false) or a missing CRD: nothing to say here', () => {
     expect(diagnoseMonitors(snapshot({ selections: [{ group: 'otel/edot', settings: { enabled: false } }] }))).toEqual([]);
     expect(diagnoseMonitors(snapshot({ crds: { podmonitors: false, servicemonitors: false } }))).toEqual([]);
+  });
+
+  it('a monitor two collector groups select: each scrapes all of its targets', () => {
+    const settings = { enabled: true, podMonitorSelector: {} };
+    const findings = diagnoseMonitors(snapshot({ selections: [{ group: 'otel/edot', settings }, { group: 'monitoring/other', settings }] }));
+    expect(findings).toContainEqual(expect.objectContaining({ level: 'warn', message: 'PodMonitor istio-system/envoy-stats is used by 2 collector groups (otel/edot, monitoring/other): each of them scrapes every one of its targets' }));
+  });
+
+  it('the namespaces each group\'s monitors discover in (for the per-namespace access checks)', () => {
+    expect(monitorNamespacesByGroup(snapshot())).toEqual(new Map([['otel/edot', new Set(['istio-system'])]]));
   });
 });

@@ -56,7 +56,8 @@ function portNameMismatch(where: string, field: string, port: string, count: str
 
 const sortedNames = (names: Array<string | undefined>) => [...new Set(names.filter((n): n is string => !!n))].sort();
 
-export function diagnoseMonitors(snapshot: MonitorSnapshot): Finding[] {
+/** The monitors each group uses, and a finding for each one a group does not use and why. */
+function usedMonitors(snapshot: MonitorSnapshot) {
   const findings: Finding[] = [];
   const namespaceLabels = new Map(snapshot.namespaces.map((ns) => [ns.name, ns.labels]));
   const lookup = (ns: string) => namespaceLabels.get(ns);
@@ -84,8 +85,32 @@ export function diagnoseMonitors(snapshot: MonitorSnapshot): Finding[] {
       }
     }
   }
-  for (const { kind, monitor, groups } of used.values()) findings.push(...(kind === 'PodMonitor' ? checkPodMonitor(monitor as PodMonitor, snapshot, groups) : checkServiceMonitor(monitor as ServiceMonitor, snapshot, groups)));
+  return { used, findings };
+}
+
+export function diagnoseMonitors(snapshot: MonitorSnapshot): Finding[] {
+  const { used, findings } = usedMonitors(snapshot);
+  for (const { kind, monitor, groups } of used.values()) {
+    findings.push(...(kind === 'PodMonitor' ? checkPodMonitor(monitor as PodMonitor, snapshot, groups) : checkServiceMonitor(monitor as ServiceMonitor, snapshot, groups)));
+    // Two collector groups (e.g. two CRs, or a CR and a chart's DaemonSet) selecting one monitor: each scrapes all of it.
+    if (groups.length > 1) findings.push({ level: 'warn', check: 'monitors', message: `${kind} ${nameOf(monitor)} is used by ${groups.length} collector groups (${groups.join(', ')}): each of them scrapes every one of its targets`, hint: 'keep one group selecting it: narrow the other groups\' monitor selectors or namespaces (edot-ta.io/prometheus-cr / targetAllocator.prometheusCR)' });
+  }
   return findings;
+}
+
+/** For each group, the namespaces its monitors discover pods, Services and endpoints in. */
+export function monitorNamespacesByGroup(snapshot: MonitorSnapshot): Map<string, Set<string>> {
+  const all = snapshot.namespaces.map((ns) => ns.name);
+  const byGroup = new Map<string, Set<string>>();
+  for (const { monitor, groups } of usedMonitors(snapshot).used.values()) {
+    const names = sdNamespaces(monitor.spec ?? {}, monitor.metadata?.namespace ?? '');
+    for (const group of groups) {
+      const set = byGroup.get(group) ?? new Set<string>();
+      for (const name of names.length === 0 ? all : names) set.add(name);
+      byGroup.set(group, set);
+    }
+  }
+  return byGroup;
 }
 
 function checkPodMonitor(monitor: PodMonitor, snapshot: MonitorSnapshot, groups: string[]): Finding[] {

@@ -6,9 +6,11 @@ import * as k8s from '@kubernetes/client-node';
 import { findCollectorContainer } from '../webhook/pod/collector-detect.js';
 import { defaultInjectSettings } from '../webhook/settings.js';
 import { parseFlags, UsageError } from '../common/args.js';
-import { diagnose, formatFindings, type AccessCheck, type ClusterSnapshot } from './doctor-checks.js';
-import { diagnoseMonitors, type MonitorSnapshot } from './doctor-monitors.js';
-import { diagnoseCollectors, type CollectorCRLike, type CollectorSnapshot } from './doctor-collectors.js';
+import { diagnose, formatFindings, groupOfLease, type AccessCheck, type ClusterSnapshot } from './doctor-checks.js';
+import { diagnoseMonitors, monitorNamespacesByGroup, type MonitorSnapshot } from './doctor-monitors.js';
+import { diagnoseMembers } from './doctor-members.js';
+import { podAnnotation } from '../sidecar/sharding/lease-record.js';
+import { diagnoseCollectors, type CollectorCRLike, type CollectorSnapshot, type WorkloadKind } from './doctor-collectors.js';
 import { parsePrometheusCREnv } from '../contract/prometheus-cr.js';
 import { sidecarContainerName } from '../contract/names.js';
 import { sidecarEnv } from '../contract/sidecar.js';
@@ -22,6 +24,8 @@ Flags:
   --kubeconfig FILE         kubeconfig (default: $KUBECONFIG, then in-cluster)
   --webhook-config NAME     MutatingWebhookConfiguration name (default: edot-ta)
   --namespace NS            only the collectors, CRs and member Leases of namespace NS
+  --collector POD|GROUP     only this collector pod's group (or the group NAMESPACE/GROUP,
+                            as the sidecars' EDOT_TA_GROUP names it) and its CR
   --output text|json        output format (default: text)`;
 
 export async function run(argv: string[]): Promise<number> {
@@ -31,6 +35,7 @@ export async function run(argv: string[]): Promise<number> {
       kubeconfig: { type: 'string' },
       'webhook-config': { type: 'string', default: 'edot-ta' },
       namespace: { type: 'string' },
+      collector: { type: 'string' },
       output: { type: 'string', default: 'text' },
       help: { type: 'boolean', short: 'h' },
     }).values;
@@ -42,8 +47,20 @@ export async function run(argv: string[]): Promise<number> {
   const kc = new k8s.KubeConfig();
   if (flags.kubeconfig) kc.loadFromFile(flags.kubeconfig);
   else kc.loadFromDefault();
-  const snapshot = await gather(kc, flags['webhook-config'] ?? 'edot-ta', flags.namespace);
-  const findings = [...diagnose(snapshot), ...diagnoseCollectors(await gatherCollectors(kc, snapshot)), ...diagnoseMonitors(await gatherMonitors(kc, snapshot))];
+  let snapshot = await gather(kc, flags['webhook-config'] ?? 'edot-ta', flags.namespace);
+  if (flags.collector !== undefined) {
+    const narrowed = narrowToCollector(snapshot, flags.collector);
+    if (!narrowed) return console.error(`edot-ta doctor: --collector ${flags.collector}: no collector pod or member Lease of that name or group${flags.namespace ? ` in ${flags.namespace}` : ''}`), 2;
+    snapshot = narrowed;
+  }
+  const monitors = await gatherMonitors(kc, snapshot);
+  snapshot.access.push(...(await namespaceAccess(kc, snapshot, monitors)));
+  const findings = [
+    ...diagnose(snapshot),
+    ...diagnoseMembers(snapshot),
+    ...diagnoseCollectors(await gatherCollectors(kc, snapshot)),
+    ...diagnoseMonitors(monitors),
+  ];
   console.log(flags.output === 'json' ? JSON.stringify(findings, null, 2) : formatFindings(findings));
   return findings.some((f) => f.level === 'fail') ? 1 : 0;
 }
@@ -59,7 +76,6 @@ export async function gather(kc: k8s.KubeConfig, webhookConfigName: string, only
   const admission = kc.makeApiClient(k8s.AdmissionregistrationV1Api);
   const coordination = kc.makeApiClient(k8s.CoordinationV1Api);
   const apiextensions = kc.makeApiClient(k8s.ApiextensionsV1Api);
-  const authorization = kc.makeApiClient(k8s.AuthorizationV1Api);
 
   const webhookConfig = await admission
     .readMutatingWebhookConfiguration({ name: webhookConfigName })
@@ -98,30 +114,120 @@ export async function gather(kc: k8s.KubeConfig, webhookConfigName: string, only
   );
   const access: AccessCheck[] = [];
   for (const sa of serviceAccounts) {
-    const [namespace = '', name = ''] = sa.split('/');
-    const wanted: Array<Omit<AccessCheck, 'allowed' | 'serviceAccount'>> = [
-      { verb: 'watch', resource: '/pods' },
-      { verb: 'watch', resource: '/nodes' },
-      { verb: 'watch', resource: '/endpoints' },
-      { verb: 'watch', resource: 'monitoring.coreos.com/podmonitors' },
-      { verb: 'update', resource: 'coordination.k8s.io/leases', namespace },
-      { verb: 'create', resource: '/events', namespace },
-    ];
-    for (const want of wanted) {
-      const [group = '', resource = ''] = want.resource.split('/');
-      const review = await authorization.createSubjectAccessReview({
-        body: {
-          spec: {
-            user: `system:serviceaccount:${namespace}:${name}`,
-            groups: ['system:serviceaccounts', `system:serviceaccounts:${namespace}`, 'system:authenticated'],
-            resourceAttributes: { verb: want.verb, group, resource, namespace: want.namespace },
-          },
-        },
-      });
-      access.push({ ...want, serviceAccount: sa, allowed: review.status?.allowed === true });
-    }
+    const [namespace = ''] = sa.split('/');
+    access.push(
+      ...(await accessReviews(kc, sa, [
+        { verb: 'watch', resource: '/pods' },
+        { verb: 'watch', resource: '/nodes' },
+        { verb: 'watch', resource: '/endpoints' },
+        { verb: 'watch', resource: 'monitoring.coreos.com/podmonitors' },
+        { verb: 'update', resource: 'coordination.k8s.io/leases', namespace },
+        { verb: 'create', resource: '/events', namespace },
+      ])),
+    );
   }
-  return { webhookConfigName, webhookConfig, webhookServiceReadyAddresses, optedInNamespaces, collectorPods, leases, crds, access, nowMs: Date.now(), ...(onlyNamespace ? { onlyNamespace } : {}) };
+  access.push(...(await webhookAccess(kc, webhookConfig)));
+  // Node names, for which member covers the nodes without a collector (pod scope node).
+  const nodes = await core.listNode().then((list) => list.items.map((node) => node.metadata?.name ?? ''), (err: unknown) => {
+    if ((err as { code?: number }).code === 403) return undefined;
+    throw err;
+  });
+  return { webhookConfigName, webhookConfig, webhookServiceReadyAddresses, optedInNamespaces, collectorPods, leases, crds, access, nodes, nowMs: Date.now(), ...(onlyNamespace ? { onlyNamespace } : {}) };
+}
+
+/** `namespace/group` of an injected collector pod (its sidecar's EDOT_TA_GROUP); undefined when not injected. */
+export function groupOfPod(pod: k8s.V1Pod): string | undefined {
+  const sidecar = [...(pod.spec?.containers ?? []), ...(pod.spec?.initContainers ?? [])].find((c) => c.name === sidecarContainerName);
+  const group = sidecar?.env?.find((e) => e.name === sidecarEnv.group)?.value;
+  return group === undefined ? undefined : `${pod.metadata?.namespace ?? ''}/${group}`;
+}
+
+/**
+ * `--collector`: the snapshot of one group, named by a collector pod, `namespace/group` or the
+ * group alone (the workload's name); undefined when nothing matches.
+ */
+export function narrowToCollector(snapshot: ClusterSnapshot, wanted: string): ClusterSnapshot | undefined {
+  const names = (group: string) => group === wanted || group.endsWith(`/${wanted}`);
+  const groups = new Set<string>();
+  for (const pod of snapshot.collectorPods) {
+    const group = groupOfPod(pod);
+    if (group && (names(group) || pod.metadata?.name === wanted)) groups.add(group);
+  }
+  for (const lease of snapshot.leases) {
+    if (names(groupOfLease(lease)) || lease.metadata?.annotations?.[podAnnotation] === wanted) groups.add(groupOfLease(lease));
+  }
+  const pods = snapshot.collectorPods.filter((pod) => pod.metadata?.name === wanted || groups.has(groupOfPod(pod) ?? ''));
+  if (groups.size === 0 && pods.length === 0) return undefined;
+  const podGroups = new Set(pods.map(groupOfPod).filter((g): g is string => g !== undefined));
+  return {
+    ...snapshot,
+    collectorPods: pods,
+    leases: snapshot.leases.filter((lease) => groups.has(groupOfLease(lease))),
+    access: snapshot.access.filter((a) => a.who === 'webhook' || pods.some((pod) => a.serviceAccount === `${pod.metadata?.namespace}/${pod.spec?.serviceAccountName ?? 'default'}`)),
+    onlyGroups: [...new Set([...groups, ...podGroups])],
+  };
+}
+
+/** What the webhook's ServiceAccount (from the pods behind its Service) may do, by its own flags. */
+async function webhookAccess(kc: k8s.KubeConfig, webhookConfig: k8s.V1MutatingWebhookConfiguration | undefined): Promise<AccessCheck[]> {
+  const service = webhookConfig?.webhooks?.[0]?.clientConfig.service;
+  if (!service) return [];
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  const selector = (await core.readNamespacedService({ name: service.name, namespace: service.namespace }).catch(notFoundAs(undefined)))?.spec?.selector;
+  if (!selector) return [];
+  const pods = (await core.listNamespacedPod({ namespace: service.namespace, labelSelector: Object.entries(selector).map(([k, v]) => `${k}=${v}`).join(',') })).items;
+  const pod = pods.find((p) => p.spec?.containers.some((c) => c.args?.includes('webhook') || c.command?.includes('webhook')));
+  if (!pod) return [];
+  const args = pod.spec?.containers.flatMap((c) => [...(c.command ?? []), ...(c.args ?? [])]) ?? [];
+  const value = (name: string) => args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? (args.includes(`--${name}`) ? args[args.indexOf(`--${name}`) + 1] : undefined);
+  const serviceAccount = `${service.namespace}/${pod.spec?.serviceAccountName ?? 'default'}`;
+  const wanted: Array<Omit<AccessCheck, 'allowed' | 'serviceAccount'>> = [];
+  const [secretNamespace, secretName] = (value('bootstrap-secret') ?? '').split('/');
+  if (secretNamespace && secretName) {
+    for (const verb of ['get', 'update']) wanted.push({ who: 'webhook', verb, resource: '/secrets', resourceName: secretName, namespace: secretNamespace });
+    const config = value('webhook-config');
+    if (config) for (const verb of ['get', 'patch']) wanted.push({ who: 'webhook', verb, resource: 'admissionregistration.k8s.io/mutatingwebhookconfigurations', resourceName: config });
+  }
+  return accessReviews(kc, serviceAccount, wanted);
+}
+
+/**
+ * Where the sidecars may not watch cluster-wide: the namespaces their group's monitors discover
+ * in, one by one (Roles bound per namespace are enough there).
+ */
+async function namespaceAccess(kc: k8s.KubeConfig, snapshot: ClusterSnapshot, monitors: MonitorSnapshot): Promise<AccessCheck[]> {
+  const checks: AccessCheck[] = [];
+  const byGroup = monitorNamespacesByGroup(monitors);
+  for (const pod of snapshot.collectorPods) {
+    const group = groupOfPod(pod);
+    const serviceAccount = `${pod.metadata?.namespace}/${pod.spec?.serviceAccountName ?? 'default'}`;
+    const denied = snapshot.access.filter((a) => a.serviceAccount === serviceAccount && !a.allowed && a.namespace === undefined && ['/pods', '/endpoints'].includes(a.resource));
+    const namespaces = group ? byGroup.get(group) : undefined;
+    if (denied.length === 0 || !namespaces || checks.some((c) => c.serviceAccount === serviceAccount)) continue;
+    const wanted = [...namespaces].flatMap((namespace) => ['/pods', '/services', '/endpoints'].map((resource) => ({ verb: 'watch', resource, namespace, covers: `monitors of ${group} discover there` })));
+    checks.push(...(await accessReviews(kc, serviceAccount, wanted)));
+  }
+  return checks;
+}
+
+async function accessReviews(kc: k8s.KubeConfig, serviceAccount: string, wanted: Array<Omit<AccessCheck, 'allowed' | 'serviceAccount'>>): Promise<AccessCheck[]> {
+  const authorization = kc.makeApiClient(k8s.AuthorizationV1Api);
+  const [namespace = '', name = ''] = serviceAccount.split('/');
+  const checks: AccessCheck[] = [];
+  for (const want of wanted) {
+    const [group = '', resource = ''] = want.resource.split('/');
+    const review = await authorization.createSubjectAccessReview({
+      body: {
+        spec: {
+          user: `system:serviceaccount:${namespace}:${name}`,
+          groups: ['system:serviceaccounts', `system:serviceaccounts:${namespace}`, 'system:authenticated'],
+          resourceAttributes: { verb: want.verb, group, resource, namespace: want.namespace, ...(want.resourceName ? { name: want.resourceName } : {}) },
+        },
+      },
+    });
+    checks.push({ ...want, serviceAccount, allowed: review.status?.allowed === true });
+  }
+  return checks;
 }
 
 /** Every OpenTelemetryCollector (as the API serves v1beta1, else v1alpha1) and the workloads of their namespaces. */
@@ -130,11 +236,18 @@ export async function gatherCollectors(kc: k8s.KubeConfig, snapshot: ClusterSnap
   if (!snapshot.crds.opentelemetrycollectors) return { crs: [], workloads };
   const custom = kc.makeApiClient(k8s.CustomObjectsApi);
   const list = (version: string) => retrying(() => custom.listClusterCustomObject({ group: 'opentelemetry.io', version, plural: 'opentelemetrycollectors' })) as Promise<{ items?: CollectorCRLike[] }>;
-  const crs = (((await list('v1beta1').catch(notFoundAs(undefined))) ?? (await list('v1alpha1'))).items ?? []).filter((cr) => !snapshot.onlyNamespace || cr.metadata?.namespace === snapshot.onlyNamespace);
+  const crs = (((await list('v1beta1').catch(notFoundAs(undefined))) ?? (await list('v1alpha1'))).items ?? [])
+    .filter((cr) => !snapshot.onlyNamespace || cr.metadata?.namespace === snapshot.onlyNamespace)
+    // --collector: the CR whose rendered workload (<name>-collector) is the group.
+    .filter((cr) => !snapshot.onlyGroups || snapshot.onlyGroups.includes(`${cr.metadata?.namespace}/${cr.metadata?.name}-collector`));
   const apps = kc.makeApiClient(k8s.AppsV1Api);
   for (const namespace of new Set(crs.map((cr) => cr.metadata?.namespace ?? ''))) {
-    const add = (kind: 'DaemonSet' | 'Deployment' | 'StatefulSet', items: Array<{ metadata?: { name?: string } }>) => {
-      for (const item of items) workloads.set(`${namespace}/${item.metadata?.name ?? ''}`, kind);
+    const add = (kind: WorkloadKind, items: Array<{ metadata?: k8s.V1ObjectMeta }>) => {
+      for (const { metadata } of items) {
+        const controller = metadata?.ownerReferences?.find((ref) => ref.controller);
+        const managedBy = metadata?.labels?.['app.kubernetes.io/managed-by'];
+        workloads.set(`${namespace}/${metadata?.name ?? ''}`, { kind, ...(controller ? { controller: { kind: controller.kind, name: controller.name, uid: controller.uid } } : {}), ...(managedBy ? { managedBy } : {}) });
+      }
     };
     add('DaemonSet', (await apps.listNamespacedDaemonSet({ namespace })).items);
     add('Deployment', (await apps.listNamespacedDeployment({ namespace })).items);

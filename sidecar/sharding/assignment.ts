@@ -172,9 +172,18 @@ function bestScoring(id: { hi: number; lo: number }, seedHi: Uint32Array, seedLo
  * over every member, as rule 2 of `assign`) is `self`.
  */
 export function coveredNodes(self: Member, members: readonly Member[], nodeNames: Iterable<string>): Set<string> {
-  const sorted = [...new Map(members.map((m) => [m.name, m])).values()].sort((a, b) => compare(a.name, b.name));
+  const covered = new Set<string>([self.nodeName]);
   // Not in the view (leaving, or not yet judged live): the others cover every other node.
-  if (!sorted.some((m) => m.name === self.name)) return new Set([self.nodeName]);
+  if (!members.some((m) => m.name === self.name)) return covered;
+  for (const [node, coverer] of nodeCoverers(members, nodeNames)) if (coverer === self.name) covered.add(node);
+  return covered;
+}
+
+/** Pod scope `node`: each of `nodeNames` without a member → the name of the member that covers it. */
+export function nodeCoverers(members: readonly Member[], nodeNames: Iterable<string>): Map<string, string> {
+  const sorted = [...new Map(members.map((m) => [m.name, m])).values()].sort((a, b) => compare(a.name, b.name));
+  const coverers = new Map<string, string>();
+  if (sorted.length === 0) return coverers;
   const seedHi = new Uint32Array(sorted.length);
   const seedLo = new Uint32Array(sorted.length);
   sorted.forEach((member, index) => {
@@ -183,12 +192,10 @@ export function coveredNodes(self: Member, members: readonly Member[], nodeNames
     seedLo[index] = seed.lo;
   });
   const memberNodes = new Set(sorted.map((m) => m.nodeName));
-  const selfIndex = sorted.findIndex((m) => m.name === self.name);
-  const covered = new Set<string>([self.nodeName]);
   for (const node of nodeNames) {
-    if (!memberNodes.has(node) && bestScoring(hash64(node), seedHi, seedLo) === selfIndex) covered.add(node);
+    if (!memberNodes.has(node)) coverers.set(node, sorted[bestScoring(hash64(node), seedHi, seedLo)]!.name);
   }
-  return covered;
+  return coverers;
 }
 
 /** One entry per key; when duplicates disagree on the node, the smallest node name wins. */
