@@ -67,4 +67,9 @@ describe('doctor: monitors of each collector group', () => {
   it('the namespaces each group\'s monitors discover in (for the per-namespace access checks)', () => {
     expect(monitorNamespacesByGroup(snapshot())).toEqual(new Map([['otel/edot', new Set(['istio-system'])]]));
   });
+
+  it('stays quiet about monitors that are someone else\'s: outside the namespaces and without the selector\'s labels, or without any of its keys', () => {
+    const findings = diagnoseMonitors(snapshot({ podMonitors: [podMonitor('envoy-stats', 'istio-system', 'http-envoy-prom'), podMonitor('theirs', 'kube-system', 'x', { team: 'db' }), podMonitor('other-prom', 'istio-system', 'x', { prometheus: 'k8s' })] }));
+    expect(findings.filter((f) => f.message.includes('theirs') || f.message.includes('other-prom'))).toEqual([]);
+  });
 });

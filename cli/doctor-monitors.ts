@@ -5,7 +5,7 @@
 // Service port has (the Istio `http-monitoring` vs `http-envoy-prom` case). Pure: the snapshot
 // is gathered in doctor.ts.
 import type { V1Pod, V1Service } from '@kubernetes/client-node';
-import type { PrometheusCRSettings } from '../contract/prometheus-cr.js';
+import type { LabelSelector, PrometheusCRSettings } from '../contract/prometheus-cr.js';
 import { matchesLabelSelector, monitorSelection, selectorMismatch } from '../sidecar/discovery/selectors.js';
 import type { PodMonitor, ServiceMonitor } from '../sidecar/discovery/monitor-types.js';
 import { sdNamespaces } from '../sidecar/discovery/monitors.js';
@@ -56,6 +56,19 @@ function portNameMismatch(where: string, field: string, port: string, count: str
 
 const sortedNames = (names: Array<string | undefined>) => [...new Set(names.filter((n): n is string => !!n))].sort();
 
+/**
+ * A monitor the selection misses is worth a finding only when it nearly matches: its labels
+ * match a selector that names labels but its namespace is outside the selection, or it is in
+ * the selection's namespaces and carries a key the selector names with another value. Monitors
+ * that miss on both counts are someone else's (another Prometheus, another collector group).
+ */
+function nearMiss(monitor: PodMonitor | ServiceMonitor, selector: LabelSelector, reason: string): boolean {
+  const labels = monitor.metadata?.labels ?? {};
+  const keys = [...Object.keys(selector.matchLabels ?? {}), ...(selector.matchExpressions ?? []).map((e) => e.key)];
+  if (reason.startsWith('its labels')) return keys.some((key) => key in labels);
+  return keys.length > 0 && matchesLabelSelector(selector, labels);
+}
+
 /** The monitors each group uses, and a finding for each one a group does not use and why. */
 function usedMonitors(snapshot: MonitorSnapshot) {
   const findings: Finding[] = [];
@@ -79,7 +92,7 @@ function usedMonitors(snapshot: MonitorSnapshot) {
           const entry = used.get(`${kind}|${nameOf(monitor)}`) ?? { kind, monitor, groups: [] };
           entry.groups.push(group);
           used.set(`${kind}|${nameOf(monitor)}`, entry);
-        } else {
+        } else if (nearMiss(monitor, selector, selection.reason)) {
           findings.push({ level: 'warn', check: 'monitors', message: `${kind} ${nameOf(monitor)} is not used by group ${group}: ${selection.reason}`, hint: 'change the monitor (labels, namespace) or the selection (edot-ta.io/prometheus-cr / the CR\'s targetAllocator.prometheusCR) if it should be scraped' });
         }
       }

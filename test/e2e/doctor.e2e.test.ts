@@ -3,13 +3,21 @@
 // the missing permissions, after `kubectl apply` of manifests/overlays/kube-stack/sidecar-rbac.yaml
 // (rebound to the test's ServiceAccount) it is satisfied.
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments, stringify } from 'yaml';
 import type { Finding } from '../../cli/doctor-checks.js';
-import { clients, clusterEndpoints, createTestNamespace, kubectl } from '../harness/context.js';
+import { clients, clusterEndpoints, createTestNamespace, kubectl, setPodRunning } from '../harness/context.js';
+import { freePort, waitFor } from '../harness/processes.js';
+import { parseMemberReport } from '../../sidecar/serve/member-report.js';
+import { sidecarServiceAccount } from './support/service-accounts.js';
+import { startSidecarProcess } from './support/sidecar.js';
+
+const repoRoot = new URL('../../', import.meta.url).pathname;
 
 const execFileAsync = promisify(execFile);
 
@@ -32,6 +40,28 @@ describe('edot-ta doctor on a real cluster', () => {
   afterAll(async () => {
     for (const step of cleanup.reverse()) await step().catch(() => {});
   });
+
+  /** A webhook configuration as installed (pointing nowhere; failurePolicy Ignore keeps pods flowing). */
+  async function createWebhookConfig(name: string): Promise<void> {
+    await admissionregistration.createMutatingWebhookConfiguration({
+      body: {
+        metadata: { name },
+        webhooks: [
+          {
+            name: 'pods.edot-ta.io',
+            admissionReviewVersions: ['v1'],
+            sideEffects: 'None',
+            failurePolicy: 'Ignore',
+            timeoutSeconds: 1,
+            namespaceSelector: { matchLabels: { 'edot-ta.io/inject': 'enabled', 'edot-ta.io/doctor-test': name } },
+            clientConfig: { url: 'https://127.0.0.1:1/mutate', caBundle: Buffer.from('not a real CA').toString('base64') },
+            rules: [{ operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'] }],
+          },
+        ],
+      },
+    });
+    cleanup.push(() => admissionregistration.deleteMutatingWebhookConfiguration({ name }));
+  }
 
   it('names what is missing, then passes once the webhook config and sidecar RBAC are installed', async () => {
     const namespace = await createTestNamespace('doctor', { 'edot-ta.io/inject': 'enabled' });
@@ -56,24 +86,7 @@ describe('edot-ta doctor on a real cluster', () => {
     expect(rbacFailures.map((f) => f.message)).toContain(`${namespace}/collector cannot watch /pods cluster-wide`);
 
     // Install: a webhook configuration (pointing nowhere; failurePolicy Ignore keeps pods flowing)…
-    await admissionregistration.createMutatingWebhookConfiguration({
-      body: {
-        metadata: { name: webhookConfig },
-        webhooks: [
-          {
-            name: 'pods.edot-ta.io',
-            admissionReviewVersions: ['v1'],
-            sideEffects: 'None',
-            failurePolicy: 'Ignore',
-            timeoutSeconds: 1,
-            namespaceSelector: { matchLabels: { 'edot-ta.io/inject': 'enabled', 'edot-ta.io/doctor-test': webhookConfig } },
-            clientConfig: { url: 'https://127.0.0.1:1/mutate', caBundle: Buffer.from('not a real CA').toString('base64') },
-            rules: [{ operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'] }],
-          },
-        ],
-      },
-    });
-    cleanup.push(() => admissionregistration.deleteMutatingWebhookConfiguration({ name: webhookConfig }));
+    await createWebhookConfig(webhookConfig);
 
     // …and the sidecar RBAC from manifests/, bound to this test's ServiceAccount.
     const docs = parseAllDocuments(readFileSync(new URL('../../manifests/overlays/kube-stack/sidecar-rbac.yaml', import.meta.url), 'utf8')).map((d) => d.toJS() as k8s.KubernetesObject & { subjects?: k8s.RbacV1Subject[] });
@@ -113,14 +126,16 @@ describe('edot-ta doctor on a real cluster', () => {
       body: { apiVersion: 'opentelemetry.io/v1beta1', kind: 'OpenTelemetryCollector', metadata: { name }, spec: { config, ...spec } },
     });
     // As the operator renders them (no operator runs here): <name>-collector workloads.
-    const deployment = (name: string) => clients().apps.createNamespacedDeployment({
+    const deployment = (name: string, managedBy = 'opentelemetry-operator') => clients().apps.createNamespacedDeployment({
       namespace,
-      body: { metadata: { name }, spec: { selector: { matchLabels: { app: name } }, template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'otc-container', image: 'docker.elastic.co/elastic-agent/elastic-agent:9.2.0' }] } } } },
+      body: { metadata: { name, labels: { 'app.kubernetes.io/managed-by': managedBy } }, spec: { selector: { matchLabels: { app: name } }, template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'otc-container', image: 'docker.elastic.co/elastic-agent/elastic-agent:9.2.0' }] } } } },
     });
     await cr('defaulted', { targetAllocator: { enabled: true } }); // no mode, TA on, no prometheus receiver
     await deployment('defaulted-collector');
     await cr('switched', { mode: 'daemonset' }); // asks for a DaemonSet, runs as the Deployment it was created as
     await deployment('switched-collector');
+    await cr('charted', { mode: 'deployment' }); // a Helm release already renders charted-collector
+    await deployment('charted-collector', 'Helm');
 
     const { code, findings } = await doctor(webhookConfig, ['--namespace', namespace]);
     expect(code).toBe(1);
@@ -136,6 +151,9 @@ describe('edot-ta doctor on a real cluster', () => {
     }));
     expect(mine).toContainEqual(expect.objectContaining({ level: 'warn', message: `OpenTelemetryCollector ${namespace}/defaulted: mode deployment (not set: the operator defaulted it, and it cannot change later), running as a Deployment` }));
     expect(mine).toContainEqual(expect.objectContaining({ level: 'fail', message: `OpenTelemetryCollector ${namespace}/defaulted: the Target Allocator is enabled but no metrics pipeline has a prometheus receiver (the operator: "no prometheus available as part of the configuration")` }));
+    expect(mine).toContainEqual(expect.objectContaining({ level: 'fail', message: `OpenTelemetryCollector ${namespace}/charted renders the Deployment ${namespace}/charted-collector, but it was not created by the operator (managed-by: Helm): two sources render one collector` }));
+    // The operator's own workloads raise no ownership finding.
+    expect(mine.filter((f) => f.message.includes('two sources') && !f.message.includes('/charted '))).toEqual([]);
   });
 
   it('names the monitor mistakes of a group\'s selection: the Istio port-name mismatch (with the ports that exist), labels that differ, a namespace outside the selection', async () => {
@@ -186,5 +204,107 @@ describe('edot-ta doctor on a real cluster', () => {
     await custom.patchNamespacedCustomObject({ group: 'monitoring.coreos.com', version: 'v1', namespace, plural: 'podmonitors', name: 'istio-gateways', body: [{ op: 'replace', path: '/spec/podMetricsEndpoints/0/port', value: 'http-envoy-prom' }] });
     const fixed = (await doctor(webhookConfig)).findings.filter((f) => f.check === 'monitors' && f.message.includes(`${namespace}/istio-gateways`));
     expect(fixed).toEqual([]);
+  });
+
+  it('a healthy group with a real render and a real sidecar comes back clean; then its Lease report names a job relabeling empties (and the rule), and doctor names a stale Lease and one of a missing pod', async () => {
+    const namespace = await createTestNamespace('doctor-live', { 'edot-ta.io/inject': 'enabled' });
+    const dir = mkdtempSync(join(tmpdir(), 'edot-ta-doctor-e2e-'));
+    const custom = clients().custom;
+    const group = 'daemon-collector';
+    const selection = { enabled: true, podMonitorSelector: { matchLabels: { release: namespace } }, allowNamespaces: [namespace] };
+    const healthyConfig = `${webhookConfig}-live`;
+    await createWebhookConfig(healthyConfig);
+    // The sidecar runs under the shipped RBAC; the pod carries what the webhook injects (group, selection).
+    const kubeconfig = await sidecarServiceAccount({ adminKubeconfig: clusterEndpoints().kubeconfigPath, namespace, dir });
+    cleanup.push(() => kubectl(['delete', 'clusterrolebinding', `edot-ta-sidecar-discovery-${namespace}-edot-collector`, `edot-ta-sidecar-secrets-${namespace}-edot-collector`]));
+    const sidecarEnv = [{ name: 'EDOT_TA_GROUP', value: group }, { name: 'EDOT_TA_PROMETHEUS_CR', value: JSON.stringify(selection) }];
+    await core.createNamespacedPod({
+      namespace,
+      body: {
+        metadata: { name: 'collector-0', annotations: { 'edot-ta.io/status': '{"version":"test"}' } },
+        spec: {
+          serviceAccountName: 'edot-collector',
+          nodeName: 'node-doctor',
+          containers: [
+            { name: 'otc-container', image: 'docker.elastic.co/elastic-agent/elastic-agent:9.2.0' },
+            { name: 'edot-ta', image: 'edot-ta:e2e', args: ['sidecar', 'serve'], env: sidecarEnv },
+          ],
+        },
+      },
+    });
+    await setPodRunning(namespace, 'collector-0', '127.0.6.1');
+    await core.createNamespacedPod({
+      namespace,
+      body: { metadata: { name: 'web-0', labels: { app: 'web' } }, spec: { nodeName: 'node-doctor', containers: [{ name: 'web', image: 'nginx', ports: [{ name: 'metrics', containerPort: 9100 }] }] } },
+    });
+    await setPodRunning(namespace, 'web-0', '127.0.6.2');
+    const podMonitor = (name: string, relabelings?: unknown[]) => custom.createNamespacedCustomObject({
+      group: 'monitoring.coreos.com', version: 'v1', namespace, plural: 'podmonitors',
+      body: { apiVersion: 'monitoring.coreos.com/v1', kind: 'PodMonitor', metadata: { name, labels: { release: namespace } }, spec: { selector: { matchLabels: { app: 'web' } }, podMetricsEndpoints: [{ port: 'metrics', ...(relabelings ? { relabelings } : {}) }] } },
+    });
+    await podMonitor('web');
+
+    // The real render step on a collector config with a node-local job (it stays in the collector).
+    writeFileSync(join(dir, 'collector.yaml'), [
+      'receivers:',
+      '  prometheus:',
+      '    config:',
+      '      scrape_configs:',
+      '        - job_name: kubelet',
+      '          static_configs: [{ targets: ["${env:NODE_NAME}:10250"] }]',
+      '        - job_name: static-app',
+      '          static_configs: [{ targets: ["127.0.6.3:9100"] }]',
+      'exporters: { debug: {} }',
+      'service: { pipelines: { metrics: { receivers: [prometheus], exporters: [debug] } } }',
+    ].join('\n'));
+    await execFileAsync(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'sidecar', 'render', '--in', join(dir, 'collector.yaml'), '--out', join(dir, 'rendered.yaml'), '--scrape-configs-out', join(dir, 'scrape-configs.yaml')], { cwd: repoRoot });
+    const pod = await core.readNamespacedPod({ name: 'collector-0', namespace });
+    const port = await freePort();
+    const sidecar = startSidecarProcess({
+      name: 'doctor', logFile: join(dir, 'sidecar.log'), port, args: ['--scrape-configs', join(dir, 'scrape-configs.yaml')], kubeconfig,
+      pod: { name: 'collector-0', uid: pod.metadata?.uid ?? '', namespace, node: 'node-doctor' }, group,
+      env: { EDOT_TA_PROMETHEUS_CR: JSON.stringify(selection), EDOT_TA_LEASE_RENEW_SECONDS: '1', EDOT_TA_LEASE_DURATION_SECONDS: '4', EDOT_TA_HANDOVER_HOLD_SECONDS: '8' },
+    });
+    cleanup.push(() => sidecar.stop());
+    const report = async () => parseMemberReport((await coordination.readNamespacedLease({ name: 'edot-ta-collector-0', namespace }).catch(() => undefined))?.metadata?.annotations?.['edot-ta.io/report']);
+    // Renewals carry the report: a few renew intervals after the first discovery.
+    await waitFor('the report of 2 served targets on the Lease', async () => (await report())?.served === 2, { timeoutMs: 60_000, abortIf: sidecar.exited, describe: () => sidecar.tail() });
+
+    const live = ['--namespace', namespace, '--collector', group];
+    const healthy = await doctor(healthyConfig, live);
+    expect(healthy.findings.filter((f) => f.level !== 'ok')).toEqual([]);
+    expect(healthy.code).toBe(0);
+    const ok = healthy.findings.map((f) => f.message);
+    expect(ok).toContain(`group ${namespace}/${group}: 1 member(s) serve 2 target(s) in 2 job(s) (per member 2–2)`);
+    // (The monitor's selector is a keep rule: the namespace's other pods are dropped by it, and counted.)
+    expect(ok.find((m) => m.startsWith(`group ${namespace}/${group}: job podMonitor/${namespace}/web/0: 1 target(s) served`))).toMatch(/, relabeling drops \d+ on collector-0 \(relabel_configs\[\d+\]: \d+\)$/);
+    expect(ok).toContain(`group ${namespace}/${group}: job kubelet stays in the collector: job kubelet reads the per-pod variable NODE_NAME: node-local by construction, it stays in the collector`);
+
+    // A monitor whose relabeling keeps a label no pod has: it serves nothing, and doctor names the rule.
+    await podMonitor('dropper', [{ action: 'keep', sourceLabels: ['__meta_kubernetes_pod_label_tier'], regex: 'frontend' }]);
+    const dropperJob = `podMonitor/${namespace}/dropper/0`;
+    await waitFor('the dropping job in the report', async () => (await report())?.jobs.some((j) => j.job === dropperJob && j.kept === 0 && j.dropped > 0) === true, { timeoutMs: 60_000, abortIf: sidecar.exited, describe: () => sidecar.tail() });
+    const broken = await doctor(healthyConfig, live);
+    const dropped = broken.findings.find((f) => f.message.includes(`job ${dropperJob} serves nothing`));
+    expect(dropped, JSON.stringify(broken.findings, null, 2)).toMatchObject({ level: 'warn', message: expect.stringMatching(/relabeling drops every target it discovers \(\d+ on collector-0, by relabel_configs\[\d+\]: \d+/) });
+    // web-0 falls to the monitor's own keep rule (the namespace's other pods to the selector's):
+    // the index doctor names is that rule in the job the sidecar serves.
+    const rule = /relabel_configs\[(\d+)\]: 1\b/.exec(dropped?.message ?? '');
+    const served = (await (await fetch(`http://127.0.0.1:${port}/scrape_configs`)).json()) as Record<string, { relabel_configs: Array<Record<string, unknown>> }>;
+    expect(served[dropperJob]?.relabel_configs[Number(rule?.[1])]).toMatchObject({ action: 'keep', source_labels: ['__meta_kubernetes_pod_label_tier'], regex: 'frontend' });
+
+    // A stale Lease, and a live one renewed for a pod that does not exist (another group of the namespace).
+    const ghostLease = (name: string, pod: string, renewTime: Date) => coordination.createNamespacedLease({
+      namespace,
+      body: {
+        metadata: { name, labels: { 'edot-ta.io/group': 'ghost' }, annotations: { 'edot-ta.io/group': 'ghost', 'edot-ta.io/pod': pod, 'edot-ta.io/node': 'node-gone' } },
+        spec: { holderIdentity: `uid-${pod}`, leaseDurationSeconds: 40, renewTime: new k8s.V1MicroTime(renewTime.getTime()) },
+      },
+    });
+    await ghostLease('edot-ta-ghost-0', 'ghost-0', new Date(Date.now() - 3_600_000));
+    await ghostLease('edot-ta-ghost-1', 'ghost-1', new Date());
+    const ghosts = (await doctor(healthyConfig, ['--namespace', namespace, '--collector', 'ghost'])).findings.filter((f) => f.level === 'warn').map((f) => f.message);
+    expect(ghosts).toContain(`group ${namespace}/ghost: 1 live, stale leases: edot-ta-ghost-0`);
+    expect(ghosts).toContain(`group ${namespace}/ghost: Lease edot-ta-ghost-1 is renewed for pod ghost-1, which does not exist (on node node-gone)`);
   });
 });

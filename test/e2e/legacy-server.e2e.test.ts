@@ -93,4 +93,17 @@ describe('the postStart path on the oldest server (v1.20)', () => {
     // startupProbe on a plain init container.
     await expect(kubectl(['apply', '--validate=false', '-f', '-'], stringify(daemonSet))).rejects.toThrow(/startupProbe.*must not be set for init containers/);
   });
+
+  it('doctor on a server without the prometheus-operator and OpenTelemetry CRDs names them missing, with the fix, and skips the CR and monitor checks', async () => {
+    const { stdout, code } = await edotTa(['doctor', '--kubeconfig', cluster.endpoints.kubeconfigPath, '--namespace', namespace, '--output', 'json']);
+    const findings = JSON.parse(stdout) as Array<{ level: string; check: string; message: string; hint?: string }>;
+    expect(findings.find((f) => f.check === 'crds')).toMatchObject({
+      level: 'warn',
+      message: expect.stringMatching(/^CRDs not installed: podmonitors, servicemonitors: /),
+      hint: expect.stringContaining('install the prometheus-operator CRDs'),
+    });
+    expect(findings.filter((f) => f.check === 'collectors' || f.check === 'monitors')).toEqual([]);
+    expect(findings.find((f) => f.check === 'webhook')).toMatchObject({ level: 'ok' });
+    expect(code).toBe(findings.some((f) => f.level === 'fail') ? 1 : 0);
+  });
 });
