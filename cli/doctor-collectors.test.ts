@@ -40,4 +40,12 @@ describe('doctor: OpenTelemetryCollector CRs', () => {
     const own = diagnoseCollectors({ crs: [cr], workloads: new Map([[key, { kind: 'DaemonSet' as const, controller: { kind: 'OpenTelemetryCollector', name, uid: 'u1' } }]]) });
     expect(own.filter((f) => f.level === 'fail')).toEqual([]);
   });
+
+  it('what the webhook did to the CR on admission, from its status annotation: changes (ok) and warnings', () => {
+    const cr = { ...fixture('v1beta1-no-mode-ta-on.yaml') };
+    cr.metadata = { ...cr.metadata, annotations: { 'edot-ta.io/status': JSON.stringify({ version: '0.1.0', changes: ['turned off spec.targetAllocator (the edot-ta sidecar in each collector pod takes its place)', 'added receiver prometheus (config.scrape_configs: []) for the sidecar to fill'], warnings: ['edot-ta: receiver(s) prometheus/x are not in any metrics pipeline'] }) } };
+    const findings = diagnoseCollectors({ crs: [cr], workloads: new Map() });
+    expect(findings).toContainEqual(expect.objectContaining({ level: 'ok', message: expect.stringMatching(/: the edot-ta webhook changed it on admission: turned off spec.targetAllocator .*; added receiver prometheus/) }));
+    expect(findings).toContainEqual(expect.objectContaining({ level: 'warn', message: expect.stringMatching(/: the edot-ta webhook warned on admission: receiver\(s\) prometheus\/x are not in any metrics pipeline$/) }));
+  });
 });

@@ -106,6 +106,12 @@ export function diagnoseCollectors({ crs, workloads }: CollectorSnapshot): Findi
         hint: 'check the webhook configuration\'s CR rule and re-apply the CR (kubectl apply) so the webhook reviews it',
       });
     }
+    // What the webhook did to the CR when it admitted it (its status annotation).
+    const status = reviewStatus(cr.metadata?.annotations?.[annotations.status]);
+    if (status && status.changes.length > 0) findings.push({ level: 'ok', check: 'collectors', message: `${id}: the edot-ta webhook changed it on admission: ${status.changes.join('; ')}` });
+    for (const warning of status?.warnings ?? []) {
+      findings.push({ level: 'warn', check: 'collectors', message: `${id}: the edot-ta webhook warned on admission: ${warning.replace(/^edot-ta: /, '')}`, hint: 'the same warning was shown by kubectl apply; fix the CR and apply it again' });
+    }
     if (cr.metadata?.annotations?.[annotations.noPrometheusReceiver] === 'true') {
       findings.push({
         level: 'warn',
@@ -116,4 +122,16 @@ export function diagnoseCollectors({ crs, workloads }: CollectorSnapshot): Findi
     }
   }
   return findings;
+}
+
+/** The webhook's status annotation on a CR (JSON: version, changes, warnings); undefined when absent or unreadable. */
+function reviewStatus(text: string | undefined): { changes: string[]; warnings: string[] } | undefined {
+  if (!text) return undefined;
+  try {
+    const doc = JSON.parse(text) as { changes?: unknown; warnings?: unknown };
+    const strings = (value: unknown) => (Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : []);
+    return { changes: strings(doc.changes), warnings: strings(doc.warnings) };
+  } catch {
+    return undefined;
+  }
 }
