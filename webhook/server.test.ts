@@ -123,6 +123,42 @@ describe('HTTPS server', () => {
     expect(running.server.keepAliveTimeout).toBe(95_000);
   });
 
+  it('reads a large body paced (one chunk per turn) into the worker review, and survives a client that sends less than its Content-Length', async () => {
+    const metrics = createWebhookMetrics({ processMetrics: false });
+    const server = await startHttpsServer(createWebhookApp({ settings, metrics, logger }), { port: 0, hostname: '127.0.0.1', ...issue() });
+    const post = (body: Buffer) =>
+      new Promise<{ status: number; text: string }>((resolve, reject) => {
+        const req = httpsRequest({ host: '127.0.0.1', port: server.port, path: '/mutate', method: 'POST', ca: ca.certPem, headers: { 'content-type': 'application/json' } }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString() }));
+        });
+        req.once('error', reject);
+        req.end(body);
+      });
+    try {
+      const review = JSON.parse(podReview) as { request: { object: { metadata: { annotations?: Record<string, string> } } } };
+      review.request.object.metadata.annotations = { ...review.request.object.metadata.annotations, 'example.com/large': 'x'.repeat(600 * 1024) };
+      const large = Buffer.from(JSON.stringify(review));
+      const answer = await post(large);
+      expect(answer.status).toBe(200);
+      expect((JSON.parse(answer.text) as { response: { allowed: boolean; patch?: string } }).response).toMatchObject({ allowed: true, patch: expect.any(String) });
+      // A client that promises 600 KiB, sends 1 KiB and hangs up: nothing waits for the rest.
+      await new Promise<void>((resolve) => {
+        const socket = connect({ host: '127.0.0.1', port: server.port, ca: ca.certPem }, () => {
+          socket.write(`POST /mutate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${large.length}\r\n\r\n`);
+          socket.end(large.subarray(0, 1024));
+        });
+        socket.on('data', () => undefined);
+        socket.once('close', () => resolve());
+        socket.once('error', () => resolve());
+      });
+      expect((await post(Buffer.from(podReview))).status).toBe(200);
+    } finally {
+      await server.close();
+    }
+  });
+
   it('speaks TLS 1.3 by default and, on TLS 1.2, only forward-secret AEAD ciphers', async () => {
     const server = await startHttpsServer(app().app, { port: 0, hostname: '127.0.0.1', ...issue() });
     try {

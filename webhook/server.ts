@@ -2,6 +2,7 @@
 // server it runs on (TLS 1.3, or 1.2 with forward-secret AEAD ciphers; timeouts chosen for the
 // API server's webhook client; silent connections closed; a connection cap).
 // Decisions live in admission.ts; this file only moves bytes and records metrics and logs.
+import type { IncomingMessage } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { SecureContextOptions, TLSSocket } from 'node:tls';
@@ -183,7 +184,38 @@ async function readBoundedBody<F extends 'text' | 'bytes'>(c: Context, maxBytes:
   } else if (c.req.header('transfer-encoding') !== undefined) {
     throw new HTTPException(411, { res: Response.json({ error: 'send Content-Length (chunked bodies are not accepted)' }, { status: 411 }) });
   }
+  const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+  if (form === 'bytes' && incoming && length !== undefined) return readPaced(incoming, Number(length)) as Promise<F extends 'text' ? string : ArrayBuffer>;
   return (form === 'text' ? c.req.text() : c.req.arrayBuffer()) as Promise<F extends 'text' ? string : ArrayBuffer>;
+}
+
+/**
+ * A large body, one chunk per event-loop turn, into one buffer of its Content-Length. Read
+ * freely, libuv takes up to 32 socket reads (2 MiB) in one go and TLS decrypts them all before
+ * any other connection is served: a pod review arriving meanwhile waits milliseconds behind a
+ * hostile body. Paused after each chunk, the socket stops being read until the next turn.
+ */
+function readPaced(incoming: IncomingMessage, length: number): Promise<ArrayBuffer> {
+  return new Promise((resolve, reject) => {
+    const body = new Uint8Array(length);
+    let offset = 0;
+    const bad = (message: string) => new HTTPException(400, { res: Response.json({ error: message }, { status: 400 }) });
+    incoming.on('data', (chunk: Buffer) => {
+      if (offset + chunk.length > length) {
+        incoming.destroy();
+        reject(bad('request body longer than its Content-Length'));
+        return;
+      }
+      body.set(chunk, offset);
+      offset += chunk.length;
+      incoming.pause();
+      setImmediate(() => incoming.resume());
+    });
+    incoming.once('end', () => (offset === length ? resolve(body.buffer) : reject(bad('request body shorter than its Content-Length'))));
+    incoming.once('error', reject);
+    // A client that hangs up mid-body: settle (a no-op once resolved) instead of waiting forever.
+    incoming.once('close', () => reject(bad('request body cut short: the connection closed')));
+  });
 }
 
 export interface RunningServer {
