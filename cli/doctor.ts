@@ -120,6 +120,7 @@ export async function gather(kc: k8s.KubeConfig, webhookConfigName: string, only
         { verb: 'watch', resource: '/pods' },
         { verb: 'watch', resource: '/nodes' },
         { verb: 'watch', resource: '/endpoints' },
+        { verb: 'watch', resource: 'discovery.k8s.io/endpointslices' },
         { verb: 'watch', resource: 'monitoring.coreos.com/podmonitors' },
         { verb: 'update', resource: 'coordination.k8s.io/leases', namespace },
         { verb: 'create', resource: '/events', namespace },
@@ -201,10 +202,11 @@ async function namespaceAccess(kc: k8s.KubeConfig, snapshot: ClusterSnapshot, mo
   for (const pod of snapshot.collectorPods) {
     const group = groupOfPod(pod);
     const serviceAccount = `${pod.metadata?.namespace}/${pod.spec?.serviceAccountName ?? 'default'}`;
-    const denied = snapshot.access.filter((a) => a.serviceAccount === serviceAccount && !a.allowed && a.namespace === undefined && ['/pods', '/endpoints'].includes(a.resource));
+    const discovery = ['/pods', '/services', '/endpoints', 'discovery.k8s.io/endpointslices'];
+    const denied = snapshot.access.filter((a) => a.serviceAccount === serviceAccount && !a.allowed && a.namespace === undefined && discovery.includes(a.resource));
     const namespaces = group ? byGroup.get(group) : undefined;
     if (denied.length === 0 || !namespaces || checks.some((c) => c.serviceAccount === serviceAccount)) continue;
-    const wanted = [...namespaces].flatMap((namespace) => ['/pods', '/services', '/endpoints'].map((resource) => ({ verb: 'watch', resource, namespace, covers: `monitors of ${group} discover there` })));
+    const wanted = [...namespaces].flatMap((namespace) => discovery.map((resource) => ({ verb: 'watch', resource, namespace, covers: `monitors of ${group} discover there` })));
     checks.push(...(await accessReviews(kc, serviceAccount, wanted)));
   }
   return checks;

@@ -61,8 +61,9 @@ export interface PrometheusCRSettings {
   denyNamespaces?: string[];
   /**
    * How ServiceMonitors are discovered (prometheus-operator's `serviceDiscoveryRole`):
-   * `Endpoints` (core/v1, the operator's default) or `EndpointSlice` (discovery.k8s.io/v1, as
-   * the Target Allocator configures it). A ServiceMonitor's own `spec.serviceDiscoveryRole` wins.
+   * `EndpointSlice` (discovery.k8s.io/v1) or `Endpoints` (core/v1). Unset: EndpointSlice, as the
+   * Target Allocator configures it, or Endpoints where the API server serves no
+   * discovery.k8s.io/v1 (before 1.21). A ServiceMonitor's own `spec.serviceDiscoveryRole` wins.
    */
   serviceDiscoveryRole?: ServiceDiscoveryRole;
 }

@@ -6,6 +6,7 @@
 // the discovery API again every crdPollMs, so monitors start to count once the CRDs appear.
 import type { Logger } from '../../common/log.js';
 import type { PrometheusCRSettings } from './identity.js';
+import type { ServiceDiscoveryRole } from '../../contract/prometheus-cr.js';
 import { Informer, type InformerEvent } from '../kube/informer.js';
 import { NodeSetInformer, type InformerStore } from '../kube/node-set-informer.js';
 import type { KubeClient } from '../kube/client.js';
@@ -73,6 +74,8 @@ export class DiscoveryRuntime {
   private readyOnce = false;
   private monitorTimer: NodeJS.Timeout | undefined;
   private crdTimer: NodeJS.Timeout | undefined;
+  /** ServiceMonitors' role when the selection does not say: EndpointSlice where served (asked once). */
+  private defaultServiceRole: ServiceDiscoveryRole | undefined;
   /** Monitor kinds found served and watched; the rest are looked for every crdPollMs. */
   private readonly watchedMonitorKinds = new Set<MonitorResource>();
   private stopped = false;
@@ -168,6 +171,7 @@ export class DiscoveryRuntime {
     let served: Set<string>;
     try {
       served = await this.servedMonitorKinds();
+      if (wanted.includes('servicemonitors')) this.defaultServiceRole ??= await this.servedServiceRole();
     } catch (err) {
       // Unknown (API unreachable): not ready until the first answer, as with any first list.
       this.options.logger.warn('cannot read which monitor kinds the API server serves; retrying', { error: err instanceof Error ? err.message : String(err) });
@@ -182,6 +186,19 @@ export class DiscoveryRuntime {
       this.crdTimer = setTimeout(() => void this.watchServedMonitorKinds(), pollMs);
     }
     if (this.monitorInformers.length === 0 && !this.configsApplied) this.applyConfigs([]);
+  }
+
+  /** EndpointSlice (the Target Allocator's choice) where discovery.k8s.io/v1 serves it; else Endpoints. */
+  private async servedServiceRole(): Promise<ServiceDiscoveryRole> {
+    if (this.options.prometheusCR.serviceDiscoveryRole) return this.options.prometheusCR.serviceDiscoveryRole;
+    try {
+      const list = (await this.options.client.requestJson('GET', '/apis/discovery.k8s.io/v1')) as { resources?: Array<{ name?: string }> };
+      if ((list.resources ?? []).some((r) => r.name === 'endpointslices')) return 'EndpointSlice';
+    } catch (err) {
+      if ((err as { code?: number }).code !== 404) throw err;
+    }
+    this.options.logger.info('the API server serves no discovery.k8s.io/v1 EndpointSlices: ServiceMonitors are discovered through Endpoints');
+    return 'Endpoints';
   }
 
   private async servedMonitorKinds(): Promise<Set<string>> {
@@ -308,7 +325,7 @@ export class DiscoveryRuntime {
         podMonitors: store('podmonitors'),
         serviceMonitors: store('servicemonitors'),
         namespaces: store('namespaces'),
-        settings: this.options.prometheusCR,
+        settings: { ...this.options.prometheusCR, ...(this.defaultServiceRole ? { serviceDiscoveryRole: this.defaultServiceRole } : {}) },
         secrets: this.secrets,
       });
       // A Secret no monitor references any more is no longer watched (nor cached).

@@ -80,11 +80,12 @@ describe('real collectors (prometheus receiver) against their sidecars', () => {
       expected.add(`static-nodeless|${address}`);
     }
     // A ServiceMonitor through a Service and its Endpoints (no controller runs: we write them as the endpoints controller would).
+    // It asks for the Endpoints role itself: its targets listen on loopback, which EndpointSlices refuse.
     await core.createNamespacedService({ namespace, body: { metadata: { name: 'gateways', labels: { app: 'gateways' } }, spec: { selector: { istio: 'ingressgateway' }, ports: [{ name: 'http-envoy-prom', port: 15090, targetPort: 15090 }] } } });
     await core.createNamespacedEndpoints({ namespace, body: { metadata: { name: 'gateways', labels: { app: 'gateways' } }, subsets } });
     await custom.createNamespacedCustomObject({
       ...monitoring, namespace, plural: 'servicemonitors',
-      body: { apiVersion: 'monitoring.coreos.com/v1', kind: 'ServiceMonitor', metadata: { name: 'gateways', namespace }, spec: { selector: { matchLabels: { app: 'gateways' } }, namespaceSelector: { matchNames: [namespace] }, endpoints: [{ port: 'http-envoy-prom', path: '/stats/prometheus', interval: '2s' }] } },
+      body: { apiVersion: 'monitoring.coreos.com/v1', kind: 'ServiceMonitor', metadata: { name: 'gateways', namespace }, spec: { serviceDiscoveryRole: 'Endpoints', selector: { matchLabels: { app: 'gateways' } }, namespaceSelector: { matchNames: [namespace] }, endpoints: [{ port: 'http-envoy-prom', path: '/stats/prometheus', interval: '2s' }] } },
     });
     const monitor = parse(readFileSync(new URL('sidecar/envoy-stats-monitor.yaml', fixtures), 'utf8')) as { metadata: { namespace?: string }; spec: { namespaceSelector?: unknown } };
     monitor.metadata.namespace = namespace;

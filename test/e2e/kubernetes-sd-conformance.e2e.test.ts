@@ -141,13 +141,16 @@ describe('kubernetes_sd: the same targets and labels as Prometheus\'s own discov
     expect(canonical(ours)).toEqual(canonical(theirs));
   });
 
-  it('the sidecar (under its ServiceAccount) serves a job with role endpointslice, the same addresses, and a ServiceMonitor through EndpointSlices (serviceDiscoveryRole EndpointSlice)', async () => {
+  it('the sidecar (under its ServiceAccount) serves a job with role endpointslice, the same addresses, and a ServiceMonitor through EndpointSlices by default (as the Target Allocator), or through Endpoints when the monitor says so', async () => {
     // The gateway ServiceMonitor of the fixtures, here, on the slice's status-port.
     const monitor = parseAllDocuments(readFileSync(new URL('../fixtures/monitors/gateway-servicemonitor.yaml', import.meta.url), 'utf8'))[0]!.toJSON() as { metadata: { namespace?: string }; spec: { namespaceSelector?: unknown; endpoints: Array<Record<string, unknown>> } };
     monitor.metadata.namespace = namespace;
     monitor.spec.namespaceSelector = { matchNames: [namespace] };
     monitor.spec.endpoints = [{ port: 'status-port', path: '/healthz/ready' }];
     await clients().custom.createNamespacedCustomObject({ group: 'monitoring.coreos.com', version: 'v1', namespace, plural: 'servicemonitors', body: monitor });
+    // The same monitor asking for the Endpoints role itself (prometheus-operator's spec.serviceDiscoveryRole).
+    const byEndpoints = { ...monitor, metadata: { ...monitor.metadata, name: 'istio-gateways-endpoints' }, spec: { ...monitor.spec, serviceDiscoveryRole: 'Endpoints' } };
+    await clients().custom.createNamespacedCustomObject({ group: 'monitoring.coreos.com', version: 'v1', namespace, plural: 'servicemonitors', body: byEndpoints });
     const kubeconfig = await sidecarServiceAccount({ adminKubeconfig: clusterEndpoints().kubeconfigPath, namespace, dir });
     const scrapeConfigs = join(dir, 'scrape-configs.yaml');
     writeFileSync(scrapeConfigs, stringify({ scrape_configs: [{ job_name: job, kubernetes_sd_configs: [{ role: 'endpointslice', namespaces: { names: [namespace] } }] }] }));
@@ -165,7 +168,8 @@ describe('kubernetes_sd: the same targets and labels as Prometheus\'s own discov
       env: {
         EDOT_TA_LEASE_RENEW_SECONDS: '1',
         EDOT_TA_LEASE_DURATION_SECONDS: '4',
-        EDOT_TA_PROMETHEUS_CR: JSON.stringify({ enabled: true, serviceMonitorSelector: {}, allowNamespaces: [namespace], serviceDiscoveryRole: 'EndpointSlice' }),
+        // No serviceDiscoveryRole: EndpointSlice, since this API server serves discovery.k8s.io/v1.
+        EDOT_TA_PROMETHEUS_CR: JSON.stringify({ enabled: true, serviceMonitorSelector: {}, allowNamespaces: [namespace] }),
       },
     });
     const proc = sidecar;
@@ -195,5 +199,6 @@ describe('kubernetes_sd: the same targets and labels as Prometheus\'s own discov
     });
     const configs = (await (await fetch(`${endpoint}/scrape_configs`)).json()) as Record<string, { relabel_configs?: Array<{ action?: string; source_labels?: string[]; regex?: string }> }>;
     expect(configs[monitorJob]?.relabel_configs).toContainEqual({ action: 'keep', source_labels: ['__meta_kubernetes_endpointslice_port_name'], regex: 'status-port' });
+    expect(configs[`serviceMonitor/${namespace}/istio-gateways-endpoints/0`]?.relabel_configs).toContainEqual({ action: 'keep', source_labels: ['__meta_kubernetes_endpoint_port_name'], regex: 'status-port' });
   });
 });

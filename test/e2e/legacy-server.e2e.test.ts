@@ -13,10 +13,13 @@ import { parse, stringify } from 'yaml';
 import { Cluster } from '../harness/cluster.js';
 import { freePort, startProcess, waitFor, type ManagedProcess } from '../harness/processes.js';
 import { tool } from '../harness/tools.js';
-import { webhookServiceAccount } from './support/service-accounts.js';
+import { installCrds } from '../harness/crds.js';
+import { sidecarServiceAccount, webhookServiceAccount } from './support/service-accounts.js';
+import { startSidecarProcess } from './support/sidecar.js';
 import { containerNames, daemonPod, edotTa, ensureBuilt, fixture, mainJs, optIn, servedSerial, shippedWebhookConfiguration } from './support/webhook.js';
 
 const execFileAsync = promisify(execFile);
+const repoRoot = new URL('../../', import.meta.url).pathname;
 
 describe('the postStart path on the oldest server (v1.20)', () => {
   const work = mkdtempSync(join(tmpdir(), 'edot-ta-legacy-e2e-'));
@@ -105,5 +108,40 @@ describe('the postStart path on the oldest server (v1.20)', () => {
     expect(findings.filter((f) => f.check === 'collectors' || f.check === 'monitors')).toEqual([]);
     expect(findings.find((f) => f.check === 'webhook')).toMatchObject({ level: 'ok' });
     expect(code).toBe(findings.some((f) => f.level === 'fail') ? 1 : 0);
+  });
+
+  it('a sidecar on a server without discovery.k8s.io/v1 discovers a ServiceMonitor through Endpoints (the EndpointSlice default falls back)', async () => {
+    await installCrds(cluster.endpoints.kubeconfigPath, join(repoRoot, 'test/fixtures/crds/monitoring.coreos.com_servicemonitors.yaml'));
+    const kc = new k8s.KubeConfig();
+    kc.loadFromFile(cluster.endpoints.kubeconfigPath);
+    const labels = { app: 'legacy-gw' };
+    await core.createNamespacedService({ namespace, body: { metadata: { name: 'legacy-gw', labels }, spec: { ports: [{ name: 'metrics', port: 9100 }] } } });
+    await core.createNamespacedEndpoints({ namespace, body: { metadata: { name: 'legacy-gw', labels }, subsets: [{ addresses: [{ ip: '10.15.0.1' }], ports: [{ name: 'metrics', port: 9100 }] }] } });
+    await kc.makeApiClient(k8s.CustomObjectsApi).createNamespacedCustomObject({
+      group: 'monitoring.coreos.com', version: 'v1', namespace, plural: 'servicemonitors',
+      body: { apiVersion: 'monitoring.coreos.com/v1', kind: 'ServiceMonitor', metadata: { name: 'legacy-gw' }, spec: { selector: { matchLabels: labels }, namespaceSelector: { matchNames: [namespace] }, endpoints: [{ port: 'metrics' }] } },
+    });
+    const kubeconfig = await sidecarServiceAccount({ adminKubeconfig: cluster.endpoints.kubeconfigPath, namespace, dir: work });
+    const pod = await core.createNamespacedPod({ namespace, body: { metadata: { name: 'legacy-collector', annotations: { 'edot-ta.io/inject': 'false' } }, spec: { nodeName: 'node-legacy', containers: [{ name: 'otc-container', image: 'docker.elastic.co/elastic-agent/elastic-agent:9.1.0' }] } } });
+    const port = await freePort();
+    const sidecar = startSidecarProcess({
+      name: 'legacy', logFile: join(work, 'sidecar.log'), port, args: [], kubeconfig, built: true,
+      pod: { name: 'legacy-collector', uid: pod.metadata?.uid ?? '', namespace, node: 'node-legacy' }, group: 'legacy',
+      env: { EDOT_TA_PROMETHEUS_CR: JSON.stringify({ enabled: true, serviceMonitorSelector: {}, allowNamespaces: [namespace] }), EDOT_TA_LEASE_RENEW_SECONDS: '1', EDOT_TA_LEASE_DURATION_SECONDS: '4' },
+    });
+    try {
+      const job = `serviceMonitor/${namespace}/legacy-gw/0`;
+      let served: string[] = [];
+      await waitFor('the ServiceMonitor served through Endpoints', async () => {
+        const res = await fetch(`http://127.0.0.1:${port}/jobs/${encodeURIComponent(job)}/targets?collector_id=legacy-collector`).catch(() => undefined);
+        served = res?.ok ? ((await res.json()) as Array<{ targets: string[] }>).flatMap((g) => g.targets) : [];
+        return served.includes('10.15.0.1:9100');
+      }, { timeoutMs: 60_000, abortIf: sidecar.exited, describe: () => `served ${JSON.stringify(served)}\n${sidecar.tail()}` });
+      const configs = (await (await fetch(`http://127.0.0.1:${port}/scrape_configs`)).json()) as Record<string, { relabel_configs?: unknown[] }>;
+      expect(configs[job]?.relabel_configs).toContainEqual({ action: 'keep', source_labels: ['__meta_kubernetes_endpoint_port_name'], regex: 'metrics' });
+      expect(sidecar.tail(4000)).toContain('ServiceMonitors are discovered through Endpoints');
+    } finally {
+      await sidecar.stop();
+    }
   });
 });
