@@ -1,7 +1,7 @@
-// Prometheus kubernetes_sd as pure functions: a Pod / Service / Endpoints / EndpointSlice / Node object in, the
+// Prometheus kubernetes_sd as pure functions: a Pod / Service / Endpoints / EndpointSlice / Node / Ingress object in, the
 // target group Prometheus's discovery/kubernetes would emit for it out (same `__meta_kubernetes_*`
 // labels, same targets, same group source). Informers and caches live elsewhere.
-import type { V1Container, CoreV1EndpointPort as V1EndpointPort, DiscoveryV1EndpointPort, V1EndpointAddress, V1Endpoints, V1EndpointSlice, V1Node, V1ObjectMeta, V1Pod, V1Service } from '@kubernetes/client-node';
+import type { V1Container, CoreV1EndpointPort as V1EndpointPort, DiscoveryV1EndpointPort, V1EndpointAddress, V1Endpoints, V1EndpointSlice, V1Ingress, V1Node, V1ObjectMeta, V1Pod, V1Service } from '@kubernetes/client-node';
 import type { Labels, TargetGroup } from './types.js';
 
 const meta = '__meta_kubernetes_';
@@ -336,3 +336,33 @@ export function nodeTargetGroup(node: V1Node): TargetGroup | undefined {
   for (const [type, addresses] of byType) target[sanitizeLabelName(`${meta}node_address_${type}`)] = addresses[0] ?? '';
   return { source: `node/${name}`, targets: [target], labels, nodeNames: [name || undefined] };
 }
+
+/** A TLS host pattern covers a host: equal, or `*.` plus the same remaining labels (one wildcard level). */
+function matchesHostPattern(pattern: string, host: string): boolean {
+  if (pattern === host) return true;
+  const patternParts = pattern.split('.');
+  const hostParts = host.split('.');
+  return patternParts[0] === '*' && patternParts.length === hostParts.length && patternParts.every((part, i) => i === 0 || part === hostParts[i]);
+}
+
+/**
+ * Role ingress (networking.k8s.io/v1): one target per rule and path, addressed by the rule's
+ * host; scheme https when a TLS entry covers the host; a rule without http paths is `/`.
+ */
+export function ingressTargetGroup(ingress: V1Ingress): TargetGroup {
+  const namespace = ingress.metadata?.namespace ?? '';
+  const name = ingress.metadata?.name ?? '';
+  const labels: Labels = { [`${meta}namespace`]: namespace };
+  addObjectMetaLabels(labels, ingress.metadata, 'ingress');
+  if (ingress.spec?.ingressClassName !== undefined && ingress.spec.ingressClassName !== null) labels[`${meta}ingress_class_name`] = ingress.spec.ingressClassName;
+  const tlsHosts = (ingress.spec?.tls ?? []).flatMap((tls) => tls.hosts ?? []);
+  const targets: Labels[] = [];
+  for (const rule of ingress.spec?.rules ?? []) {
+    const host = rule.host ?? '';
+    const scheme = tlsHosts.some((pattern) => matchesHostPattern(pattern, host)) ? 'https' : 'http';
+    const paths = rule.http ? rule.http.paths.map((p) => p.path || '/') : ['/'];
+    for (const path of paths) targets.push({ __address__: host, [`${meta}ingress_scheme`]: scheme, [`${meta}ingress_host`]: host, [`${meta}ingress_path`]: path });
+  }
+  return { source: `ingress/${namespace}/${name}`, targets, labels, nodeNames: targets.map(() => undefined) };
+}
+

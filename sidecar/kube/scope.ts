@@ -4,7 +4,7 @@
 import { KubeApiError, type KubeClient } from './client.js';
 import { GoneError, type ListPage, type ListWatchSource, type WatchLine } from './informer.js';
 
-export type WatchedResource = 'pods' | 'services' | 'endpoints' | 'endpointslices' | 'nodes' | 'namespaces' | 'secrets' | 'podmonitors' | 'servicemonitors';
+export type WatchedResource = 'pods' | 'services' | 'endpoints' | 'endpointslices' | 'ingresses' | 'nodes' | 'namespaces' | 'secrets' | 'podmonitors' | 'servicemonitors';
 
 export interface WatchScope {
   resource: WatchedResource;
@@ -31,6 +31,7 @@ const groupVersion: Record<WatchedResource, string> = {
   services: 'api/v1',
   endpoints: 'api/v1',
   endpointslices: 'apis/discovery.k8s.io/v1',
+  ingresses: 'apis/networking.k8s.io/v1',
   nodes: 'api/v1',
   namespaces: 'api/v1',
   secrets: 'api/v1',

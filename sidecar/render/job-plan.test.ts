@@ -63,8 +63,8 @@ describe('render sorts jobs by what the sidecar can take over', () => {
           consul_sd_configs: [{ server: "consul:8500" }]
         - job_name: dns-no-port
           dns_sd_configs: [{ names: [metrics.example.com], type: A }]
-        - job_name: ingresses
-          kubernetes_sd_configs: [{ role: ingress }]
+        - job_name: other-cluster
+          kubernetes_sd_configs: [{ role: ingress, api_server: "https://other.example:6443" }]
         - job_name: too-slow
           scrape_interval: 5s
           scrape_timeout: 10s
@@ -98,13 +98,13 @@ service: { pipelines: { metrics: { receivers: [prometheus], exporters: [debug] }
   });
 
   it('keeps jobs with a discovery the sidecar does not run, or files it cannot read as the collector does, in the collector, as written', () => {
-    expect(jobs(text)).toEqual(['files', 'http-oauth', 'consul', 'ingresses']);
+    expect(jobs(text)).toEqual(['files', 'http-oauth', 'consul', 'other-cluster']);
     expect(text).toContain('/etc/targets/*.json');
     const messages = result.messages.join('\n');
     expect(messages).toMatch(/job files: file_sd_configs reads \/etc\/targets\/\*\.json, which is not on a ConfigMap volume the sidecar shares with the collector \(\/conf\); it stays in the collector/);
     expect(messages).toMatch(/job http-oauth: http_sd_configs uses oauth2, which the sidecar's http_sd client does not support/);
     expect(messages).toMatch(/job consul uses consul_sd_configs, which the sidecar does not run/);
-    expect(messages).toMatch(/job ingresses: kubernetes_sd_configs role "ingress" is not supported/);
+    expect(messages).toMatch(/job other-cluster: kubernetes_sd_configs.api_server is not supported: the sidecar discovers in its own cluster/);
   });
 
   it('without shared paths (plain render) a file_sd job stays in the collector', () => {

@@ -5,6 +5,7 @@ import {
   endpointSliceServiceLabel,
   endpointSliceTargetGroup,
   endpointsTargetGroup,
+  ingressTargetGroup,
   nodeTargetGroup,
   podTargetGroup,
   serviceTargetGroup,
@@ -12,7 +13,7 @@ import {
 import { andSelectors, scopeKey, type WatchScope, type WatchedResource } from '../kube/scope.js';
 import type { TargetGroup } from '../discovery/types.js';
 
-export type SdRole = 'pod' | 'service' | 'endpoints' | 'endpointslice' | 'node';
+export type SdRole = 'pod' | 'service' | 'endpoints' | 'endpointslice' | 'node' | 'ingress';
 
 export interface SdSpec {
   role: SdRole;
@@ -40,12 +41,13 @@ const resourcesByRole: Record<SdRole, WatchedResource[]> = {
   endpoints: ['endpoints', 'services', 'pods'],
   endpointslice: ['endpointslices', 'services', 'pods'],
   node: ['nodes'],
+  ingress: ['ingresses'],
 };
 
 /** The resource whose objects are a role's target groups (the rest add labels). */
 export const mainResource = (role: SdRole): WatchedResource => resourcesByRole[role][0] as WatchedResource;
 
-const resourceRole: Record<string, string> = { pods: 'pod', services: 'service', endpoints: 'endpoints', endpointslices: 'endpointslice', nodes: 'node' };
+const resourceRole: Record<string, string> = { pods: 'pod', services: 'service', endpoints: 'endpoints', endpointslices: 'endpointslice', nodes: 'node', ingresses: 'ingress' };
 const roles = Object.keys(resourcesByRole) as SdRole[];
 
 /** Parses one `kubernetes_sd_configs` entry into the scopes it needs. */
@@ -203,6 +205,8 @@ export function groupFor(spec: SdSpec, key: string, stores: ObjectStores): Targe
       return serviceTargetGroup(object as Parameters<typeof serviceTargetGroup>[0]);
     case 'node':
       return nodeTargetGroup(object as Parameters<typeof nodeTargetGroup>[0]);
+    case 'ingress':
+      return ingressTargetGroup(object as Parameters<typeof ingressTargetGroup>[0]);
     case 'endpointslice': {
       const slice = object as Parameters<typeof endpointSliceTargetGroup>[0];
       const serviceName = slice.metadata?.labels?.[endpointSliceServiceLabel];

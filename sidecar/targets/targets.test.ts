@@ -220,10 +220,36 @@ describe('parseSdConfig', () => {
   });
 
   it('rejects roles and options it cannot honour', () => {
-    expect(() => parseSdConfig({ role: 'ingress' }, { ownNamespace: 'x' })).toThrow(/role "ingress" is not supported \(pod, service, endpoints, endpointslice, node\)/);
+    expect(() => parseSdConfig({ role: 'gateway' }, { ownNamespace: 'x' })).toThrow(/role "gateway" is not supported \(pod, service, endpoints, endpointslice, node, ingress\)/);
     expect(() => parseSdConfig({ role: 'pod', api_server: 'https://elsewhere' }, { ownNamespace: 'x' })).toThrow(/api_server/);
   });
 
+  it('role ingress: one target per rule host and path, https where a TLS entry (or its wildcard) covers the host', () => {
+    const stores = new MemoryStores();
+    const engine = new TargetEngine(stores, { ownNamespace: 'otel' }, logger);
+    expect(engine.setScrapeConfigs([{
+      job_name: 'ingresses',
+      kubernetes_sd_configs: [{ role: 'ingress', namespaces: { names: ['web'] } }],
+      // (The answer carries the meta labels the relabeling reads.)
+      relabel_configs: [{ action: 'labelmap', regex: '__meta_kubernetes_(ingress_.+|namespace)' }],
+    }])).toEqual([]);
+    const key = stores.put('ingresses', {
+      metadata: { name: 'shop', namespace: 'web', labels: { app: 'shop' } },
+      spec: {
+        ingressClassName: 'nginx',
+        tls: [{ hosts: ['*.example.com'] }],
+        rules: [
+          { host: 'shop.example.com', http: { paths: [{ path: '/api', pathType: 'Prefix', backend: {} }, { path: '', pathType: 'Prefix', backend: {} }] } },
+          { host: 'plain.example.org' },
+        ],
+      },
+    } as never);
+    engine.onObjectChanged('ingresses', key);
+    const groups = answer(engine, 'ingresses');
+    expect(groups.map((g) => g.targets[0]).sort()).toEqual(['plain.example.org', 'shop.example.com', 'shop.example.com']);
+    expect(groups.map((g) => [g.labels.__meta_kubernetes_ingress_scheme, g.labels.__meta_kubernetes_ingress_path]).sort()).toEqual([['http', '/'], ['https', '/'], ['https', '/api']]);
+    expect(groups[0]?.labels).toMatchObject({ __meta_kubernetes_namespace: 'web', __meta_kubernetes_ingress_name: 'shop', __meta_kubernetes_ingress_class_name: 'nginx', __meta_kubernetes_ingress_label_app: 'shop' });
+  });
 });
 
 describe('TargetEngine with dns_sd, http_sd and file_sd (groups pushed by refresh loops)', () => {

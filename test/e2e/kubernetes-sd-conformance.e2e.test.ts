@@ -15,7 +15,7 @@ import type { V1EndpointSlice, V1Endpoints, V1Pod, V1Service } from '@kubernetes
 import * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments, stringify } from 'yaml';
-import { endpointSliceTargetGroup, endpointsTargetGroup, podTargetGroup, serviceTargetGroup } from '../../sidecar/discovery/kubernetes-sd.js';
+import { endpointSliceTargetGroup, endpointsTargetGroup, ingressTargetGroup, podTargetGroup, serviceTargetGroup } from '../../sidecar/discovery/kubernetes-sd.js';
 import type { Labels, TargetGroup } from '../../sidecar/discovery/types.js';
 import { clients, clusterEndpoints, createTestNamespace, setPodRunning } from '../harness/context.js';
 import { freePort, startProcess, waitFor, type ManagedProcess } from '../harness/processes.js';
@@ -131,6 +131,30 @@ describe('kubernetes_sd: the same targets and labels as Prometheus\'s own discov
     await sidecar?.stop();
   });
 
+  it('role ingress: the same label sets as Prometheus (per rule host and path; https under a TLS wildcard; class name; a rule without http paths)', async () => {
+    const networking = kc.makeApiClient(k8s.NetworkingV1Api);
+    const backend = { service: { name: 'istio-ingressgateway', port: { number: 80 } } };
+    await networking.createNamespacedIngress({
+      namespace,
+      body: {
+        metadata: { name: 'shop', labels: { app: 'shop', 'app.kubernetes.io/part-of': 'store' }, annotations: { 'nginx.ingress.kubernetes.io/rewrite-target': '/' } },
+        spec: {
+          ingressClassName: 'nginx',
+          tls: [{ hosts: ['*.example.com'], secretName: 'wildcard-tls' }],
+          rules: [
+            { host: 'shop.example.com', http: { paths: [{ path: '/api', pathType: 'Prefix', backend }, { path: '/', pathType: 'Prefix', backend }] } },
+            { host: 'a.b.example.com', http: { paths: [{ path: '/deep', pathType: 'Exact', backend }] } },
+            { host: 'plain.example.org' },
+          ],
+        },
+      },
+    });
+    await networking.createNamespacedIngress({ namespace, body: { metadata: { name: 'legacy-class', annotations: { 'kubernetes.io/ingress.class': 'traefik' } }, spec: { defaultBackend: backend, rules: [{ host: 'old.example.net', http: { paths: [{ pathType: 'ImplementationSpecific', backend }] } }] } } });
+    const ours = merged((await networking.listNamespacedIngress({ namespace })).items.map(ingressTargetGroup));
+    expect(ours.length).toBe(5);
+    expect(canonical(ours)).toEqual(canonical(await prometheusTargets('ingress', ours.length)));
+  });
+
   it('role endpointslice: the same label sets as Prometheus (group labels: slice, address type, Service; targets: ports, conditions, node, zone, pod)', async () => {
     const slices = (await discovery.listNamespacedEndpointSlice({ namespace })).items;
     const service = await core.readNamespacedService({ name: 'istio-ingressgateway', namespace });
@@ -153,7 +177,10 @@ describe('kubernetes_sd: the same targets and labels as Prometheus\'s own discov
     await clients().custom.createNamespacedCustomObject({ group: 'monitoring.coreos.com', version: 'v1', namespace, plural: 'servicemonitors', body: byEndpoints });
     const kubeconfig = await sidecarServiceAccount({ adminKubeconfig: clusterEndpoints().kubeconfigPath, namespace, dir });
     const scrapeConfigs = join(dir, 'scrape-configs.yaml');
-    writeFileSync(scrapeConfigs, stringify({ scrape_configs: [{ job_name: job, kubernetes_sd_configs: [{ role: 'endpointslice', namespaces: { names: [namespace] } }] }] }));
+    writeFileSync(scrapeConfigs, stringify({ scrape_configs: [
+      { job_name: job, kubernetes_sd_configs: [{ role: 'endpointslice', namespaces: { names: [namespace] } }] },
+      { job_name: 'ingresses', kubernetes_sd_configs: [{ role: 'ingress', namespaces: { names: [namespace] } }] },
+    ] }));
     const created = await core.createNamespacedPod({ namespace, body: { metadata: { name: 'collector' }, spec: { nodeName: fixturePod.spec?.nodeName ?? 'node-a', containers: [{ name: 'otc-container', image: 'docker.elastic.co/elastic-agent/elastic-agent:9.1.0' }] } } });
     const port = await freePort();
     const endpoint = `http://127.0.0.1:${port}`;
@@ -199,6 +226,9 @@ describe('kubernetes_sd: the same targets and labels as Prometheus\'s own discov
     });
     const configs = (await (await fetch(`${endpoint}/scrape_configs`)).json()) as Record<string, { relabel_configs?: Array<{ action?: string; source_labels?: string[]; regex?: string }> }>;
     expect(configs[monitorJob]?.relabel_configs).toContainEqual({ action: 'keep', source_labels: ['__meta_kubernetes_endpointslice_port_name'], regex: 'status-port' });
+    // The ingress job (role ingress, under the shipped RBAC): every rule host and path of the test's Ingresses.
+    const ingressTargets = ((await (await fetch(`${endpoint}/jobs/ingresses/targets?collector_id=collector`)).json()) as Array<{ targets: string[] }>).flatMap((g) => g.targets).sort();
+    expect(ingressTargets).toEqual(['a.b.example.com', 'old.example.net', 'plain.example.org', 'shop.example.com', 'shop.example.com']);
     expect(configs[`serviceMonitor/${namespace}/istio-gateways-endpoints/0`]?.relabel_configs).toContainEqual({ action: 'keep', source_labels: ['__meta_kubernetes_endpoint_port_name'], regex: 'status-port' });
   });
 });

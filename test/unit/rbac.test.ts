@@ -49,6 +49,7 @@ describe('effective permissions of the shipped ServiceAccounts', () => {
       'get,list,watch monitoring.coreos.com/podmonitors cluster-wide',
       'get,list,watch monitoring.coreos.com/servicemonitors cluster-wide',
       'get,list,watch namespaces cluster-wide',
+      'get,list,watch networking.k8s.io/ingresses cluster-wide',
       'get,list,watch nodes cluster-wide',
       'get,list,watch pods cluster-wide',
       'get,list,watch services cluster-wide',
