@@ -337,6 +337,40 @@ export function nodeTargetGroup(node: V1Node): TargetGroup | undefined {
   return { source: `node/${name}`, targets: [target], labels, nodeNames: [name || undefined] };
 }
 
+/**
+ * `attach_metadata: {node: true}` (roles pod, endpoints, endpointslice): the node's name, labels
+ * and annotations, as Prometheus adds them to a target on that node (only its metadata is read).
+ */
+export function nodeMetadataLabels(node: { metadata?: V1ObjectMeta }): Labels {
+  const labels: Labels = {};
+  addObjectMetaLabels(labels, node.metadata, 'node');
+  return labels;
+}
+
+/**
+ * attach_metadata: the node's labels on each target whose node is known — the pod's node (role
+ * pod, on the group labels), the address's nodeName or else a Node target (endpoints), a Node
+ * target or else the endpoint's nodeName (endpointslice) — as a new group (a cached one may be
+ * shared). A node not (yet) known adds nothing, as in Prometheus.
+ */
+export function attachNodeMetadata(role: 'pod' | 'endpoints' | 'endpointslice', group: TargetGroup, lookupNode: (name: string) => { metadata?: V1ObjectMeta } | undefined): TargetGroup {
+  const nodeLabels = (name: string | undefined) => {
+    const node = name ? lookupNode(name) : undefined;
+    return node === undefined ? undefined : nodeMetadataLabels(node);
+  };
+  if (role === 'pod') {
+    const labels = nodeLabels(group.labels[`${meta}pod_node_name`]);
+    return labels ? { ...group, labels: { ...group.labels, ...labels } } : group;
+  }
+  const prefix = role === 'endpoints' ? `${meta}endpoint` : `${meta}endpointslice`;
+  const nodeOf = (target: Labels) => {
+    const nodeTarget = target[`${prefix}_address_target_kind`] === 'Node' ? target[`${prefix}_address_target_name`] : undefined;
+    const nodeName = target[role === 'endpoints' ? `${prefix}_node_name` : `${prefix}_endpoint_node_name`];
+    return role === 'endpoints' ? (nodeName ?? nodeTarget) : (nodeTarget ?? nodeName);
+  };
+  return { ...group, targets: group.targets.map((target) => ({ ...target, ...nodeLabels(nodeOf(target)) })) };
+}
+
 /** A TLS host pattern covers a host: equal, or `*.` plus the same remaining labels (one wildcard level). */
 function matchesHostPattern(pattern: string, host: string): boolean {
   if (pattern === host) return true;

@@ -6,6 +6,8 @@ import {
   endpointSliceTargetGroup,
   endpointsTargetGroup,
   ingressTargetGroup,
+  attachNodeMetadata,
+  nodeMetadataLabels,
   nodeTargetGroup,
   podTargetGroup,
   serviceTargetGroup,
@@ -17,6 +19,8 @@ export type SdRole = 'pod' | 'service' | 'endpoints' | 'endpointslice' | 'node' 
 
 export interface SdSpec {
   role: SdRole;
+  /** `attach_metadata: {node: true}` on a pod, endpoints or endpointslice role: node labels on each target. */
+  attachNode?: boolean;
   /** One entry per watched namespace; `undefined` = all namespaces. */
   namespaces: Array<string | undefined>;
   /** Scopes by resource: what this config watches, per namespace. */
@@ -77,8 +81,14 @@ export function parseSdConfig(raw: unknown, options: WatchOptions): SdSpec {
       namespaces.map((namespace) => ({ resource, namespace, labelSelector: selector?.label || undefined, fieldSelector, ...(form ? { form } : {}), ...(nodes ? { nodes } : {}) })),
     );
   }
-  return { role: role as SdRole, namespaces, scopes };
+  // attach_metadata.node: the node's metadata for each target (Prometheus honours it for these roles only).
+  const attachNode = (config.attach_metadata as { node?: unknown } | undefined)?.node === true && ['pod', 'endpoints', 'endpointslice'].includes(role as string);
+  if (attachNode) scopes.set('nodes', [nodeMetadataScope]);
+  return { role: role as SdRole, namespaces, scopes, ...(attachNode ? { attachNode } : {}) };
 }
+
+/** Every node, metadata only (names, labels, annotations): what attach_metadata reads. */
+export const nodeMetadataScope: WatchScope = { resource: 'nodes', namespace: undefined, metadataOnly: true };
 
 /** Read access to the informers' caches, by scope (objects as `transformFor(scope)` made them). */
 export interface ObjectStores {
@@ -150,6 +160,7 @@ export function scopeFor(spec: SdSpec, resource: WatchedResource, namespace: str
 export function affectedGroupKeys(spec: SdSpec, resource: WatchedResource, key: string, stores: ObjectStores): string[] {
   const main = mainResource(spec.role);
   if (resource === main) return [key];
+  if (resource === 'nodes') return spec.attachNode ? groupKeysOnNode(spec, key, stores) : [];
   if (spec.role === 'endpointslice') return affectedSliceKeys(spec, resource, key, stores);
   if (spec.role !== 'endpoints') return [];
   const [namespace] = key.split('/');
@@ -170,6 +181,30 @@ export function affectedGroupKeys(spec: SdSpec, resource: WatchedResource, key: 
 
 interface Address {
   targetRef?: { kind?: string; name?: string; namespace?: string };
+  nodeName?: string;
+}
+
+const onNode = (address: Address, node: string) => address.nodeName === node || (address.targetRef?.kind === 'Node' && address.targetRef.name === node);
+
+/** attach_metadata: the groups with a target on `node` (their node labels change with it). */
+function groupKeysOnNode(spec: SdSpec, node: string, stores: ObjectStores): string[] {
+  const keys: string[] = [];
+  for (const scope of spec.scopes.get(mainResource(spec.role)) ?? []) {
+    for (const [key, raw] of stores.entries(scope)) {
+      const hit = spec.role === 'pod'
+        ? (raw as TargetGroup).nodeNames?.includes(node)
+        : spec.role === 'endpoints'
+          ? ((raw as { subsets?: Array<{ addresses?: Address[]; notReadyAddresses?: Address[] }> }).subsets ?? []).some((s) => [...(s.addresses ?? []), ...(s.notReadyAddresses ?? [])].some((a) => onNode(a, node)))
+          : ((raw as { endpoints?: Address[] }).endpoints ?? []).some((e) => onNode(e, node));
+      if (hit) keys.push(key);
+    }
+  }
+  return keys;
+}
+
+/** attach_metadata: the node labels on the group's targets, nodes looked up in the metadata cache. */
+function withNodeMetadata(spec: SdSpec, group: TargetGroup, stores: ObjectStores): TargetGroup {
+  return attachNodeMetadata(spec.role as 'pod' | 'endpoints' | 'endpointslice', group, (name) => stores.get(nodeMetadataScope, name) as Parameters<typeof nodeMetadataLabels>[0] | undefined);
 }
 
 /** Role endpointslice: a Service affects the slices labeled with its name, a pod the slices that reference it. */
@@ -198,6 +233,11 @@ export function groupFor(spec: SdSpec, key: string, stores: ObjectStores): Targe
   if (!scope) return undefined;
   const object = stores.get(scope, key);
   if (object === undefined) return undefined;
+  const group = roleGroup(spec, key, namespace, object, stores);
+  return group && spec.attachNode ? withNodeMetadata(spec, group, stores) : group;
+}
+
+function roleGroup(spec: SdSpec, key: string, namespace: string | undefined, object: unknown, stores: ObjectStores): TargetGroup | undefined {
   switch (spec.role) {
     case 'pod':
       return object as TargetGroup; // the pod scope's cache already holds the target group

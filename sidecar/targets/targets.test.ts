@@ -224,6 +224,28 @@ describe('parseSdConfig', () => {
     expect(() => parseSdConfig({ role: 'pod', api_server: 'https://elsewhere' }, { ownNamespace: 'x' })).toThrow(/api_server/);
   });
 
+  it('attach_metadata node: the node\'s labels on a pod\'s targets, updated when the node\'s labels change', () => {
+    const stores = new MemoryStores();
+    const engine = new TargetEngine(stores, { ownNamespace: 'otel' }, logger);
+    expect(engine.setScrapeConfigs([{
+      job_name: 'pods',
+      kubernetes_sd_configs: [{ role: 'pod', attach_metadata: { node: true } }],
+      relabel_configs: [{ source_labels: ['__meta_kubernetes_node_label_topology_kubernetes_io_zone'], target_label: 'zone' }],
+    }])).toEqual([]);
+    const node = (zone: string, ready: string) => ({ metadata: { name: 'node-a', labels: { 'topology.kubernetes.io/zone': zone } }, status: { conditions: [{ type: 'Ready', status: ready }] } });
+    engine.onObjectChanged('nodes', stores.put('nodes', node('eu-1a', 'True')));
+    engine.onObjectChanged('pods', stores.put('pods', gateway('gw-0', '10.1.0.5')));
+    const zones = () => answer(engine, 'pods').map((g) => g.labels.__meta_kubernetes_node_label_topology_kubernetes_io_zone);
+    expect(zones()).toEqual(['eu-1a', 'eu-1a', 'eu-1a', 'eu-1a']); // one per container port
+    engine.onObjectChanged('nodes', stores.put('nodes', node('eu-1b', 'True')));
+    expect(zones()).toEqual(['eu-1b', 'eu-1b', 'eu-1b', 'eu-1b']);
+    // Without attach_metadata the node's labels are not there.
+    const plain = setup([{ job_name: 'pods', kubernetes_sd_configs: [{ role: 'pod' }], relabel_configs: [{ source_labels: ['__meta_kubernetes_node_label_topology_kubernetes_io_zone'], target_label: 'zone' }] }]);
+    plain.engine.onObjectChanged('nodes', plain.stores.put('nodes', node('eu-1a', 'True')));
+    plain.engine.onObjectChanged('pods', plain.stores.put('pods', gateway('gw-0', '10.1.0.5')));
+    expect(answer(plain.engine, 'pods').map((g) => g.labels.__meta_kubernetes_node_label_topology_kubernetes_io_zone)).toEqual([undefined, undefined, undefined, undefined]);
+  });
+
   it('role ingress: one target per rule host and path, https where a TLS entry (or its wildcard) covers the host', () => {
     const stores = new MemoryStores();
     const engine = new TargetEngine(stores, { ownNamespace: 'otel' }, logger);

@@ -13,7 +13,7 @@ import type { TargetGroup } from '../discovery/types.js';
 import type { WatchScope, WatchedResource } from '../kube/scope.js';
 import { gzipTargets, identityLabelNames, jobDefaults, serializeTargets, ServedLabels, targetsFromGroup, noAddress, type DropCause, type GroupResult, type KeptTarget, type ScrapeConfig, type ServedTarget, type ShardFilter, ownsEverything } from './targets-group.js';
 import { AnswerChunks } from './targets-answer.js';
-import { affectedGroupKeys, groupFor, mainResource, parseSdConfig, type ObjectStores, type SdSpec, type WatchOptions } from './targets-sd.js';
+import { affectedGroupKeys, groupFor, mainResource, nodeMetadataScope, parseSdConfig, type ObjectStores, type SdSpec, type WatchOptions } from './targets-sd.js';
 import { parseRefreshSds, refreshSdFields, type RefreshSdSpec } from '../discovery/refresh-sd.js';
 
 export * from './targets-group.js';
@@ -71,6 +71,8 @@ export interface RefreshEntry {
 export class TargetEngine {
   private jobs = new Map<string, Job>();
   private shardFilter: ShardFilter = ownsEverything;
+  /** Node name → its labels and annotations as last seen (attach_metadata). */
+  private readonly nodeMetadata = new Map<string, string>();
 
   constructor(
     private readonly stores: ObjectStores,
@@ -141,16 +143,33 @@ export class TargetEngine {
 
   /** Applies one informer event: recomputes the groups of every job that watches this object. */
   onObjectChanged(resource: WatchedResource, key: string): void {
+    // A node event that changed neither labels nor annotations matters to role node only.
+    const nodeMetadataSame = resource === 'nodes' && !this.nodeMetadataChanged(key);
     const namespace = resource === 'nodes' ? undefined : key.split('/')[0];
     for (const job of this.jobs.values()) {
       job.specs.forEach((spec, index) => {
         const scopes = spec.scopes.get(resource);
         if (!scopes?.some((s) => s.namespace === undefined || s.namespace === namespace)) return;
+        if (nodeMetadataSame && spec.role !== 'node') return;
         for (const groupKey of affectedGroupKeys(spec, resource, key, this.stores)) {
           this.updateGroup(job, `${index}|${groupKey}`, groupFor(spec, groupKey, this.stores));
         }
       });
     }
+  }
+
+  /**
+   * attach_metadata reads a node's labels and annotations only: its status updates (most node
+   * events) change no target, and recomputing every group on the node for each would cost
+   * O(pods) per event.
+   */
+  private nodeMetadataChanged(name: string): boolean {
+    const node = this.stores.get(nodeMetadataScope, name) as { metadata?: { labels?: unknown; annotations?: unknown } } | undefined;
+    const print = node === undefined ? undefined : JSON.stringify([node.metadata?.labels ?? {}, node.metadata?.annotations ?? {}]);
+    if (this.nodeMetadata.has(name) && this.nodeMetadata.get(name) === print) return false;
+    if (print === undefined) this.nodeMetadata.delete(name);
+    else this.nodeMetadata.set(name, print);
+    return true;
   }
 
   /** Recomputes every job from the caches (after informers (re)synced). */

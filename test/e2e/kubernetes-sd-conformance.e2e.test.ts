@@ -15,9 +15,9 @@ import type { V1EndpointSlice, V1Endpoints, V1Pod, V1Service } from '@kubernetes
 import * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments, stringify } from 'yaml';
-import { endpointSliceTargetGroup, endpointsTargetGroup, ingressTargetGroup, podTargetGroup, serviceTargetGroup } from '../../sidecar/discovery/kubernetes-sd.js';
+import { attachNodeMetadata, endpointSliceTargetGroup, endpointsTargetGroup, ingressTargetGroup, podTargetGroup, serviceTargetGroup } from '../../sidecar/discovery/kubernetes-sd.js';
 import type { Labels, TargetGroup } from '../../sidecar/discovery/types.js';
-import { clients, clusterEndpoints, createTestNamespace, setPodRunning } from '../harness/context.js';
+import { clients, clusterEndpoints, createTestNamespace, kubectl, setPodRunning } from '../harness/context.js';
 import { freePort, startProcess, waitFor, type ManagedProcess } from '../harness/processes.js';
 import { tool } from '../harness/tools.js';
 import { sidecarServiceAccount } from './support/service-accounts.js';
@@ -94,11 +94,12 @@ describe('kubernetes_sd: the same targets and labels as Prometheus\'s own discov
   });
 
   /** Prometheus's target groups for `role` in the test namespace, group labels merged into each target. */
-  async function prometheusTargets(role: string, expected: number): Promise<Labels[]> {
-    const config = join(dir, `sd-${role}.yaml`);
-    writeFileSync(config, stringify({ role, kubeconfig_file: clusterEndpoints().kubeconfigPath, namespaces: { names: [namespace] } }));
-    const log = join(dir, `prometheus-sd-${role}.log`);
-    const proc = startProcess(`prometheus-sd-${role}`, tool('prometheus-sd'), ['--config', config], { logFile: log });
+  async function prometheusTargets(role: string, expected: number, extra: Record<string, unknown> = {}): Promise<Labels[]> {
+    const name = `${role}${Object.keys(extra).length ? '-attach' : ''}`;
+    const config = join(dir, `sd-${name}.yaml`);
+    writeFileSync(config, stringify({ role, kubeconfig_file: clusterEndpoints().kubeconfigPath, namespaces: { names: [namespace] }, ...extra }));
+    const log = join(dir, `prometheus-sd-${name}.log`);
+    const proc = startProcess(`prometheus-sd-${name}`, tool('prometheus-sd'), ['--config', config], { logFile: log });
     oracles.push(proc);
     let targets: Labels[] = [];
     await waitFor(`Prometheus discovers role ${role}`, async () => {
@@ -129,6 +130,27 @@ describe('kubernetes_sd: the same targets and labels as Prometheus\'s own discov
   afterAll(async () => {
     await Promise.all(oracles.map((o) => o.stop()));
     await sidecar?.stop();
+  });
+
+  it.each(['pod', 'endpoints', 'endpointslice'] as const)('role %s with attach_metadata node: the node\'s name, labels and annotations as Prometheus adds them', async (role) => {
+    // The node the fixture pod runs on, with a label and an annotation of its own.
+    const nodeName = fixturePod.spec?.nodeName ?? 'node-a';
+    await kubectl(['label', 'node', nodeName, 'topology.kubernetes.io/zone=eu-west-1a', '--overwrite']);
+    await kubectl(['annotate', 'node', nodeName, 'edot-ta.io/conformance=attach', '--overwrite']);
+    // Every Node of the apiserver, as Prometheus's node informer sees them (other tests register some).
+    const nodes = new Map((await core.listNode()).items.map((n) => [n.metadata?.name ?? '', n]));
+    const lookupNode = (name: string) => nodes.get(name);
+    const pods = (await core.listNamespacedPod({ namespace })).items;
+    const service = await core.readNamespacedService({ name: 'istio-ingressgateway', namespace });
+    const lookup = (ns: string, name: string) => pods.find((p) => p.metadata?.namespace === ns && p.metadata?.name === name);
+    const groups = role === 'pod'
+      ? pods.map(podTargetGroup)
+      : role === 'endpoints'
+        ? (await core.listNamespacedEndpoints({ namespace })).items.map((endpoints) => endpointsTargetGroup(endpoints, endpoints.metadata?.name === 'istio-ingressgateway' ? service : undefined, lookup))
+        : (await discovery.listNamespacedEndpointSlice({ namespace })).items.map((slice) => endpointSliceTargetGroup(slice, slice.metadata?.labels?.['kubernetes.io/service-name'] ? service : undefined, lookup));
+    const ours = merged(groups.map((group) => attachNodeMetadata(role, group, lookupNode)));
+    expect(ours.some((labels) => labels.__meta_kubernetes_node_annotation_edot_ta_io_conformance === 'attach')).toBe(true);
+    expect(canonical(ours)).toEqual(canonical(await prometheusTargets(role, ours.length, { attach_metadata: { node: true } })));
   });
 
   it('role ingress: the same label sets as Prometheus (per rule host and path; https under a TLS wildcard; class name; a rule without http paths)', async () => {
@@ -180,6 +202,11 @@ describe('kubernetes_sd: the same targets and labels as Prometheus\'s own discov
     writeFileSync(scrapeConfigs, stringify({ scrape_configs: [
       { job_name: job, kubernetes_sd_configs: [{ role: 'endpointslice', namespaces: { names: [namespace] } }] },
       { job_name: 'ingresses', kubernetes_sd_configs: [{ role: 'ingress', namespaces: { names: [namespace] } }] },
+      {
+        job_name: 'pods-with-node',
+        kubernetes_sd_configs: [{ role: 'pod', namespaces: { names: [namespace] }, attach_metadata: { node: true } }],
+        relabel_configs: [{ source_labels: ['__meta_kubernetes_node_label_topology_kubernetes_io_zone'], target_label: 'zone' }],
+      },
     ] }));
     const created = await core.createNamespacedPod({ namespace, body: { metadata: { name: 'collector' }, spec: { nodeName: fixturePod.spec?.nodeName ?? 'node-a', containers: [{ name: 'otc-container', image: 'docker.elastic.co/elastic-agent/elastic-agent:9.1.0' }] } } });
     const port = await freePort();
@@ -229,6 +256,10 @@ describe('kubernetes_sd: the same targets and labels as Prometheus\'s own discov
     // The ingress job (role ingress, under the shipped RBAC): every rule host and path of the test's Ingresses.
     const ingressTargets = ((await (await fetch(`${endpoint}/jobs/ingresses/targets?collector_id=collector`)).json()) as Array<{ targets: string[] }>).flatMap((g) => g.targets).sort();
     expect(ingressTargets).toEqual(['a.b.example.com', 'old.example.net', 'plain.example.org', 'shop.example.com', 'shop.example.com']);
+    // attach_metadata through the sidecar (a Node watch, metadata only): the zone label of the pod's node.
+    const withNode = (await (await fetch(`${endpoint}/jobs/pods-with-node/targets?collector_id=collector`)).json()) as Array<{ targets: string[]; labels: Labels }>;
+    const gateway = withNode.find((g) => g.targets[0]?.startsWith(`${podIP}:`));
+    expect(gateway?.labels.__meta_kubernetes_node_label_topology_kubernetes_io_zone).toBe('eu-west-1a');
     expect(configs[`serviceMonitor/${namespace}/istio-gateways-endpoints/0`]?.relabel_configs).toContainEqual({ action: 'keep', source_labels: ['__meta_kubernetes_endpoint_port_name'], regex: 'status-port' });
   });
 });
