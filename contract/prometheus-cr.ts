@@ -56,6 +56,9 @@ export interface PrometheusCRSettings {
   /** nil: the TA's default `{}` (all namespaces). */
   podMonitorNamespaceSelector?: LabelSelector | null;
   serviceMonitorNamespaceSelector?: LabelSelector | null;
+  /** nil: no ScrapeConfig (monitoring.coreos.com/v1alpha1) is selected; {}: all. */
+  scrapeConfigSelector?: LabelSelector | null;
+  scrapeConfigNamespaceSelector?: LabelSelector | null;
   /** Non-empty: only monitors in these namespaces (denyNamespaces then ignored). */
   allowNamespaces?: string[];
   denyNamespaces?: string[];
@@ -99,6 +102,8 @@ export function parsePrometheusCR(raw: unknown): PrometheusCRSettings {
     serviceMonitorSelector: selector('serviceMonitorSelector'),
     podMonitorNamespaceSelector: selector('podMonitorNamespaceSelector'),
     serviceMonitorNamespaceSelector: selector('serviceMonitorNamespaceSelector'),
+    ...(cr.scrapeConfigSelector === undefined ? {} : { scrapeConfigSelector: selector('scrapeConfigSelector') }),
+    ...(cr.scrapeConfigNamespaceSelector === undefined ? {} : { scrapeConfigNamespaceSelector: selector('scrapeConfigNamespaceSelector') }),
     allowNamespaces: names('allowNamespaces'),
     denyNamespaces: names('denyNamespaces'),
     ...(cr.serviceDiscoveryRole === undefined ? {} : { serviceDiscoveryRole: cr.serviceDiscoveryRole as ServiceDiscoveryRole }),

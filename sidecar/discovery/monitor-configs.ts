@@ -1,9 +1,10 @@
-// PodMonitors/ServiceMonitors from the informers -> the scrape configs the prometheus-operator
+// PodMonitors/ServiceMonitors/ScrapeConfigs from the informers -> the scrape configs the prometheus-operator
 // would generate, for the monitors the prometheusCR settings select. An invalid monitor is
 // reported (named) and skipped; every other monitor still produces its jobs.
 import { MonitorError, podMonitorScrapeConfigs, serviceMonitorScrapeConfigs, type PodMonitor, type ServiceMonitor } from './monitors.js';
 import type { PrometheusCRSettings } from '../../contract/prometheus-cr.js';
-import { selectMonitors } from './selectors.js';
+import { selectMonitors, type MonitorKind } from './selectors.js';
+import { scrapeConfigCrdScrapeConfigs, type ScrapeConfigCR } from './scrape-config-crd.js';
 import type { Labels } from './types.js';
 import type { ScrapeConfig } from '../targets/targets.js';
 import { MissingReferenceError } from './monitor-http.js';
@@ -11,7 +12,7 @@ import { MissingReferenceError } from './monitor-http.js';
 export interface MonitorProblem {
   /** `<namespace>/<name>` of the monitor. */
   name: string;
-  kind: 'PodMonitor' | 'ServiceMonitor';
+  kind: MonitorKind;
   message: string;
   /** A referenced Secret that is not cached yet (not an error of the monitor). */
   pending: boolean;
@@ -20,6 +21,8 @@ export interface MonitorProblem {
 export interface MonitorInputs {
   podMonitors: unknown[];
   serviceMonitors: unknown[];
+  /** ScrapeConfigs (monitoring.coreos.com/v1alpha1), where the CRD is served and selected. */
+  scrapeConfigs?: unknown[];
   namespaces: unknown[];
   settings: PrometheusCRSettings;
   secrets: SecretSource;
@@ -56,7 +59,7 @@ export function buildMonitorScrapeConfigs(inputs: MonitorInputs): { configs: Scr
   };
   const configs: ScrapeConfig[] = [];
   const problems: MonitorProblem[] = [];
-  const build = (kind: 'PodMonitor' | 'ServiceMonitor', monitor: MonitorLike, generate: () => ScrapeConfig[]) => {
+  const build = (kind: MonitorKind, monitor: MonitorLike, generate: () => ScrapeConfig[]) => {
     missedUnsynced = false;
     try {
       configs.push(...generate());
@@ -71,6 +74,9 @@ export function buildMonitorScrapeConfigs(inputs: MonitorInputs): { configs: Scr
   }
   for (const monitor of selectMonitors(inputs.serviceMonitors as ServiceMonitor[], 'ServiceMonitor', inputs.settings, lookupNamespace).sort(byName)) {
     build('ServiceMonitor', monitor, () => serviceMonitorScrapeConfigs(monitor, ctx) as unknown as ScrapeConfig[]);
+  }
+  for (const sc of selectMonitors((inputs.scrapeConfigs ?? []) as ScrapeConfigCR[], 'ScrapeConfig', inputs.settings, lookupNamespace).sort(byName)) {
+    build('ScrapeConfig', sc, () => scrapeConfigCrdScrapeConfigs(sc, ctx) as unknown as ScrapeConfig[]);
   }
   return { configs, problems };
 }

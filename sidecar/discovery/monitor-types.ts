@@ -121,3 +121,49 @@ export interface ServiceMonitor {
   metadata?: MonitorMeta;
   spec?: MonitorSpecCommon & { endpoints?: ServiceMonitorEndpoint[]; targetLabels?: string[]; serviceDiscoveryRole?: ServiceDiscoveryRole };
 }
+
+/** ScrapeConfig (monitoring.coreos.com/v1alpha1): the fields edot-ta converts; others are listed as unsupported. */
+export interface ScrapeConfigCR {
+  apiVersion?: string;
+  kind?: 'ScrapeConfig';
+  metadata?: MonitorMeta;
+  spec?: {
+    jobName?: string;
+    staticConfigs?: Array<{ targets?: string[]; labels?: Record<string, string> }>;
+    fileSDConfigs?: Array<{ files?: string[]; refreshInterval?: string }>;
+    httpSDConfigs?: Array<Pick<EndpointCommon, 'basicAuth' | 'authorization' | 'tlsConfig' | 'followRedirects' | 'proxyUrl'> & { url?: string; refreshInterval?: string; enableHTTP2?: boolean }>;
+    kubernetesSDConfigs?: Array<{
+      role?: string;
+      apiServer?: string;
+      namespaces?: { ownNamespace?: boolean; names?: string[] };
+      selectors?: Array<{ role?: string; label?: string; field?: string }>;
+      attachMetadata?: { node?: boolean };
+    }>;
+    dnsSDConfigs?: Array<{ names?: string[]; refreshInterval?: string; type?: string; port?: number }>;
+    relabelings?: RelabelConfigCR[];
+    metricRelabelings?: RelabelConfigCR[];
+    metricsPath?: string;
+    params?: Record<string, string[]>;
+    scrapeInterval?: string;
+    scrapeTimeout?: string;
+    scrapeProtocols?: string[];
+    scheme?: string;
+    honorLabels?: boolean;
+    honorTimestamps?: boolean;
+    trackTimestampsStaleness?: boolean;
+    enableCompression?: boolean;
+    enableHTTP2?: boolean;
+    proxyUrl?: string;
+    tlsConfig?: SafeTLSConfig;
+    basicAuth?: EndpointCommon['basicAuth'];
+    authorization?: EndpointCommon['authorization'];
+    oauth2?: OAuth2CR;
+    sampleLimit?: number;
+    targetLimit?: number;
+    labelLimit?: number;
+    labelNameLengthLimit?: number;
+    labelValueLengthLimit?: number;
+    keepDroppedTargets?: number;
+    bodySizeLimit?: string;
+  } & Record<string, unknown>;
+}

@@ -50,13 +50,21 @@ export interface MonitorObjectMeta {
  * monitor label selector (nil = none), allow/deny lists, then the namespace selector over the
  * namespace's labels (nil = all). `namespaceLabels` returns undefined for an unknown namespace.
  */
+/** The kinds a prometheusCR selects, with their selector and namespace selector fields. */
+export type MonitorKind = 'PodMonitor' | 'ServiceMonitor' | 'ScrapeConfig';
+const selectorFields = {
+  PodMonitor: ['podMonitorSelector', 'podMonitorNamespaceSelector'],
+  ServiceMonitor: ['serviceMonitorSelector', 'serviceMonitorNamespaceSelector'],
+  ScrapeConfig: ['scrapeConfigSelector', 'scrapeConfigNamespaceSelector'],
+} as const;
+
 export function monitorSelection(
   monitor: MonitorObjectMeta,
-  kind: 'PodMonitor' | 'ServiceMonitor',
+  kind: MonitorKind,
   cr: PrometheusCRSettings,
   namespaceLabels: (namespace: string) => Labels | undefined,
 ): { selected: true } | { selected: false; reason: string } {
-  const field = kind === 'PodMonitor' ? 'podMonitorSelector' : 'serviceMonitorSelector';
+  const [field, nsField] = selectorFields[kind];
   const selector = cr[field];
   if (selector === undefined || selector === null) return { selected: false, reason: `prometheusCR.${field} is not set (nil selects no ${kind})` };
   const namespace = monitor.metadata?.namespace ?? '';
@@ -65,7 +73,6 @@ export function monitorSelection(
   if (allow.length === 0 && (cr.denyNamespaces ?? []).includes(namespace)) return { selected: false, reason: `namespace ${namespace} is in prometheusCR.denyNamespaces` };
   const labels = monitor.metadata?.labels ?? {};
   if (!matchesLabelSelector(selector, labels)) return { selected: false, reason: `its labels do not match prometheusCR.${field} (${selectorMismatch(selector, labels)})` };
-  const nsField = kind === 'PodMonitor' ? 'podMonitorNamespaceSelector' : 'serviceMonitorNamespaceSelector';
   const namespaceSelector = cr[nsField] ?? {};
   if (!selectsEverything(namespaceSelector)) {
     const nsLabels = namespaceLabels(namespace);
@@ -91,7 +98,7 @@ export function selectorMismatch(selector: LabelSelector, labels: Labels): strin
 /** The monitors of one kind the TA would select (see monitorSelection). */
 export function selectMonitors<M extends MonitorObjectMeta>(
   monitors: Iterable<M>,
-  kind: 'PodMonitor' | 'ServiceMonitor',
+  kind: MonitorKind,
   cr: PrometheusCRSettings,
   namespaceLabels: (namespace: string) => Labels | undefined,
 ): M[] {
@@ -100,7 +107,7 @@ export function selectMonitors<M extends MonitorObjectMeta>(
 
 /** Whether selection needs namespace labels (so the caller knows to watch namespaces). */
 export function needsNamespaceLabels(cr: PrometheusCRSettings): boolean {
-  return [cr.podMonitorNamespaceSelector, cr.serviceMonitorNamespaceSelector].some((s) => !!s && !selectsEverything(s));
+  return [cr.podMonitorNamespaceSelector, cr.serviceMonitorNamespaceSelector, cr.scrapeConfigNamespaceSelector].some((s) => !!s && !selectsEverything(s));
 }
 
 function selectsEverything(selector: LabelSelector): boolean {

@@ -4,7 +4,7 @@
 import { KubeApiError, type KubeClient } from './client.js';
 import { GoneError, type ListPage, type ListWatchSource, type WatchLine } from './informer.js';
 
-export type WatchedResource = 'pods' | 'services' | 'endpoints' | 'endpointslices' | 'ingresses' | 'nodes' | 'namespaces' | 'secrets' | 'podmonitors' | 'servicemonitors';
+export type WatchedResource = 'pods' | 'services' | 'endpoints' | 'endpointslices' | 'ingresses' | 'nodes' | 'namespaces' | 'secrets' | 'podmonitors' | 'servicemonitors' | 'scrapeconfigs';
 
 export interface WatchScope {
   resource: WatchedResource;
@@ -37,6 +37,7 @@ const groupVersion: Record<WatchedResource, string> = {
   secrets: 'api/v1',
   podmonitors: 'apis/monitoring.coreos.com/v1',
   servicemonitors: 'apis/monitoring.coreos.com/v1',
+  scrapeconfigs: 'apis/monitoring.coreos.com/v1alpha1',
 };
 
 export function scopeKey(scope: WatchScope): string {

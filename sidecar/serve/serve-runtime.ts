@@ -52,8 +52,13 @@ export interface SkippedConfig {
   message: string;
 }
 
-type MonitorResource = 'podmonitors' | 'servicemonitors';
-const monitorGroupVersion = 'apis/monitoring.coreos.com/v1';
+type MonitorResource = 'podmonitors' | 'servicemonitors' | 'scrapeconfigs';
+const monitorGroupVersionOf: Record<MonitorResource, string> = {
+  podmonitors: 'apis/monitoring.coreos.com/v1',
+  servicemonitors: 'apis/monitoring.coreos.com/v1',
+  scrapeconfigs: 'apis/monitoring.coreos.com/v1alpha1',
+};
+const monitorGroupVersions = [...new Set(Object.values(monitorGroupVersionOf))];
 
 interface ScopeInformer {
   scope: WatchScope;
@@ -156,7 +161,11 @@ export class DiscoveryRuntime {
   /** The monitor kinds the selection asks for (a nil selector selects none of that kind). */
   private wantedMonitorKinds(): MonitorResource[] {
     const { prometheusCR } = this.options;
-    return [...(prometheusCR.podMonitorSelector ? ['podmonitors' as const] : []), ...(prometheusCR.serviceMonitorSelector ? ['servicemonitors' as const] : [])];
+    return [
+      ...(prometheusCR.podMonitorSelector ? ['podmonitors' as const] : []),
+      ...(prometheusCR.serviceMonitorSelector ? ['servicemonitors' as const] : []),
+      ...(prometheusCR.scrapeConfigSelector ? ['scrapeconfigs' as const] : []),
+    ];
   }
 
   /**
@@ -201,14 +210,20 @@ export class DiscoveryRuntime {
     return 'Endpoints';
   }
 
+  /** The monitor kinds the API server serves (PodMonitor, ServiceMonitor in v1; ScrapeConfig in v1alpha1). */
   private async servedMonitorKinds(): Promise<Set<string>> {
-    try {
-      const list = (await this.options.client.requestJson('GET', `/${monitorGroupVersion}`)) as { resources?: Array<{ name?: string }> };
-      return new Set((list.resources ?? []).map((r) => r.name ?? ''));
-    } catch (err) {
-      if ((err as { code?: number }).code === 404) return new Set();
-      throw err;
+    const served = new Set<string>();
+    const wanted = this.wantedMonitorKinds();
+    for (const groupVersion of monitorGroupVersions) {
+      if (!wanted.some((kind) => monitorGroupVersionOf[kind] === groupVersion)) continue;
+      try {
+        const list = (await this.options.client.requestJson('GET', `/${groupVersion}`)) as { resources?: Array<{ name?: string }> };
+        for (const r of list.resources ?? []) if (monitorGroupVersionOf[r.name as MonitorResource] === groupVersion) served.add(r.name ?? '');
+      } catch (err) {
+        if ((err as { code?: number }).code !== 404) throw err;
+      }
     }
+    return served;
   }
 
   private startMonitorInformers(kinds: MonitorResource[]): void {
@@ -324,6 +339,7 @@ export class DiscoveryRuntime {
       const { configs, problems } = buildMonitorScrapeConfigs({
         podMonitors: store('podmonitors'),
         serviceMonitors: store('servicemonitors'),
+        scrapeConfigs: store('scrapeconfigs'),
         namespaces: store('namespaces'),
         settings: { ...this.options.prometheusCR, ...(this.defaultServiceRole ? { serviceDiscoveryRole: this.defaultServiceRole } : {}) },
         secrets: this.secrets,
@@ -364,9 +380,10 @@ export class DiscoveryRuntime {
     const skipped = [...skippedMonitors];
     for (const problem of problems) {
       // A generated job that fails (e.g. its relabelings) is the monitor's fault: name the monitor.
-      const monitor = /^(podMonitor|serviceMonitor)\/([^/]+)\/([^/]+)\/\d+$/.exec(problem.job);
+      const monitor = /^(podMonitor|serviceMonitor|scrapeConfig)\/([^/]+)\/([^/]+)(\/\d+)?$/.exec(problem.job);
       if (monitor) {
-        skipped.push(this.reportMonitorProblem({ name: `${monitor[2]}/${monitor[3]}`, kind: monitor[1] === 'podMonitor' ? 'PodMonitor' : 'ServiceMonitor', message: `job ${problem.job}: ${problem.message}`, pending: false }));
+        const kind = ({ podMonitor: 'PodMonitor', serviceMonitor: 'ServiceMonitor', scrapeConfig: 'ScrapeConfig' } as const)[monitor[1] as 'podMonitor' | 'serviceMonitor' | 'scrapeConfig'];
+        skipped.push(this.reportMonitorProblem({ name: `${monitor[2]}/${monitor[3]}`, kind, message: `job ${problem.job}: ${problem.message}`, pending: false }));
         continue;
       }
       this.options.metrics?.discoveryErrors.inc({ kind: 'scrape_config' });
@@ -456,7 +473,7 @@ export class DiscoveryRuntime {
       transform: transformFor(scope),
       onEvent,
       onSynced: () => {
-        if (['podmonitors', 'servicemonitors', 'namespaces', 'secrets'].includes(scope.resource)) this.scheduleMonitorConfigs();
+        if (['podmonitors', 'servicemonitors', 'scrapeconfigs', 'namespaces', 'secrets'].includes(scope.resource)) this.scheduleMonitorConfigs();
         else this.options.onTargetsChanged?.();
       },
       logger: this.options.logger,
