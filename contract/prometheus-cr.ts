@@ -59,6 +59,9 @@ export interface PrometheusCRSettings {
   /** nil: no ScrapeConfig (monitoring.coreos.com/v1alpha1) is selected; {}: all. */
   scrapeConfigSelector?: LabelSelector | null;
   scrapeConfigNamespaceSelector?: LabelSelector | null;
+  /** nil: no Probe is selected; {}: all. */
+  probeSelector?: LabelSelector | null;
+  probeNamespaceSelector?: LabelSelector | null;
   /** Non-empty: only monitors in these namespaces (denyNamespaces then ignored). */
   allowNamespaces?: string[];
   denyNamespaces?: string[];
@@ -104,6 +107,8 @@ export function parsePrometheusCR(raw: unknown): PrometheusCRSettings {
     serviceMonitorNamespaceSelector: selector('serviceMonitorNamespaceSelector'),
     ...(cr.scrapeConfigSelector === undefined ? {} : { scrapeConfigSelector: selector('scrapeConfigSelector') }),
     ...(cr.scrapeConfigNamespaceSelector === undefined ? {} : { scrapeConfigNamespaceSelector: selector('scrapeConfigNamespaceSelector') }),
+    ...(cr.probeSelector === undefined ? {} : { probeSelector: selector('probeSelector') }),
+    ...(cr.probeNamespaceSelector === undefined ? {} : { probeNamespaceSelector: selector('probeNamespaceSelector') }),
     allowNamespaces: names('allowNamespaces'),
     denyNamespaces: names('denyNamespaces'),
     ...(cr.serviceDiscoveryRole === undefined ? {} : { serviceDiscoveryRole: cr.serviceDiscoveryRole as ServiceDiscoveryRole }),

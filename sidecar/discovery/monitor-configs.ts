@@ -1,10 +1,11 @@
-// PodMonitors/ServiceMonitors/ScrapeConfigs from the informers -> the scrape configs the prometheus-operator
+// PodMonitors/ServiceMonitors/ScrapeConfigs/Probes from the informers -> the scrape configs the prometheus-operator
 // would generate, for the monitors the prometheusCR settings select. An invalid monitor is
 // reported (named) and skipped; every other monitor still produces its jobs.
 import { MonitorError, podMonitorScrapeConfigs, serviceMonitorScrapeConfigs, type PodMonitor, type ServiceMonitor } from './monitors.js';
 import type { PrometheusCRSettings } from '../../contract/prometheus-cr.js';
 import { selectMonitors, type MonitorKind } from './selectors.js';
 import { scrapeConfigCrdScrapeConfigs, type ScrapeConfigCR } from './scrape-config-crd.js';
+import { probeScrapeConfigs, type ProbeCR } from './probe-crd.js';
 import type { Labels } from './types.js';
 import type { ScrapeConfig } from '../targets/targets.js';
 import { MissingReferenceError } from './monitor-http.js';
@@ -23,6 +24,7 @@ export interface MonitorInputs {
   serviceMonitors: unknown[];
   /** ScrapeConfigs (monitoring.coreos.com/v1alpha1), where the CRD is served and selected. */
   scrapeConfigs?: unknown[];
+  probes?: unknown[];
   namespaces: unknown[];
   settings: PrometheusCRSettings;
   secrets: SecretSource;
@@ -77,6 +79,9 @@ export function buildMonitorScrapeConfigs(inputs: MonitorInputs): { configs: Scr
   }
   for (const sc of selectMonitors((inputs.scrapeConfigs ?? []) as ScrapeConfigCR[], 'ScrapeConfig', inputs.settings, lookupNamespace).sort(byName)) {
     build('ScrapeConfig', sc, () => scrapeConfigCrdScrapeConfigs(sc, ctx) as unknown as ScrapeConfig[]);
+  }
+  for (const probe of selectMonitors((inputs.probes ?? []) as ProbeCR[], 'Probe', inputs.settings, lookupNamespace).sort(byName)) {
+    build('Probe', probe, () => probeScrapeConfigs(probe, ctx) as unknown as ScrapeConfig[]);
   }
   return { configs, problems };
 }

@@ -167,3 +167,23 @@ export interface ScrapeConfigCR {
     bodySizeLimit?: string;
   } & Record<string, unknown>;
 }
+
+/** Probe (monitoring.coreos.com/v1): a prober (e.g. blackbox_exporter) asked about static targets or Ingresses. */
+export interface ProbeCR {
+  apiVersion?: string;
+  kind?: 'Probe';
+  metadata?: MonitorMeta;
+  spec?: Pick<EndpointCommon, 'tlsConfig' | 'basicAuth' | 'authorization' | 'bearerTokenSecret' | 'oauth2' | 'metricRelabelings' | 'followRedirects' | 'enableHttp2'> &
+    Pick<MonitorSpecCommon, 'sampleLimit' | 'targetLimit' | 'labelLimit' | 'labelNameLengthLimit' | 'labelValueLengthLimit' | 'keepDroppedTargets' | 'scrapeProtocols'> & {
+      jobName?: string;
+      prober?: { url?: string; scheme?: string; path?: string; proxyUrl?: string };
+      module?: string;
+      params?: Array<{ name?: string; values?: string[] }>;
+      interval?: string;
+      scrapeTimeout?: string;
+      targets?: {
+        staticConfig?: { static?: string[]; labels?: Record<string, string>; relabelingConfigs?: RelabelConfigCR[] };
+        ingress?: { selector?: LabelSelector; namespaceSelector?: NamespaceSelectorCR; relabelingConfigs?: RelabelConfigCR[] };
+      };
+    };
+}

@@ -77,7 +77,7 @@ function sdConfig(spec: MonitorSpecCommon, namespace: string, role: KubernetesSd
 }
 
 /** matchLabels / matchExpressions as keep/drop rules on `<prefix>label_<k>` / `labelpresent_<k>`. */
-function selectorRelabelings(selector: LabelSelector, prefix: string): RelabelConfigYaml[] {
+export function selectorRelabelings(selector: LabelSelector, prefix: string): RelabelConfigYaml[] {
   const rules: RelabelConfigYaml[] = [];
   const both = (key: string) => [`${prefix}label_${sanitize(key)}`, `${prefix}labelpresent_${sanitize(key)}`];
   for (const key of Object.keys(selector.matchLabels ?? {}).sort()) {

@@ -51,11 +51,12 @@ export interface MonitorObjectMeta {
  * namespace's labels (nil = all). `namespaceLabels` returns undefined for an unknown namespace.
  */
 /** The kinds a prometheusCR selects, with their selector and namespace selector fields. */
-export type MonitorKind = 'PodMonitor' | 'ServiceMonitor' | 'ScrapeConfig';
+export type MonitorKind = 'PodMonitor' | 'ServiceMonitor' | 'ScrapeConfig' | 'Probe';
 const selectorFields = {
   PodMonitor: ['podMonitorSelector', 'podMonitorNamespaceSelector'],
   ServiceMonitor: ['serviceMonitorSelector', 'serviceMonitorNamespaceSelector'],
   ScrapeConfig: ['scrapeConfigSelector', 'scrapeConfigNamespaceSelector'],
+  Probe: ['probeSelector', 'probeNamespaceSelector'],
 } as const;
 
 export function monitorSelection(
@@ -107,7 +108,7 @@ export function selectMonitors<M extends MonitorObjectMeta>(
 
 /** Whether selection needs namespace labels (so the caller knows to watch namespaces). */
 export function needsNamespaceLabels(cr: PrometheusCRSettings): boolean {
-  return [cr.podMonitorNamespaceSelector, cr.serviceMonitorNamespaceSelector, cr.scrapeConfigNamespaceSelector].some((s) => !!s && !selectsEverything(s));
+  return [cr.podMonitorNamespaceSelector, cr.serviceMonitorNamespaceSelector, cr.scrapeConfigNamespaceSelector, cr.probeNamespaceSelector].some((s) => !!s && !selectsEverything(s));
 }
 
 function selectsEverything(selector: LabelSelector): boolean {

@@ -4,7 +4,7 @@
 import { KubeApiError, type KubeClient } from './client.js';
 import { GoneError, type ListPage, type ListWatchSource, type WatchLine } from './informer.js';
 
-export type WatchedResource = 'pods' | 'services' | 'endpoints' | 'endpointslices' | 'ingresses' | 'nodes' | 'namespaces' | 'secrets' | 'podmonitors' | 'servicemonitors' | 'scrapeconfigs';
+export type WatchedResource = 'pods' | 'services' | 'endpoints' | 'endpointslices' | 'ingresses' | 'nodes' | 'namespaces' | 'secrets' | 'podmonitors' | 'servicemonitors' | 'scrapeconfigs' | 'probes';
 
 export interface WatchScope {
   resource: WatchedResource;
@@ -38,6 +38,7 @@ const groupVersion: Record<WatchedResource, string> = {
   podmonitors: 'apis/monitoring.coreos.com/v1',
   servicemonitors: 'apis/monitoring.coreos.com/v1',
   scrapeconfigs: 'apis/monitoring.coreos.com/v1alpha1',
+  probes: 'apis/monitoring.coreos.com/v1',
 };
 
 export function scopeKey(scope: WatchScope): string {

@@ -52,11 +52,12 @@ export interface SkippedConfig {
   message: string;
 }
 
-type MonitorResource = 'podmonitors' | 'servicemonitors' | 'scrapeconfigs';
+type MonitorResource = 'podmonitors' | 'servicemonitors' | 'scrapeconfigs' | 'probes';
 const monitorGroupVersionOf: Record<MonitorResource, string> = {
   podmonitors: 'apis/monitoring.coreos.com/v1',
   servicemonitors: 'apis/monitoring.coreos.com/v1',
   scrapeconfigs: 'apis/monitoring.coreos.com/v1alpha1',
+  probes: 'apis/monitoring.coreos.com/v1',
 };
 const monitorGroupVersions = [...new Set(Object.values(monitorGroupVersionOf))];
 
@@ -165,6 +166,7 @@ export class DiscoveryRuntime {
       ...(prometheusCR.podMonitorSelector ? ['podmonitors' as const] : []),
       ...(prometheusCR.serviceMonitorSelector ? ['servicemonitors' as const] : []),
       ...(prometheusCR.scrapeConfigSelector ? ['scrapeconfigs' as const] : []),
+      ...(prometheusCR.probeSelector ? ['probes' as const] : []),
     ];
   }
 
@@ -340,6 +342,7 @@ export class DiscoveryRuntime {
         podMonitors: store('podmonitors'),
         serviceMonitors: store('servicemonitors'),
         scrapeConfigs: store('scrapeconfigs'),
+        probes: store('probes'),
         namespaces: store('namespaces'),
         settings: { ...this.options.prometheusCR, ...(this.defaultServiceRole ? { serviceDiscoveryRole: this.defaultServiceRole } : {}) },
         secrets: this.secrets,
@@ -380,9 +383,9 @@ export class DiscoveryRuntime {
     const skipped = [...skippedMonitors];
     for (const problem of problems) {
       // A generated job that fails (e.g. its relabelings) is the monitor's fault: name the monitor.
-      const monitor = /^(podMonitor|serviceMonitor|scrapeConfig)\/([^/]+)\/([^/]+)(\/\d+)?$/.exec(problem.job);
+      const monitor = /^(podMonitor|serviceMonitor|scrapeConfig|probe)\/([^/]+)\/([^/]+)(\/\d+)?$/.exec(problem.job);
       if (monitor) {
-        const kind = ({ podMonitor: 'PodMonitor', serviceMonitor: 'ServiceMonitor', scrapeConfig: 'ScrapeConfig' } as const)[monitor[1] as 'podMonitor' | 'serviceMonitor' | 'scrapeConfig'];
+        const kind = ({ podMonitor: 'PodMonitor', serviceMonitor: 'ServiceMonitor', scrapeConfig: 'ScrapeConfig', probe: 'Probe' } as const)[monitor[1] as 'podMonitor' | 'serviceMonitor' | 'scrapeConfig' | 'probe'];
         skipped.push(this.reportMonitorProblem({ name: `${monitor[2]}/${monitor[3]}`, kind, message: `job ${problem.job}: ${problem.message}`, pending: false }));
         continue;
       }
@@ -473,7 +476,7 @@ export class DiscoveryRuntime {
       transform: transformFor(scope),
       onEvent,
       onSynced: () => {
-        if (['podmonitors', 'servicemonitors', 'scrapeconfigs', 'namespaces', 'secrets'].includes(scope.resource)) this.scheduleMonitorConfigs();
+        if (['podmonitors', 'servicemonitors', 'scrapeconfigs', 'probes', 'namespaces', 'secrets'].includes(scope.resource)) this.scheduleMonitorConfigs();
         else this.options.onTargetsChanged?.();
       },
       logger: this.options.logger,

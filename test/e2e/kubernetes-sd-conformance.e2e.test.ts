@@ -135,7 +135,8 @@ describe('kubernetes_sd: the same targets and labels as Prometheus\'s own discov
   it.each(['pod', 'endpoints', 'endpointslice'] as const)('role %s with attach_metadata node: the node\'s name, labels and annotations as Prometheus adds them', async (role) => {
     // The node the fixture pod runs on, with a label and an annotation of its own.
     const nodeName = fixturePod.spec?.nodeName ?? 'node-a';
-    await kubectl(['label', 'node', nodeName, 'topology.kubernetes.io/zone=eu-west-1a', '--overwrite']);
+    // (Not a topology.kubernetes.io label: the apiserver copies those onto pods bound to the node.)
+    await kubectl(['label', 'node', nodeName, 'e2e.edot-ta.io/rack=r42', '--overwrite']);
     await kubectl(['annotate', 'node', nodeName, 'edot-ta.io/conformance=attach', '--overwrite']);
     // Every Node of the apiserver, as Prometheus's node informer sees them (other tests register some).
     const nodes = new Map((await core.listNode()).items.map((n) => [n.metadata?.name ?? '', n]));
@@ -205,7 +206,7 @@ describe('kubernetes_sd: the same targets and labels as Prometheus\'s own discov
       {
         job_name: 'pods-with-node',
         kubernetes_sd_configs: [{ role: 'pod', namespaces: { names: [namespace] }, attach_metadata: { node: true } }],
-        relabel_configs: [{ source_labels: ['__meta_kubernetes_node_label_topology_kubernetes_io_zone'], target_label: 'zone' }],
+        relabel_configs: [{ source_labels: ['__meta_kubernetes_node_label_e2e_edot_ta_io_rack'], target_label: 'rack' }],
       },
     ] }));
     const created = await core.createNamespacedPod({ namespace, body: { metadata: { name: 'collector' }, spec: { nodeName: fixturePod.spec?.nodeName ?? 'node-a', containers: [{ name: 'otc-container', image: 'docker.elastic.co/elastic-agent/elastic-agent:9.1.0' }] } } });
@@ -256,10 +257,10 @@ describe('kubernetes_sd: the same targets and labels as Prometheus\'s own discov
     // The ingress job (role ingress, under the shipped RBAC): every rule host and path of the test's Ingresses.
     const ingressTargets = ((await (await fetch(`${endpoint}/jobs/ingresses/targets?collector_id=collector`)).json()) as Array<{ targets: string[] }>).flatMap((g) => g.targets).sort();
     expect(ingressTargets).toEqual(['a.b.example.com', 'old.example.net', 'plain.example.org', 'shop.example.com', 'shop.example.com']);
-    // attach_metadata through the sidecar (a Node watch, metadata only): the zone label of the pod's node.
+    // attach_metadata through the sidecar (a Node watch, metadata only): the rack label of the pod's node.
     const withNode = (await (await fetch(`${endpoint}/jobs/pods-with-node/targets?collector_id=collector`)).json()) as Array<{ targets: string[]; labels: Labels }>;
     const gateway = withNode.find((g) => g.targets[0]?.startsWith(`${podIP}:`));
-    expect(gateway?.labels.__meta_kubernetes_node_label_topology_kubernetes_io_zone).toBe('eu-west-1a');
+    expect(gateway?.labels.__meta_kubernetes_node_label_e2e_edot_ta_io_rack).toBe('r42');
     expect(configs[`serviceMonitor/${namespace}/istio-gateways-endpoints/0`]?.relabel_configs).toContainEqual({ action: 'keep', source_labels: ['__meta_kubernetes_endpoint_port_name'], regex: 'status-port' });
   });
 });

@@ -1,5 +1,6 @@
-// ScrapeConfig (monitoring.coreos.com/v1alpha1) on the real apiserver: a sidecar under the
-// shipped RBAC selects them with prometheusCR.scrapeConfigSelector (as the Target Allocator),
+// ScrapeConfig (monitoring.coreos.com/v1alpha1) and Probe (v1) on the real apiserver: a sidecar
+// under the shipped RBAC selects them with prometheusCR.scrapeConfigSelector / probeSelector (as
+// the Target Allocator),
 // converts them as the prometheus-operator does, and a real Prometheus fed from the sidecar (as
 // the collector's receiver is) scrapes their targets; one with a discovery edot-ta does not run
 // is skipped with an Event naming it, the others are served.
@@ -16,7 +17,7 @@ import { fetchReceiverConfig } from './support/receiver.js';
 import { sidecarServiceAccount } from './support/service-accounts.js';
 import { startSidecarProcess } from './support/sidecar.js';
 
-describe('ScrapeConfig CRDs, served by a sidecar and scraped by a real Prometheus', () => {
+describe('ScrapeConfig and Probe CRDs, served by a sidecar and scraped by a real Prometheus', () => {
   const { core, custom } = clients();
   const dir = mkdtempSync(join(tmpdir(), 'edot-ta-scrapeconfig-e2e-'));
   const servers: Server[] = [];
@@ -28,7 +29,7 @@ describe('ScrapeConfig CRDs, served by a sidecar and scraped by a real Prometheu
     for (const server of servers) server.close();
   });
 
-  it('static and kubernetes discovery from ScrapeConfigs: job names, spec.jobName and relabelings as the prometheus-operator generates them; consul skipped with an Event', async () => {
+  it('static and kubernetes discovery from ScrapeConfigs and a static Probe: job names, spec.jobName and relabelings as the prometheus-operator generates them; consul skipped with an Event', async () => {
     const namespace = await createTestNamespace('scrapeconfig');
     const release = { release: namespace };
     servers.push(await serveEnvoyStats('127.0.8.1'), await serveEnvoyStats('127.0.8.2'));
@@ -46,6 +47,11 @@ describe('ScrapeConfig CRDs, served by a sidecar and scraped by a real Prometheu
       relabelings: [{ sourceLabels: ['__meta_kubernetes_pod_annotation_prometheus_io_scrape'], regex: 'true', action: 'Keep' }, { sourceLabels: ['__meta_kubernetes_pod_name'], targetLabel: 'pod' }],
     });
     await scrapeConfig('consul', { consulSDConfigs: [{ server: 'consul.service:8500' }] });
+    // A Probe: the "prober" here is the stats server on 127.0.8.1 (any exporter answers the probe URL).
+    await custom.createNamespacedCustomObject({
+      group: 'monitoring.coreos.com', version: 'v1', namespace, plural: 'probes',
+      body: { apiVersion: 'monitoring.coreos.com/v1', kind: 'Probe', metadata: { name: 'websites', labels: release }, spec: { module: 'http_2xx', prober: { url: '127.0.8.1:15090', path: '/stats/prometheus' }, targets: { staticConfig: { static: ['https://www.example.com'] } } } },
+    });
 
     const kubeconfig = await sidecarServiceAccount({ adminKubeconfig: clusterEndpoints().kubeconfigPath, namespace, dir });
     const collector = await core.createNamespacedPod({ namespace, body: { metadata: { name: 'collector' }, spec: { nodeName: 'node-sc', containers: [{ name: 'otc-container', image: 'docker.elastic.co/elastic-agent/elastic-agent:9.1.0' }] } } });
@@ -55,15 +61,15 @@ describe('ScrapeConfig CRDs, served by a sidecar and scraped by a real Prometheu
       name: 'scrapeconfig', logFile: join(dir, 'sidecar.log'), port, args: [], kubeconfig,
       pod: { name: 'collector', uid: collector.metadata?.uid ?? '', namespace, node: 'node-sc' }, group: `${namespace}/edot`,
       env: {
-        EDOT_TA_PROMETHEUS_CR: JSON.stringify({ enabled: true, scrapeInterval: '1s', scrapeConfigSelector: { matchLabels: release }, allowNamespaces: [namespace] }),
+        EDOT_TA_PROMETHEUS_CR: JSON.stringify({ enabled: true, scrapeInterval: '1s', scrapeConfigSelector: { matchLabels: release }, probeSelector: { matchLabels: release }, allowNamespaces: [namespace] }),
         EDOT_TA_LEASE_RENEW_SECONDS: '1',
         EDOT_TA_LEASE_DURATION_SECONDS: '4',
       },
     });
     const proc = sidecar;
-    const jobs = [`scrapeConfig/${namespace}/annotated-pods`, `scrapeConfig/${namespace}/external`];
+    const jobs = [`probe/${namespace}/websites`, `scrapeConfig/${namespace}/annotated-pods`, `scrapeConfig/${namespace}/external`];
     let configs: Record<string, { relabel_configs?: unknown[] }> = {};
-    await waitFor('both ScrapeConfig jobs on /scrape_configs', async () => {
+    await waitFor('the ScrapeConfig and Probe jobs on /scrape_configs', async () => {
       const res = await fetch(`${endpoint}/scrape_configs`).catch(() => undefined);
       configs = res?.ok ? ((await res.json()) as typeof configs) : {};
       return JSON.stringify(Object.keys(configs).sort()) === JSON.stringify(jobs);
@@ -83,10 +89,11 @@ describe('ScrapeConfig CRDs, served by a sidecar and scraped by a real Prometheu
     prometheus = await Prometheus.start(await fetchReceiverConfig({ endpoint, collectorId: 'collector' }), { dir });
     const prom = prometheus;
     let up: Array<{ metric: Record<string, string>; value: [number, string] }> = [];
-    await waitFor('both targets up in Prometheus', async () => {
+    await waitFor('every target up in Prometheus', async () => {
       up = (await prom.query('up')).filter((s) => s.value[1] === '1');
       return up.some((s) => s.metric.job === 'external' && s.metric.env === 'e2e' && s.metric.instance === '127.0.8.1:15090')
-        && up.some((s) => s.metric.job === `scrapeConfig/${namespace}/annotated-pods` && s.metric.pod === 'exporter');
+        && up.some((s) => s.metric.job === `scrapeConfig/${namespace}/annotated-pods` && s.metric.pod === 'exporter')
+        && up.some((s) => s.metric.job === `probe/${namespace}/websites` && s.metric.instance === 'https://www.example.com' && s.metric.namespace === namespace);
     }, { timeoutMs: 60_000, intervalMs: 500, describe: () => `${JSON.stringify(up)}\n${prom.logTail()}` });
   });
 });

@@ -47,6 +47,7 @@ describe('effective permissions of the shipped ServiceAccounts', () => {
       'get,list,watch discovery.k8s.io/endpointslices cluster-wide',
       'get,list,watch endpoints cluster-wide',
       'get,list,watch monitoring.coreos.com/podmonitors cluster-wide',
+      'get,list,watch monitoring.coreos.com/probes cluster-wide',
       'get,list,watch monitoring.coreos.com/scrapeconfigs cluster-wide',
       'get,list,watch monitoring.coreos.com/servicemonitors cluster-wide',
       'get,list,watch namespaces cluster-wide',
