@@ -62,6 +62,11 @@ export interface PrometheusCRSettings {
   /** nil: no Probe is selected; {}: all. */
   probeSelector?: LabelSelector | null;
   probeNamespaceSelector?: LabelSelector | null;
+  /**
+   * prometheus-operator scrape classes: settings a monitor picks by `spec.scrapeClass` (the one
+   * marked `default` when it names none). Checked here for names only; the sidecar reads the rest.
+   */
+  scrapeClasses?: ScrapeClassSettings[];
   /** Non-empty: only monitors in these namespaces (denyNamespaces then ignored). */
   allowNamespaces?: string[];
   denyNamespaces?: string[];
@@ -75,6 +80,25 @@ export interface PrometheusCRSettings {
 }
 
 export type ServiceDiscoveryRole = 'Endpoints' | 'EndpointSlice';
+
+export type ScrapeClassSettings = { name: string; default?: boolean } & Record<string, unknown>;
+
+function scrapeClasses(raw: unknown): ScrapeClassSettings[] | undefined {
+  if (raw === undefined || raw === null) return undefined;
+  if (!Array.isArray(raw)) throw new SelectorError('prometheusCR.scrapeClasses: must be a list');
+  const names = new Set<string>();
+  raw.forEach((entry: unknown, i) => {
+    const at = `prometheusCR.scrapeClasses[${i}]`;
+    if (!entry || typeof entry !== 'object' || Array.isArray(entry)) throw new SelectorError(`${at}: must be an object`);
+    const { name, default: isDefault } = entry as { name?: unknown; default?: unknown };
+    if (typeof name !== 'string' || name === '') throw new SelectorError(`${at}.name: required`);
+    if (names.has(name)) throw new SelectorError(`${at}.name: "${name}" is used twice`);
+    names.add(name);
+    if (isDefault !== undefined && typeof isDefault !== 'boolean') throw new SelectorError(`${at}.default: must be true or false`);
+  });
+  if (raw.filter((c: { default?: boolean }) => c.default === true).length > 1) throw new SelectorError('prometheusCR.scrapeClasses: more than one is marked default');
+  return raw as ScrapeClassSettings[];
+}
 export const serviceDiscoveryRoles: readonly ServiceDiscoveryRole[] = ['Endpoints', 'EndpointSlice'];
 
 export const defaultScrapeInterval = '30s';
@@ -109,6 +133,7 @@ export function parsePrometheusCR(raw: unknown): PrometheusCRSettings {
     ...(cr.scrapeConfigNamespaceSelector === undefined ? {} : { scrapeConfigNamespaceSelector: selector('scrapeConfigNamespaceSelector') }),
     ...(cr.probeSelector === undefined ? {} : { probeSelector: selector('probeSelector') }),
     ...(cr.probeNamespaceSelector === undefined ? {} : { probeNamespaceSelector: selector('probeNamespaceSelector') }),
+    ...(cr.scrapeClasses === undefined || cr.scrapeClasses === null ? {} : { scrapeClasses: scrapeClasses(cr.scrapeClasses)! }),
     allowNamespaces: names('allowNamespaces'),
     denyNamespaces: names('denyNamespaces'),
     ...(cr.serviceDiscoveryRole === undefined ? {} : { serviceDiscoveryRole: cr.serviceDiscoveryRole as ServiceDiscoveryRole }),

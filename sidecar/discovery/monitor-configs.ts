@@ -52,6 +52,7 @@ export function buildMonitorScrapeConfigs(inputs: MonitorInputs): { configs: Scr
   const ctx = {
     scrapeInterval: inputs.settings.scrapeInterval,
     ...(inputs.settings.serviceDiscoveryRole ? { serviceDiscoveryRole: inputs.settings.serviceDiscoveryRole } : {}),
+    ...(inputs.settings.scrapeClasses ? { scrapeClasses: inputs.settings.scrapeClasses } : {}),
     secret: (namespace: string, name: string, key: string) => {
       const problem = inputs.secrets.problem?.(namespace, name);
       if (problem) throw new MissingReferenceError(`cannot read Secret ${namespace}/${name}: ${problem}`);

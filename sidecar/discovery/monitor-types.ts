@@ -100,6 +100,8 @@ export interface MonitorSpecCommon {
   bodySizeLimit?: string;
   scrapeProtocols?: string[];
   attachMetadata?: { node?: boolean };
+  /** A prometheusCR.scrapeClasses entry by name (else the default class). */
+  scrapeClass?: string;
 }
 
 export interface MonitorMeta {
@@ -129,6 +131,7 @@ export interface ScrapeConfigCR {
   metadata?: MonitorMeta;
   spec?: {
     jobName?: string;
+    scrapeClass?: string;
     staticConfigs?: Array<{ targets?: string[]; labels?: Record<string, string> }>;
     fileSDConfigs?: Array<{ files?: string[]; refreshInterval?: string }>;
     httpSDConfigs?: Array<Pick<EndpointCommon, 'basicAuth' | 'authorization' | 'tlsConfig' | 'followRedirects' | 'proxyUrl'> & { url?: string; refreshInterval?: string; enableHTTP2?: boolean }>;
@@ -176,6 +179,7 @@ export interface ProbeCR {
   spec?: Pick<EndpointCommon, 'tlsConfig' | 'basicAuth' | 'authorization' | 'bearerTokenSecret' | 'oauth2' | 'metricRelabelings' | 'followRedirects' | 'enableHttp2'> &
     Pick<MonitorSpecCommon, 'sampleLimit' | 'targetLimit' | 'labelLimit' | 'labelNameLengthLimit' | 'labelValueLengthLimit' | 'keepDroppedTargets' | 'scrapeProtocols'> & {
       jobName?: string;
+      scrapeClass?: string;
       prober?: { url?: string; scheme?: string; path?: string; proxyUrl?: string };
       module?: string;
       params?: Array<{ name?: string; values?: string[] }>;

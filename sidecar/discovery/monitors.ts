@@ -5,7 +5,8 @@
 import { compileRelabelConfigs } from '../relabel/relabel.js';
 import { addHttpClientFields, type ObjectValueLookup } from './monitor-http.js';
 import type { EndpointCommon, MonitorSpecCommon, PodMetricsEndpoint, PodMonitor, RelabelConfigCR, ServiceMonitor, ServiceMonitorEndpoint } from './monitor-types.js';
-import { defaultScrapeInterval, validateLabelSelector, type LabelSelector, type ServiceDiscoveryRole } from '../../contract/prometheus-cr.js';
+import { defaultScrapeInterval, validateLabelSelector, type LabelSelector, type ScrapeClassSettings, type ServiceDiscoveryRole } from '../../contract/prometheus-cr.js';
+import { scrapeClassFor, withScrapeClass, type ScrapeClass } from './scrape-class.js';
 import { labelSelectorString } from './selectors.js';
 import type { KubernetesSdConfigYaml, RelabelConfigYaml, ScrapeConfigYaml } from './types.js';
 
@@ -16,6 +17,8 @@ export interface MonitorContext extends ObjectValueLookup {
   scrapeInterval?: string;
   /** prometheusCR.serviceDiscoveryRole: how ServiceMonitors are discovered (default Endpoints). */
   serviceDiscoveryRole?: ServiceDiscoveryRole;
+  /** prometheusCR.scrapeClasses: what a monitor's spec.scrapeClass (or the default class) adds. */
+  scrapeClasses?: readonly ScrapeClassSettings[];
 }
 
 export class MonitorError extends Error {
@@ -64,11 +67,12 @@ export function sdNamespaces(spec: MonitorSpecCommon, ownNamespace: string): str
   return names.length === 0 ? [ownNamespace] : names;
 }
 
-function sdConfig(spec: MonitorSpecCommon, namespace: string, role: KubernetesSdConfigYaml['role'], selectorRoles: string[]): KubernetesSdConfigYaml {
+function sdConfig(spec: MonitorSpecCommon, namespace: string, role: KubernetesSdConfigYaml['role'], selectorRoles: string[], cls: ScrapeClass = {}): KubernetesSdConfigYaml {
   const sd: KubernetesSdConfigYaml = { role };
   const names = sdNamespaces(spec, namespace);
   if (names.length > 0) sd.namespaces = { names };
-  if (spec.attachMetadata) sd.attach_metadata = { node: spec.attachMetadata.node ?? false };
+  const attachMetadata = spec.attachMetadata ?? cls.attachMetadata;
+  if (attachMetadata) sd.attach_metadata = { node: attachMetadata.node ?? false };
   if (spec.selectorMechanism === 'RoleSelector') {
     const label = labelSelectorString(spec.selector ?? {});
     sd.selectors = selectorRoles.map((r) => ({ role: r, label }));
@@ -167,10 +171,12 @@ function monitorGuard<T>(kind: 'PodMonitor' | 'ServiceMonitor', monitor: PodMoni
 export function podMonitorScrapeConfigs(monitor: PodMonitor, ctx: MonitorContext): ScrapeConfigYaml[] {
   return monitorGuard('PodMonitor', monitor, (namespace, name) => {
     const spec = monitor.spec ?? {};
+    const cls = scrapeClassFor(ctx.scrapeClasses, spec.scrapeClass);
     const endpoints: PodMetricsEndpoint[] = spec.podMetricsEndpoints ?? [];
-    return endpoints.map((ep, i) => {
-      validateEndpoint(ep, i, ctx);
-      const config = baseConfig(`podMonitor/${namespace}/${name}/${i}`, sdConfig(spec, namespace, 'pod', ['pod']), ep, namespace, ctx);
+    return endpoints.map((own, i) => {
+      validateEndpoint(own, i, ctx);
+      const ep = withScrapeClass(own, cls);
+      const config = baseConfig(`podMonitor/${namespace}/${name}/${i}`, sdConfig(spec, namespace, 'pod', ['pod'], cls), ep, namespace, ctx);
       const rules: RelabelConfigYaml[] = [jobNameRule()];
       if (ep.filterRunning ?? true) rules.push(runningFilter());
       if (spec.selectorMechanism !== 'RoleSelector') rules.push(...selectorRelabelings(spec.selector ?? {}, '__meta_kubernetes_pod_'));
@@ -191,7 +197,7 @@ export function podMonitorScrapeConfigs(monitor: PodMonitor, ctx: MonitorContext
       if (spec.jobLabel) rules.push(copyLabel(`__meta_kubernetes_pod_label_${sanitize(spec.jobLabel)}`, 'job'));
       if (ep.port) rules.push({ target_label: 'endpoint', replacement: ep.port });
       else if (targetPort && targetPort !== '0') rules.push({ target_label: 'endpoint', replacement: targetPort });
-      rules.push(...crRelabelConfigs(ep.relabelings));
+      rules.push(...crRelabelConfigs(cls.relabelings), ...crRelabelConfigs(ep.relabelings));
       config.relabel_configs = rules;
       addLimitsAndMetricRelabelings(config, spec, ep);
       return config;
@@ -207,15 +213,17 @@ export function podMonitorScrapeConfigs(monitor: PodMonitor, ctx: MonitorContext
 export function serviceMonitorScrapeConfigs(monitor: ServiceMonitor, ctx: MonitorContext): ScrapeConfigYaml[] {
   return monitorGuard('ServiceMonitor', monitor, (namespace, name) => {
     const spec = monitor.spec ?? {};
+    const cls = scrapeClassFor(ctx.scrapeClasses, spec.scrapeClass);
     const endpoints: ServiceMonitorEndpoint[] = spec.endpoints ?? [];
-    return endpoints.map((ep, i) => {
-      validateEndpoint(ep, i, ctx);
+    return endpoints.map((own, i) => {
+      validateEndpoint(own, i, ctx);
+      const ep = withScrapeClass(own, cls);
       const targetPort = ep.targetPort === undefined || ep.targetPort === null ? undefined : String(ep.targetPort);
       // Without a port every port of every endpoint would be scraped: almost always a mistake.
       if (!ep.port && (!targetPort || targetPort === '0')) throw new Error(`endpoint[${i}]: port or targetPort is required`);
       const slices = (spec.serviceDiscoveryRole ?? ctx.serviceDiscoveryRole) === 'EndpointSlice';
       const role = slices ? 'endpointslice' : 'endpoints';
-      const config = baseConfig(`serviceMonitor/${namespace}/${name}/${i}`, sdConfig(spec, namespace, role, [role, 'service']), ep, namespace, ctx);
+      const config = baseConfig(`serviceMonitor/${namespace}/${name}/${i}`, sdConfig(spec, namespace, role, [role, 'service'], cls), ep, namespace, ctx);
       const rules: RelabelConfigYaml[] = [jobNameRule()];
       if (spec.selectorMechanism !== 'RoleSelector') rules.push(...selectorRelabelings(spec.selector ?? {}, '__meta_kubernetes_service_'));
       if (ep.port) rules.push({ action: 'keep', source_labels: [slices ? '__meta_kubernetes_endpointslice_port_name' : '__meta_kubernetes_endpoint_port_name'], regex: ep.port });
@@ -241,7 +249,7 @@ export function serviceMonitorScrapeConfigs(monitor: ServiceMonitor, ctx: Monito
       if (spec.jobLabel) rules.push(copyLabel(`__meta_kubernetes_service_label_${sanitize(spec.jobLabel)}`, 'job'));
       if (ep.port) rules.push({ target_label: 'endpoint', replacement: ep.port });
       else if (targetPort) rules.push({ target_label: 'endpoint', replacement: targetPort });
-      rules.push(...crRelabelConfigs(ep.relabelings));
+      rules.push(...crRelabelConfigs(cls.relabelings), ...crRelabelConfigs(ep.relabelings));
       config.relabel_configs = rules;
       addLimitsAndMetricRelabelings(config, spec, ep);
       return config;

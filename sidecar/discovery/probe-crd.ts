@@ -8,6 +8,7 @@ import { defaultScrapeInterval, validateLabelSelector } from '../../contract/pro
 import { addHttpClientFields } from './monitor-http.js';
 import { crRelabelConfigs, parseDurationMs, sdNamespaces, selectorRelabelings, type MonitorContext } from './monitors.js';
 import type { ProbeCR } from './monitor-types.js';
+import { scrapeClassFor, withScrapeClass } from './scrape-class.js';
 import type { RelabelConfigYaml, ScrapeConfigYaml } from './types.js';
 
 export type { ProbeCR } from './monitor-types.js';
@@ -17,6 +18,7 @@ export function probeScrapeConfigs(probe: ProbeCR, ctx: MonitorContext): ScrapeC
   const name = probe.metadata?.name ?? '';
   if (!namespace || !name) throw new Error('metadata.name and metadata.namespace are required');
   const spec = probe.spec ?? {};
+  const cls = scrapeClassFor(ctx.scrapeClasses, spec.scrapeClass);
   const proberUrl = spec.prober?.url;
   if (!proberUrl) throw new Error('spec.prober.url is required');
   const { staticConfig, ingress } = spec.targets ?? {};
@@ -40,7 +42,7 @@ export function probeScrapeConfigs(probe: ProbeCR, ctx: MonitorContext): ScrapeC
     if (spec[field]) config[key] = spec[field];
   }
   if (spec.scrapeProtocols?.length) config.scrape_protocols = spec.scrapeProtocols;
-  const { tlsConfig, basicAuth, authorization, bearerTokenSecret, oauth2, followRedirects, enableHttp2 } = spec;
+  const { tlsConfig, basicAuth, authorization, bearerTokenSecret, oauth2, followRedirects, enableHttp2, metricRelabelings: ownMetricRelabelings } = withScrapeClass(spec, cls);
   addHttpClientFields(config, ctx, namespace, { tlsConfig, basicAuth, authorization, bearerTokenSecret, oauth2, followRedirects, enableHttp2, proxyUrl: spec.prober?.proxyUrl });
 
   const rules: RelabelConfigYaml[] = [{ source_labels: ['job'], target_label: '__tmp_prometheus_job_name' }];
@@ -52,7 +54,7 @@ export function probeScrapeConfigs(probe: ProbeCR, ctx: MonitorContext): ScrapeC
   if (staticConfig) {
     // As the operator: the Probe's namespace unless the labels name one.
     config.static_configs = [{ targets: staticConfig.static ?? [], labels: { ...staticConfig.labels, namespace: staticConfig.labels?.namespace ?? namespace } }];
-    rules.push({ source_labels: ['__address__'], target_label: '__param_target' }, ...prober, ...crRelabelConfigs(staticConfig.relabelingConfigs));
+    rules.push({ source_labels: ['__address__'], target_label: '__param_target' }, ...prober, ...crRelabelConfigs(cls.relabelings), ...crRelabelConfigs(staticConfig.relabelingConfigs));
   } else if (ingress) {
     const selector = validateLabelSelector(ingress.selector, 'spec.targets.ingress.selector');
     rules.push(...selectorRelabelings(selector, '__meta_kubernetes_ingress_'));
@@ -64,11 +66,12 @@ export function probeScrapeConfigs(probe: ProbeCR, ctx: MonitorContext): ScrapeC
       { source_labels: ['__meta_kubernetes_ingress_name'], target_label: 'ingress' },
       { source_labels: ['__address__'], separator: ';', regex: '(.*)', target_label: '__tmp_ingress_address', replacement: '$1', action: 'replace' },
       ...prober,
+      ...crRelabelConfigs(cls.relabelings),
       ...crRelabelConfigs(ingress.relabelingConfigs),
     );
   }
   config.relabel_configs = rules;
-  const metricRelabelings = crRelabelConfigs(spec.metricRelabelings);
+  const metricRelabelings = crRelabelConfigs(ownMetricRelabelings);
   if (metricRelabelings.length > 0) config.metric_relabel_configs = metricRelabelings;
   for (const [field, compiled] of [['relabelingConfigs', rules], ['metricRelabelings', metricRelabelings]] as const) {
     try {

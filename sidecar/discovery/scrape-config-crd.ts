@@ -10,6 +10,7 @@ import { defaultScrapeInterval } from '../../contract/prometheus-cr.js';
 import { addHttpClientFields } from './monitor-http.js';
 import { crRelabelConfigs, parseDurationMs, type MonitorContext } from './monitors.js';
 import type { ScrapeConfigCR } from './monitor-types.js';
+import { scrapeClassFor, withScrapeClass } from './scrape-class.js';
 import type { KubernetesSdConfigYaml, RelabelConfigYaml, ScrapeConfigYaml } from './types.js';
 
 export type { ScrapeConfigCR } from './monitor-types.js';
@@ -24,6 +25,8 @@ export function scrapeConfigCrdScrapeConfigs(sc: ScrapeConfigCR, ctx: MonitorCon
   const name = sc.metadata?.name ?? '';
   if (!namespace || !name) throw new Error('metadata.name and metadata.namespace are required');
   const spec = sc.spec ?? {};
+  const cls = scrapeClassFor(ctx.scrapeClasses, spec.scrapeClass);
+  const merged = withScrapeClass(spec, cls);
   const unsupported = Object.keys(spec).filter((key) => /SDConfigs?$/.test(key) && !supportedDiscovery.has(key) && (spec as Record<string, unknown>)[key] !== undefined);
   if (unsupported.length > 0) throw new Error(`${unsupported.join(', ')}: not run by edot-ta (it runs staticConfigs, fileSDConfigs, httpSDConfigs, kubernetesSDConfigs and dnsSDConfigs); the ScrapeConfig is not served`);
 
@@ -48,9 +51,9 @@ export function scrapeConfigCrdScrapeConfigs(sc: ScrapeConfigCR, ctx: MonitorCon
     config.scheme = spec.scheme.toLowerCase();
   }
   addHttpClientFields(config, ctx, namespace, {
-    ...(spec.tlsConfig ? { tlsConfig: spec.tlsConfig } : {}),
+    ...(merged.tlsConfig ? { tlsConfig: merged.tlsConfig } : {}),
     ...(spec.basicAuth ? { basicAuth: spec.basicAuth } : {}),
-    ...(spec.authorization ? { authorization: spec.authorization } : {}),
+    ...(merged.authorization ? { authorization: merged.authorization } : {}),
     ...(spec.oauth2 ? { oauth2: spec.oauth2 } : {}),
     ...(spec.enableHTTP2 !== undefined ? { enableHttp2: spec.enableHTTP2 } : {}),
     ...(spec.proxyUrl ? { proxyUrl: spec.proxyUrl } : {}),
@@ -98,11 +101,11 @@ export function scrapeConfigCrdScrapeConfigs(sc: ScrapeConfigCR, ctx: MonitorCon
     }));
   }
 
-  const rules: RelabelConfigYaml[] = [{ source_labels: ['job'], target_label: '__tmp_prometheus_job_name' }];
+  const rules: RelabelConfigYaml[] = [{ source_labels: ['job'], target_label: '__tmp_prometheus_job_name' }, ...crRelabelConfigs(cls.relabelings)];
   if (spec.jobName) rules.push({ target_label: 'job', action: 'replace', replacement: spec.jobName });
   rules.push(...crRelabelConfigs(spec.relabelings));
   config.relabel_configs = rules;
-  const metricRelabelings = crRelabelConfigs(spec.metricRelabelings);
+  const metricRelabelings = crRelabelConfigs(merged.metricRelabelings);
   if (metricRelabelings.length > 0) config.metric_relabel_configs = metricRelabelings;
   for (const [field, compiled] of [['relabelings', rules], ['metricRelabelings', metricRelabelings]] as const) {
     try {

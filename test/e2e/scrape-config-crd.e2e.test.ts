@@ -29,7 +29,7 @@ describe('ScrapeConfig and Probe CRDs, served by a sidecar and scraped by a real
     for (const server of servers) server.close();
   });
 
-  it('static and kubernetes discovery from ScrapeConfigs and a static Probe: job names, spec.jobName and relabelings as the prometheus-operator generates them; consul skipped with an Event', async () => {
+  it('static and kubernetes discovery from ScrapeConfigs and a static Probe: job names, spec.jobName and relabelings as the prometheus-operator generates them; consul skipped with an Event; a default scrape class labels them all', async () => {
     const namespace = await createTestNamespace('scrapeconfig');
     const release = { release: namespace };
     servers.push(await serveEnvoyStats('127.0.8.1'), await serveEnvoyStats('127.0.8.2'));
@@ -61,7 +61,8 @@ describe('ScrapeConfig and Probe CRDs, served by a sidecar and scraped by a real
       name: 'scrapeconfig', logFile: join(dir, 'sidecar.log'), port, args: [], kubeconfig,
       pod: { name: 'collector', uid: collector.metadata?.uid ?? '', namespace, node: 'node-sc' }, group: `${namespace}/edot`,
       env: {
-        EDOT_TA_PROMETHEUS_CR: JSON.stringify({ enabled: true, scrapeInterval: '1s', scrapeConfigSelector: { matchLabels: release }, probeSelector: { matchLabels: release }, allowNamespaces: [namespace] }),
+        // A default scrape class (as the Target Allocator takes prometheusCR.scrapeClasses): its relabeling labels every target.
+        EDOT_TA_PROMETHEUS_CR: JSON.stringify({ enabled: true, scrapeInterval: '1s', scrapeConfigSelector: { matchLabels: release }, probeSelector: { matchLabels: release }, allowNamespaces: [namespace], scrapeClasses: [{ name: 'cluster', default: true, relabelings: [{ targetLabel: 'cluster', replacement: 'e2e' }] }] }),
         EDOT_TA_LEASE_RENEW_SECONDS: '1',
         EDOT_TA_LEASE_DURATION_SECONDS: '4',
       },
@@ -76,6 +77,7 @@ describe('ScrapeConfig and Probe CRDs, served by a sidecar and scraped by a real
     }, { timeoutMs: 60_000, abortIf: proc.exited, describe: () => `${JSON.stringify(Object.keys(configs))}\n${proc.tail()}` });
     expect(configs[`scrapeConfig/${namespace}/external`]?.relabel_configs).toEqual([
       { source_labels: ['job'], target_label: '__tmp_prometheus_job_name' },
+      { target_label: 'cluster', replacement: 'e2e' },
       { target_label: 'job', action: 'replace', replacement: 'external' },
     ]);
 
@@ -90,7 +92,7 @@ describe('ScrapeConfig and Probe CRDs, served by a sidecar and scraped by a real
     const prom = prometheus;
     let up: Array<{ metric: Record<string, string>; value: [number, string] }> = [];
     await waitFor('every target up in Prometheus', async () => {
-      up = (await prom.query('up')).filter((s) => s.value[1] === '1');
+      up = (await prom.query('up{cluster="e2e"}')).filter((s) => s.value[1] === '1');
       return up.some((s) => s.metric.job === 'external' && s.metric.env === 'e2e' && s.metric.instance === '127.0.8.1:15090')
         && up.some((s) => s.metric.job === `scrapeConfig/${namespace}/annotated-pods` && s.metric.pod === 'exporter')
         && up.some((s) => s.metric.job === `probe/${namespace}/websites` && s.metric.instance === 'https://www.example.com' && s.metric.namespace === namespace);
