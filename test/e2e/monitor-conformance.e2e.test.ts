@@ -1,4 +1,4 @@
-// Monitor conformance: the scrape configs we generate from real PodMonitor/ServiceMonitor fixtures
+// Monitor conformance: the scrape configs we generate from real PodMonitor/ServiceMonitor/Probe/ScrapeConfig fixtures
 // run in a real Prometheus (2.42) fed, over http_sd, with the target groups our kubernetes_sd
 // builders make from real Pod/Service/Endpoints fixtures. Prometheus must accept the configs and
 // keep/drop/label exactly the targets our own pipeline (kubernetes_sd → relabel) keeps/drops/labels.
@@ -9,10 +9,12 @@
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { V1Endpoints, V1Pod, V1Service } from '@kubernetes/client-node';
+import type { V1Endpoints, V1Ingress, V1Pod, V1Service } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
-import { endpointsTargetGroup, podTargetGroup } from '../../sidecar/discovery/kubernetes-sd.js';
+import { endpointsTargetGroup, ingressTargetGroup, podTargetGroup } from '../../sidecar/discovery/kubernetes-sd.js';
+import { probeScrapeConfigs, type ProbeCR } from '../../sidecar/discovery/probe-crd.js';
+import { scrapeConfigCrdScrapeConfigs, type ScrapeConfigCR } from '../../sidecar/discovery/scrape-config-crd.js';
 import { podMonitorScrapeConfigs, serviceMonitorScrapeConfigs, type PodMonitor, type ServiceMonitor } from '../../sidecar/discovery/monitors.js';
 import type { Labels, ScrapeConfigYaml, TargetGroup } from '../../sidecar/discovery/types.js';
 import { compileRelabelConfigs, relabel } from '../../sidecar/relabel/relabel.js';
@@ -22,7 +24,8 @@ import { Prometheus } from '../harness/prometheus.js';
 const fixtures = new URL('../fixtures/', import.meta.url);
 const read = (path: string) => readFileSync(new URL(path, fixtures), 'utf8');
 const all = <T>(path: string) => parseAllDocuments(read(path)).map((d) => d.toJSON() as T);
-const ctx = { secret: (ns: string, name: string, key: string) => (`${ns}/${name}/${key}` === 'shop/checkout-metrics/token' ? 'tok' : undefined) };
+const tokens: Record<string, string> = { 'shop/checkout-metrics/token': 'tok', 'monitoring/exporter-token/token': 'tok2' };
+const ctx = { secret: (ns: string, name: string, key: string) => tokens[`${ns}/${name}/${key}`] };
 
 const pods = all<V1Pod>('kubernetes-sd/pods.yaml');
 const services = all<V1Service>('kubernetes-sd/services.yaml');
@@ -33,10 +36,27 @@ const endpointGroups = [
     pods.find((p) => p.metadata?.namespace === ns && p.metadata?.name === name)),
 ];
 
+/** The target groups of a config's static_configs, as Prometheus makes them. */
+const staticGroups = (config: ScrapeConfigYaml): TargetGroup[] => (config.static_configs ?? []).map((s, i) => ({ source: `${i}`, labels: s.labels ?? {}, targets: s.targets.map((t) => ({ __address__: t })) }));
+// Ingresses for the Probe with ingress targets: one of the team it selects, one of another team.
+const ingress = (name: string, team: string, host: string): V1Ingress => ({
+  metadata: { name, namespace: 'shop', labels: { team } },
+  spec: { tls: [{ hosts: ['*.example.com'] }], rules: [{ host, http: { paths: [{ path: '/cart', pathType: 'Prefix', backend: {} }, { path: '/', pathType: 'Prefix', backend: {} }] } }] },
+});
+const ingressGroups = [ingressTargetGroup(ingress('storefront', 'shop', 'shop.example.com')), ingressTargetGroup(ingress('payments', 'payments', 'pay.example.org'))];
+const [websitesProbe, ingressProbe] = all<ProbeCR>('monitors/probes.yaml') as [ProbeCR, ProbeCR];
+const [externalScrapeConfig, podsScrapeConfig] = all<ScrapeConfigCR>('monitors/scrapeconfigs.yaml') as [ScrapeConfigCR, ScrapeConfigCR];
+
 const monitorJobs: Array<{ config: ScrapeConfigYaml; groups: TargetGroup[] }> = [
   ...podMonitorScrapeConfigs(parse(read('monitors/envoy-stats-monitor.yaml')) as PodMonitor, ctx).map((config) => ({ config, groups: podGroups })),
   ...podMonitorScrapeConfigs(parse(read('monitors/app-podmonitor.yaml')) as PodMonitor, ctx).map((config) => ({ config, groups: podGroups })),
   ...serviceMonitorScrapeConfigs(parse(read('monitors/gateway-servicemonitor.yaml')) as ServiceMonitor, ctx).map((config) => ({ config, groups: endpointGroups })),
+  ...probeScrapeConfigs(websitesProbe, ctx).map((config) => ({ config, groups: staticGroups(config) })),
+  ...probeScrapeConfigs(ingressProbe, ctx).map((config) => ({ config, groups: ingressGroups })),
+  ...scrapeConfigCrdScrapeConfigs(externalScrapeConfig, ctx).map((config) => ({ config, groups: staticGroups(config) })),
+  // Targets with a container port only: this oracle (Prometheus 2.42) adds :80 to a port-less
+  // address, Prometheus 3 (the collector's receiver, and edot-ta) no longer does.
+  ...scrapeConfigCrdScrapeConfigs(podsScrapeConfig, ctx).map((config) => ({ config, groups: podGroups.map((g) => ({ ...g, targets: g.targets.filter((t) => t.__meta_kubernetes_pod_container_port_number) })) })),
 ];
 
 /** Every discovered target as an http_sd entry (group labels + target labels). */
@@ -90,7 +110,7 @@ describe('operator-shaped monitor jobs in a real Prometheus agree with our pipel
     base = `http://127.0.0.1:${(s.address() as AddressInfo).port}`;
     // As the collector's receiver does with target_allocator: the job's discovery becomes http_sd.
     const scrapeConfigs = probes.map((p) => {
-      const { kubernetes_sd_configs: _sd, ...rest } = p.config;
+      const { kubernetes_sd_configs: _sd, static_configs: _static, ...rest } = p.config;
       return { ...rest, job_name: p.promJob, http_sd_configs: [{ url: url(p) }] };
     });
     prometheus = await Prometheus.start({ global: { scrape_interval: '1m', scrape_timeout: '10s' }, scrape_configs: scrapeConfigs });
@@ -119,6 +139,10 @@ describe('operator-shaped monitor jobs in a real Prometheus agree with our pipel
       'podMonitor/shop/app/0',
       'podMonitor/shop/app/1',
       'serviceMonitor/monitoring/istio-gateways/0',
+      'probe/monitoring/websites',
+      'probe/monitoring/team-ingresses',
+      'scrapeConfig/monitoring/external-exporters',
+      'scrapeConfig/monitoring/annotated-pods',
     ]);
     expect(active.size + droppedCount).toBe(probes.length);
     expect(droppedCount).toBe(probes.filter((p) => ourOutcome(p, url(p)).kind === 'dropped').length);
@@ -166,5 +190,16 @@ describe('operator-shaped monitor jobs in a real Prometheus agree with our pipel
   it('the app PodMonitor keeps one target per endpoint (port name, port number) with podTargetLabels and jobLabel', () => {
     expect(kept('podMonitor/shop/app/0').map((l) => [l.instance, l.endpoint, l.job, l.team, l.app_kubernetes_io_version])).toEqual([['10.244.1.30:8443', 'metrics', 'checkout', 'payments', '1.2.3']]);
     expect(kept('podMonitor/shop/app/1').map((l) => [l.instance, l.container, l.endpoint])).toEqual([['10.244.1.30:9102', 'exporter', undefined]]);
+  });
+
+  it('the Probes: the prober as address, each URL (static, or built from an Ingress the selector keeps) as instance, the Probe\'s namespace and job', () => {
+    expect(kept('probe/monitoring/websites').map((l) => [l.instance, l.job, l.namespace, l.team, l.probe])).toEqual([
+      ['https://www.example.com', 'blackbox', 'monitoring', 'web', 'external'],
+      ['https://shop.example.com/health', 'blackbox', 'monitoring', 'web', 'external'],
+    ]);
+    expect(kept('probe/monitoring/team-ingresses').map((l) => [l.instance, l.namespace, l.ingress]).sort()).toEqual([
+      ['https://shop.example.com/', 'shop', 'storefront'],
+      ['https://shop.example.com/cart', 'shop', 'storefront'],
+    ]);
   });
 });
