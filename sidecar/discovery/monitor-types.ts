@@ -161,14 +161,8 @@ export interface ScrapeConfigCR {
     basicAuth?: EndpointCommon['basicAuth'];
     authorization?: EndpointCommon['authorization'];
     oauth2?: OAuth2CR;
-    sampleLimit?: number;
-    targetLimit?: number;
-    labelLimit?: number;
-    labelNameLengthLimit?: number;
-    labelValueLengthLimit?: number;
-    keepDroppedTargets?: number;
-    bodySizeLimit?: string;
-  } & Record<string, unknown>;
+  } & Pick<MonitorSpecCommon, 'sampleLimit' | 'targetLimit' | 'labelLimit' | 'labelNameLengthLimit' | 'labelValueLengthLimit' | 'keepDroppedTargets' | 'bodySizeLimit'> &
+    Record<string, unknown>;
 }
 
 /** Probe (monitoring.coreos.com/v1): a prober (e.g. blackbox_exporter) asked about static targets or Ingresses. */

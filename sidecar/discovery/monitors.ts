@@ -117,7 +117,10 @@ function baseConfig(jobName: string, sd: KubernetesSdConfigYaml, ep: EndpointCom
   return config;
 }
 
-function addLimitsAndMetricRelabelings(config: ScrapeConfigYaml, spec: MonitorSpecCommon, ep: EndpointCommon): void {
+type ScrapeLimits = Pick<MonitorSpecCommon, 'sampleLimit' | 'targetLimit' | 'labelLimit' | 'labelNameLengthLimit' | 'labelValueLengthLimit' | 'keepDroppedTargets' | 'scrapeProtocols' | 'bodySizeLimit'>;
+
+/** The per-job limits and scrape protocols of any monitor kind. */
+export function addLimits(config: ScrapeConfigYaml, spec: ScrapeLimits): void {
   if (spec.sampleLimit) config.sample_limit = spec.sampleLimit;
   if (spec.targetLimit) config.target_limit = spec.targetLimit;
   if (spec.labelLimit) config.label_limit = spec.labelLimit;
@@ -126,7 +129,39 @@ function addLimitsAndMetricRelabelings(config: ScrapeConfigYaml, spec: MonitorSp
   if (spec.keepDroppedTargets) config.keep_dropped_targets = spec.keepDroppedTargets;
   if (spec.scrapeProtocols?.length) config.scrape_protocols = spec.scrapeProtocols;
   if (spec.bodySizeLimit) config.body_size_limit = spec.bodySizeLimit;
+}
+
+function addLimitsAndMetricRelabelings(config: ScrapeConfigYaml, spec: MonitorSpecCommon, ep: EndpointCommon): void {
+  addLimits(config, spec);
   const metricRelabelings = crRelabelConfigs(ep.metricRelabelings);
+  if (metricRelabelings.length > 0) config.metric_relabel_configs = metricRelabelings;
+}
+
+/**
+ * A Probe's or ScrapeConfig's own interval and timeout (field names as in its spec), checked as
+ * the operator's resource selector checks them; the interval the job runs with (the TA fills in
+ * the prometheusCR default where the operator leaves the global one).
+ */
+export function checkedInterval(fields: { interval: [string, string | undefined]; timeout: string | undefined }, ctx: MonitorContext): string {
+  const [intervalField, own] = fields.interval;
+  for (const [field, value] of [[intervalField, own], ['scrapeTimeout', fields.timeout]] as const) {
+    if (value && parseDurationMs(value) === undefined) throw new Error(`spec.${field} "${value}" is not a valid duration`);
+  }
+  const interval = own || ctx.scrapeInterval || defaultScrapeInterval;
+  if (fields.timeout && (parseDurationMs(fields.timeout) ?? 0) > (parseDurationMs(interval) ?? Infinity)) throw new Error(`spec.scrapeTimeout "${fields.timeout}" greater than the scrape interval "${interval}"`);
+  return interval;
+}
+
+/** Sets the job's relabel and metric relabel rules, refusing any Prometheus would not load (naming the spec field). */
+export function setRelabelings(config: ScrapeConfigYaml, rules: RelabelConfigYaml[], metricRelabelings: RelabelConfigYaml[], relabelField: string): void {
+  for (const [field, compiled] of [[relabelField, rules], ['metricRelabelings', metricRelabelings]] as const) {
+    try {
+      compileRelabelConfigs(compiled);
+    } catch (err) {
+      throw new Error(`spec.${field}: ${(err as Error).message}`);
+    }
+  }
+  config.relabel_configs = rules;
   if (metricRelabelings.length > 0) config.metric_relabel_configs = metricRelabelings;
 }
 

@@ -3,10 +3,9 @@
 // as the address, each probed target as `__param_target` and `instance`, the module and params;
 // targets from `spec.targets.staticConfig` (which wins) or from Ingresses (kubernetes_sd role
 // ingress, filtered by the selector, the URL built from scheme, host and path).
-import { compileRelabelConfigs } from '../relabel/relabel.js';
-import { defaultScrapeInterval, validateLabelSelector } from '../../contract/prometheus-cr.js';
+import { validateLabelSelector } from '../../contract/prometheus-cr.js';
 import { addHttpClientFields } from './monitor-http.js';
-import { crRelabelConfigs, parseDurationMs, sdNamespaces, selectorRelabelings, type MonitorContext } from './monitors.js';
+import { addLimits, checkedInterval, crRelabelConfigs, sdNamespaces, selectorRelabelings, setRelabelings, type MonitorContext } from './monitors.js';
 import type { ProbeCR } from './monitor-types.js';
 import { scrapeClassFor, withScrapeClass } from './scrape-class.js';
 import type { RelabelConfigYaml, ScrapeConfigYaml } from './types.js';
@@ -25,23 +24,14 @@ export function probeScrapeConfigs(probe: ProbeCR, ctx: MonitorContext): ScrapeC
   if (!staticConfig && !ingress) throw new Error('spec.targets needs staticConfig or ingress');
 
   const config: ScrapeConfigYaml & Record<string, unknown> = { job_name: `probe/${namespace}/${name}`, honor_timestamps: true, metrics_path: spec.prober?.path || '/probe' };
-  const interval = spec.interval || ctx.scrapeInterval || defaultScrapeInterval;
-  for (const [field, value] of [['interval', spec.interval], ['scrapeTimeout', spec.scrapeTimeout]] as const) {
-    if (value && parseDurationMs(value) === undefined) throw new Error(`spec.${field} "${value}" is not a valid duration`);
-  }
-  if (spec.scrapeTimeout && (parseDurationMs(spec.scrapeTimeout) ?? 0) > (parseDurationMs(interval) ?? Infinity)) throw new Error(`spec.scrapeTimeout "${spec.scrapeTimeout}" greater than the scrape interval "${interval}"`);
-  // The operator leaves the interval to the global default; the TA serves it filled in.
-  config.scrape_interval = interval;
+  config.scrape_interval = checkedInterval({ interval: ['interval', spec.interval], timeout: spec.scrapeTimeout }, ctx);
   if (spec.scrapeTimeout) config.scrape_timeout = spec.scrapeTimeout;
   if (spec.prober?.scheme) config.scheme = spec.prober.scheme.toLowerCase();
   const params: Record<string, string[]> = {};
   if (spec.module) params.module = [spec.module];
   for (const p of spec.params ?? []) if (p.name && !(spec.module && p.name === 'module')) params[p.name] = p.values ?? [];
   if (Object.keys(params).length > 0) config.params = params;
-  for (const [field, key] of [['sampleLimit', 'sample_limit'], ['targetLimit', 'target_limit'], ['labelLimit', 'label_limit'], ['labelNameLengthLimit', 'label_name_length_limit'], ['labelValueLengthLimit', 'label_value_length_limit'], ['keepDroppedTargets', 'keep_dropped_targets']] as const) {
-    if (spec[field]) config[key] = spec[field];
-  }
-  if (spec.scrapeProtocols?.length) config.scrape_protocols = spec.scrapeProtocols;
+  addLimits(config, spec);
   const { tlsConfig, basicAuth, authorization, bearerTokenSecret, oauth2, followRedirects, enableHttp2, metricRelabelings: ownMetricRelabelings } = withScrapeClass(spec, cls);
   addHttpClientFields(config, ctx, namespace, { tlsConfig, basicAuth, authorization, bearerTokenSecret, oauth2, followRedirects, enableHttp2, proxyUrl: spec.prober?.proxyUrl });
 
@@ -70,15 +60,6 @@ export function probeScrapeConfigs(probe: ProbeCR, ctx: MonitorContext): ScrapeC
       ...crRelabelConfigs(ingress.relabelingConfigs),
     );
   }
-  config.relabel_configs = rules;
-  const metricRelabelings = crRelabelConfigs(ownMetricRelabelings);
-  if (metricRelabelings.length > 0) config.metric_relabel_configs = metricRelabelings;
-  for (const [field, compiled] of [['relabelingConfigs', rules], ['metricRelabelings', metricRelabelings]] as const) {
-    try {
-      compileRelabelConfigs(compiled);
-    } catch (err) {
-      throw new Error(`spec.${field}: ${(err as Error).message}`);
-    }
-  }
+  setRelabelings(config, rules, crRelabelConfigs(ownMetricRelabelings), 'relabelingConfigs');
   return [config];
 }

@@ -5,10 +5,8 @@
 // the discoveries the sidecar runs — static, file, http, kubernetes and dns. A ScrapeConfig
 // with any other discovery (consul, ec2, …) is not served, with a message naming it: its
 // targets cannot be shared across collectors.
-import { compileRelabelConfigs } from '../relabel/relabel.js';
-import { defaultScrapeInterval } from '../../contract/prometheus-cr.js';
 import { addHttpClientFields } from './monitor-http.js';
-import { crRelabelConfigs, parseDurationMs, type MonitorContext } from './monitors.js';
+import { addLimits, checkedInterval, crRelabelConfigs, setRelabelings, type MonitorContext } from './monitors.js';
 import type { ScrapeConfigCR } from './monitor-types.js';
 import { scrapeClassFor, withScrapeClass } from './scrape-class.js';
 import type { KubernetesSdConfigYaml, RelabelConfigYaml, ScrapeConfigYaml } from './types.js';
@@ -37,15 +35,8 @@ export function scrapeConfigCrdScrapeConfigs(sc: ScrapeConfigCR, ctx: MonitorCon
   if (spec.metricsPath) config.metrics_path = spec.metricsPath;
   if (spec.params && Object.keys(spec.params).length > 0) config.params = spec.params;
   if (spec.enableCompression !== undefined) config.enable_compression = spec.enableCompression;
-  // The operator leaves the interval to the global default; the TA serves it filled in.
-  const interval = spec.scrapeInterval || ctx.scrapeInterval || defaultScrapeInterval;
-  for (const [field, value] of [['scrapeInterval', spec.scrapeInterval], ['scrapeTimeout', spec.scrapeTimeout]] as const) {
-    if (value && parseDurationMs(value) === undefined) throw new Error(`spec.${field} "${value}" is not a valid duration`);
-  }
-  if (spec.scrapeTimeout && (parseDurationMs(spec.scrapeTimeout) ?? 0) > (parseDurationMs(interval) ?? Infinity)) throw new Error(`spec.scrapeTimeout "${spec.scrapeTimeout}" greater than the scrape interval "${interval}"`);
-  config.scrape_interval = interval;
+  config.scrape_interval = checkedInterval({ interval: ['scrapeInterval', spec.scrapeInterval], timeout: spec.scrapeTimeout }, ctx);
   if (spec.scrapeTimeout) config.scrape_timeout = spec.scrapeTimeout;
-  if (spec.scrapeProtocols?.length) config.scrape_protocols = spec.scrapeProtocols;
   if (spec.scheme) {
     if (!['http', 'https'].includes(spec.scheme.toLowerCase())) throw new Error(`spec.scheme "${spec.scheme}" is not HTTP or HTTPS`);
     config.scheme = spec.scheme.toLowerCase();
@@ -58,10 +49,7 @@ export function scrapeConfigCrdScrapeConfigs(sc: ScrapeConfigCR, ctx: MonitorCon
     ...(spec.enableHTTP2 !== undefined ? { enableHttp2: spec.enableHTTP2 } : {}),
     ...(spec.proxyUrl ? { proxyUrl: spec.proxyUrl } : {}),
   });
-  for (const [field, key] of [['sampleLimit', 'sample_limit'], ['targetLimit', 'target_limit'], ['labelLimit', 'label_limit'], ['labelNameLengthLimit', 'label_name_length_limit'], ['labelValueLengthLimit', 'label_value_length_limit'], ['keepDroppedTargets', 'keep_dropped_targets']] as const) {
-    if (spec[field]) config[key] = spec[field];
-  }
-  if (spec.bodySizeLimit) config.body_size_limit = spec.bodySizeLimit;
+  addLimits(config, spec);
 
   if (spec.staticConfigs?.length) config.static_configs = spec.staticConfigs.map((s) => ({ targets: s.targets ?? [], ...(s.labels ? { labels: s.labels } : {}) }));
   if (spec.fileSDConfigs?.length) config.file_sd_configs = spec.fileSDConfigs.map((f) => ({ files: f.files ?? [], ...(f.refreshInterval ? { refresh_interval: f.refreshInterval } : {}) }));
@@ -104,15 +92,6 @@ export function scrapeConfigCrdScrapeConfigs(sc: ScrapeConfigCR, ctx: MonitorCon
   const rules: RelabelConfigYaml[] = [{ source_labels: ['job'], target_label: '__tmp_prometheus_job_name' }, ...crRelabelConfigs(cls.relabelings)];
   if (spec.jobName) rules.push({ target_label: 'job', action: 'replace', replacement: spec.jobName });
   rules.push(...crRelabelConfigs(spec.relabelings));
-  config.relabel_configs = rules;
-  const metricRelabelings = crRelabelConfigs(merged.metricRelabelings);
-  if (metricRelabelings.length > 0) config.metric_relabel_configs = metricRelabelings;
-  for (const [field, compiled] of [['relabelings', rules], ['metricRelabelings', metricRelabelings]] as const) {
-    try {
-      compileRelabelConfigs(compiled);
-    } catch (err) {
-      throw new Error(`spec.${field}: ${(err as Error).message}`);
-    }
-  }
+  setRelabelings(config, rules, crRelabelConfigs(merged.metricRelabelings), 'relabelings');
   return [config];
 }
