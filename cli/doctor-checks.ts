@@ -34,7 +34,7 @@ export interface ClusterSnapshot {
   /** Pods in opted-in namespaces that look like collectors (by image/labels/container name). */
   collectorPods: V1Pod[];
   leases: V1Lease[];
-  crds: Record<'podmonitors' | 'servicemonitors' | 'opentelemetrycollectors', boolean>;
+  crds: Record<'podmonitors' | 'servicemonitors' | 'opentelemetrycollectors', boolean> & { probes?: boolean; scrapeconfigs?: boolean };
   access: AccessCheck[];
   /** Every node's name; absent when doctor may not list nodes. */
   nodes?: string[] | undefined;

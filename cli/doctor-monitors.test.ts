@@ -72,4 +72,16 @@ describe('doctor: monitors of each collector group', () => {
     const findings = diagnoseMonitors(snapshot({ podMonitors: [podMonitor('envoy-stats', 'istio-system', 'http-envoy-prom'), podMonitor('theirs', 'kube-system', 'x', { team: 'db' }), podMonitor('other-prom', 'istio-system', 'x', { prometheus: 'k8s' })] }));
     expect(findings.filter((f) => f.message.includes('theirs') || f.message.includes('other-prom'))).toEqual([]);
   });
+
+  it('Probes and ScrapeConfigs: a near miss is named, and one two groups select is flagged', () => {
+    const probe = { metadata: { name: 'websites', namespace: 'monitoring', labels: { release: 'prod' } }, spec: { prober: { url: 'bb:9115' }, targets: { staticConfig: { static: ['https://a.example'] } } } };
+    const sc = { metadata: { name: 'external', namespace: 'monitoring', labels: { release: 'edot' } }, spec: { staticConfigs: [{ targets: ['x:1'] }] } };
+    const settings = { enabled: true, probeSelector: { matchLabels: { release: 'edot' } }, scrapeConfigSelector: {} };
+    const findings = diagnoseMonitors(snapshot({
+      selections: [{ group: 'otel/edot', settings }, { group: 'otel/other', settings: { enabled: true, scrapeConfigSelector: {} } }],
+      podMonitors: [], probes: [probe], scrapeConfigs: [sc], crds: { podmonitors: true, servicemonitors: true, probes: true, scrapeconfigs: true },
+    })).map((f) => f.message);
+    expect(findings).toContain('Probe monitoring/websites is not used by group otel/edot: its labels do not match prometheusCR.probeSelector (wants release=edot, has release=prod)');
+    expect(findings).toContain('ScrapeConfig monitoring/external is used by 2 collector groups (otel/edot, otel/other): each of them scrapes every one of its targets');
+  });
 });

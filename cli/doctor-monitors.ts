@@ -6,7 +6,8 @@
 // is gathered in doctor.ts.
 import type { V1Pod, V1Service } from '@kubernetes/client-node';
 import type { LabelSelector, PrometheusCRSettings } from '../contract/prometheus-cr.js';
-import { matchesLabelSelector, monitorSelection, selectorMismatch } from '../sidecar/discovery/selectors.js';
+import { matchesLabelSelector, monitorSelection, selectorMismatch, type MonitorKind } from '../sidecar/discovery/selectors.js';
+import type { ProbeCR, ScrapeConfigCR } from '../sidecar/discovery/monitor-types.js';
 import type { PodMonitor, ServiceMonitor } from '../sidecar/discovery/monitor-types.js';
 import { sdNamespaces } from '../sidecar/discovery/monitors.js';
 import type { Finding } from './doctor-checks.js';
@@ -16,14 +17,24 @@ export interface MonitorSnapshot {
   selections: Array<{ group: string; settings: PrometheusCRSettings }>;
   podMonitors: PodMonitor[];
   serviceMonitors: ServiceMonitor[];
+  probes?: ProbeCR[];
+  scrapeConfigs?: ScrapeConfigCR[];
   namespaces: Array<{ name: string; labels: Record<string, string> }>;
   pods: V1Pod[];
   services: V1Service[];
   /** Whether the monitor CRDs exist (their absence is reported by the CRD check). */
-  crds: { podmonitors: boolean; servicemonitors: boolean };
+  crds: { podmonitors: boolean; servicemonitors: boolean; probes?: boolean; scrapeconfigs?: boolean };
 }
 
-type Kind = 'PodMonitor' | 'ServiceMonitor';
+type AnyMonitor = PodMonitor | ServiceMonitor | ProbeCR | ScrapeConfigCR;
+
+/** Each kind a prometheusCR selects: its selector field, its CRD, its objects in the snapshot. */
+const kinds: Record<MonitorKind, { selector: 'podMonitorSelector' | 'serviceMonitorSelector' | 'probeSelector' | 'scrapeConfigSelector'; crd: keyof MonitorSnapshot['crds']; objects: (s: MonitorSnapshot) => AnyMonitor[] }> = {
+  PodMonitor: { selector: 'podMonitorSelector', crd: 'podmonitors', objects: (s) => s.podMonitors },
+  ServiceMonitor: { selector: 'serviceMonitorSelector', crd: 'servicemonitors', objects: (s) => s.serviceMonitors },
+  Probe: { selector: 'probeSelector', crd: 'probes', objects: (s) => s.probes ?? [] },
+  ScrapeConfig: { selector: 'scrapeConfigSelector', crd: 'scrapeconfigs', objects: (s) => s.scrapeConfigs ?? [] },
+};
 
 const nameOf = (m: { metadata?: { namespace?: string; name?: string } }) => `${m.metadata?.namespace ?? ''}/${m.metadata?.name ?? ''}`;
 
@@ -62,7 +73,7 @@ const sortedNames = (names: Array<string | undefined>) => [...new Set(names.filt
  * the selection's namespaces and carries a key the selector names with another value. Monitors
  * that miss on both counts are someone else's (another Prometheus, another collector group).
  */
-function nearMiss(monitor: PodMonitor | ServiceMonitor, selector: LabelSelector, reason: string): boolean {
+function nearMiss(monitor: AnyMonitor, selector: LabelSelector, reason: string): boolean {
   const labels = monitor.metadata?.labels ?? {};
   const keys = [...Object.keys(selector.matchLabels ?? {}), ...(selector.matchExpressions ?? []).map((e) => e.key)];
   if (reason.startsWith('its labels')) return keys.some((key) => key in labels);
@@ -74,16 +85,17 @@ function usedMonitors(snapshot: MonitorSnapshot) {
   const findings: Finding[] = [];
   const namespaceLabels = new Map(snapshot.namespaces.map((ns) => [ns.name, ns.labels]));
   const lookup = (ns: string) => namespaceLabels.get(ns);
-  const used = new Map<string, { kind: Kind; monitor: PodMonitor | ServiceMonitor; groups: string[] }>();
+  const used = new Map<string, { kind: MonitorKind; monitor: AnyMonitor; groups: string[] }>();
   for (const { group, settings } of snapshot.selections) {
     if (settings.enabled === false) continue;
-    for (const kind of ['PodMonitor', 'ServiceMonitor'] as const) {
-      const selector = kind === 'PodMonitor' ? settings.podMonitorSelector : settings.serviceMonitorSelector;
+    for (const kind of Object.keys(kinds) as MonitorKind[]) {
+      const selector = settings[kinds[kind].selector];
       if (selector === undefined || selector === null) continue;
-      if (!(kind === 'PodMonitor' ? snapshot.crds.podmonitors : snapshot.crds.servicemonitors)) continue;
-      const monitors: Array<PodMonitor | ServiceMonitor> = kind === 'PodMonitor' ? snapshot.podMonitors : snapshot.serviceMonitors;
+      if (!snapshot.crds[kinds[kind].crd]) continue;
+      const monitors = kinds[kind].objects(snapshot);
       if (monitors.length === 0) {
-        findings.push({ level: 'warn', check: 'monitors', message: `group ${group} selects ${kind}s, but none exist`, hint: `create a ${kind} whose labels match ${JSON.stringify(selector)}, or set prometheusCR.${kind === 'PodMonitor' ? 'podMonitorSelector' : 'serviceMonitorSelector'} to null` });
+        // Probes and ScrapeConfigs are often selected by a blanket {}: only the monitor kinds say so.
+        if (kind === 'PodMonitor' || kind === 'ServiceMonitor') findings.push({ level: 'warn', check: 'monitors', message: `group ${group} selects ${kind}s, but none exist`, hint: `create a ${kind} whose labels match ${JSON.stringify(selector)}, or set prometheusCR.${kinds[kind].selector} to null` });
         continue;
       }
       for (const monitor of monitors) {
@@ -104,7 +116,8 @@ function usedMonitors(snapshot: MonitorSnapshot) {
 export function diagnoseMonitors(snapshot: MonitorSnapshot): Finding[] {
   const { used, findings } = usedMonitors(snapshot);
   for (const { kind, monitor, groups } of used.values()) {
-    findings.push(...(kind === 'PodMonitor' ? checkPodMonitor(monitor as PodMonitor, snapshot, groups) : checkServiceMonitor(monitor as ServiceMonitor, snapshot, groups)));
+    if (kind === 'PodMonitor') findings.push(...checkPodMonitor(monitor as PodMonitor, snapshot, groups));
+    if (kind === 'ServiceMonitor') findings.push(...checkServiceMonitor(monitor as ServiceMonitor, snapshot, groups));
     // Two collector groups (e.g. two CRs, or a CR and a chart's DaemonSet) selecting one monitor: each scrapes all of it.
     if (groups.length > 1) findings.push({ level: 'warn', check: 'monitors', message: `${kind} ${nameOf(monitor)} is used by ${groups.length} collector groups (${groups.join(', ')}): each of them scrapes every one of its targets`, hint: 'keep one group selecting it: narrow the other groups\' monitor selectors or namespaces (edot-ta.io/prometheus-cr / targetAllocator.prometheusCR)' });
   }
@@ -115,8 +128,9 @@ export function diagnoseMonitors(snapshot: MonitorSnapshot): Finding[] {
 export function monitorNamespacesByGroup(snapshot: MonitorSnapshot): Map<string, Set<string>> {
   const all = snapshot.namespaces.map((ns) => ns.name);
   const byGroup = new Map<string, Set<string>>();
-  for (const { monitor, groups } of usedMonitors(snapshot).used.values()) {
-    const names = sdNamespaces(monitor.spec ?? {}, monitor.metadata?.namespace ?? '');
+  for (const { kind, monitor, groups } of usedMonitors(snapshot).used.values()) {
+    if (kind !== 'PodMonitor' && kind !== 'ServiceMonitor') continue; // Probes and ScrapeConfigs name their own discovery
+    const names = sdNamespaces((monitor as PodMonitor).spec ?? {}, monitor.metadata?.namespace ?? '');
     for (const group of groups) {
       const set = byGroup.get(group) ?? new Set<string>();
       for (const name of names.length === 0 ? all : names) set.add(name);

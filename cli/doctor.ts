@@ -14,7 +14,7 @@ import { diagnoseCollectors, type CollectorCRLike, type CollectorSnapshot, type 
 import { parsePrometheusCREnv } from '../contract/prometheus-cr.js';
 import { sidecarContainerName } from '../contract/names.js';
 import { sidecarEnv } from '../contract/sidecar.js';
-import type { PodMonitor, ServiceMonitor } from '../sidecar/discovery/monitor-types.js';
+import type { PodMonitor, ProbeCR, ScrapeConfigCR, ServiceMonitor } from '../sidecar/discovery/monitor-types.js';
 
 const help = `Usage: edot-ta doctor [flags]
 
@@ -105,6 +105,8 @@ export async function gather(kc: k8s.KubeConfig, webhookConfigName: string, only
     podmonitors: await crdExists('podmonitors.monitoring.coreos.com'),
     servicemonitors: await crdExists('servicemonitors.monitoring.coreos.com'),
     opentelemetrycollectors: await crdExists('opentelemetrycollectors.opentelemetry.io'),
+    probes: await crdExists('probes.monitoring.coreos.com'),
+    scrapeconfigs: await crdExists('scrapeconfigs.monitoring.coreos.com'),
   };
 
   const serviceAccounts = new Set(
@@ -275,17 +277,19 @@ export async function gatherMonitors(kc: k8s.KubeConfig, snapshot: ClusterSnapsh
       // an invalid selection never reaches a pod (the webhook checks it): nothing to diagnose
     }
   }
-  const crds = { podmonitors: snapshot.crds.podmonitors, servicemonitors: snapshot.crds.servicemonitors };
+  const crds = { podmonitors: snapshot.crds.podmonitors, servicemonitors: snapshot.crds.servicemonitors, probes: snapshot.crds.probes ?? false, scrapeconfigs: snapshot.crds.scrapeconfigs ?? false };
   const empty: MonitorSnapshot = { selections: [...selections.values()], podMonitors: [], serviceMonitors: [], namespaces: [], pods: [], services: [], crds };
   if (![...selections.values()].some((s) => s.settings.enabled !== false)) return empty;
   const core = kc.makeApiClient(k8s.CoreV1Api);
   const custom = kc.makeApiClient(k8s.CustomObjectsApi);
-  const monitors = async (plural: string, served: boolean) =>
-    served ? (((await retrying(() => custom.listClusterCustomObject({ group: 'monitoring.coreos.com', version: 'v1', plural }))) as { items?: unknown[] }).items ?? []) : [];
+  const monitors = async (plural: string, served: boolean, version = 'v1') =>
+    served ? (((await retrying(() => custom.listClusterCustomObject({ group: 'monitoring.coreos.com', version, plural }))) as { items?: unknown[] }).items ?? []) : [];
   return {
     ...empty,
     podMonitors: (await monitors('podmonitors', crds.podmonitors)) as PodMonitor[],
     serviceMonitors: (await monitors('servicemonitors', crds.servicemonitors)) as ServiceMonitor[],
+    probes: (await monitors('probes', crds.probes)) as ProbeCR[],
+    scrapeConfigs: (await monitors('scrapeconfigs', crds.scrapeconfigs, 'v1alpha1')) as ScrapeConfigCR[],
     namespaces: (await core.listNamespace()).items.map((ns) => ({ name: ns.metadata?.name ?? '', labels: ns.metadata?.labels ?? {} })),
     pods: (await core.listPodForAllNamespaces()).items,
     services: (await core.listServiceForAllNamespaces()).items,
