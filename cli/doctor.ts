@@ -129,7 +129,11 @@ export async function gather(kc: k8s.KubeConfig, webhookConfigName: string, only
       ])),
     );
   }
-  access.push(...(await webhookAccess(kc, webhookConfig)));
+  // Best effort: a user who may not read the webhook's namespace still gets every other finding.
+  access.push(...(await webhookAccess(kc, webhookConfig).catch((err: unknown) => {
+    if ((err as { code?: number }).code === 403) return [];
+    throw err;
+  })));
   // Node names, for which member covers the nodes without a collector (pod scope node).
   const nodes = await core.listNode().then((list) => list.items.map((node) => node.metadata?.name ?? ''), (err: unknown) => {
     if ((err as { code?: number }).code === 403) return undefined;
