@@ -1,7 +1,9 @@
 // The decisions of `edot-ta doctor`: a pure function from a snapshot of the cluster to a list
 // of findings. Gathering the snapshot (API calls) lives in doctor.ts.
-import type { V1Lease, V1MutatingWebhookConfiguration, V1Pod } from '@kubernetes/client-node';
+import type { V1Container, V1Lease, V1MutatingWebhookConfiguration, V1Pod } from '@kubernetes/client-node';
 import { groupAnnotation, groupLabel, viewAnnotation } from '../sidecar/sharding/lease-record.js';
+import { sidecarContainerName } from '../contract/names.js';
+import { sidecarEnv } from '../contract/sidecar.js';
 
 export type FindingLevel = 'ok' | 'warn' | 'fail';
 
@@ -117,6 +119,27 @@ function checkCollectorPods({ collectorPods }: ClusterSnapshot): Finding[] {
   return findings;
 }
 
+/** The edot-ta sidecar container the webhook injected into a pod (a container or a native-sidecar init container). */
+export function sidecarOf(pod: V1Pod): V1Container | undefined {
+  return [...(pod.spec?.containers ?? []), ...(pod.spec?.initContainers ?? [])].find((c) => c.name === sidecarContainerName);
+}
+
+/** The value of one of the sidecar's env variables (EDOT_TA_GROUP, EDOT_TA_PROMETHEUS_CR, …). */
+export function sidecarEnvValue(pod: V1Pod, name: string): string | undefined {
+  return sidecarOf(pod)?.env?.find((e) => e.name === name)?.value;
+}
+
+/** `namespace/group` of an injected collector pod (its sidecar's EDOT_TA_GROUP); undefined when not injected. */
+export function groupOfPod(pod: V1Pod): string | undefined {
+  const group = sidecarEnvValue(pod, sidecarEnv.group);
+  return group === undefined ? undefined : `${pod.metadata?.namespace ?? ''}/${group}`;
+}
+
+/** `namespace/name` of the pod's ServiceAccount. */
+export function serviceAccountOf(pod: V1Pod): string {
+  return `${pod.metadata?.namespace}/${pod.spec?.serviceAccountName ?? 'default'}`;
+}
+
 /** `namespace/group` of a member Lease: the exact group (annotation), else its label value. */
 export function groupOfLease(lease: V1Lease): string {
   return `${lease.metadata?.namespace}/${lease.metadata?.annotations?.[groupAnnotation] ?? lease.metadata?.labels?.[groupLabel] ?? '?'}`;
@@ -169,9 +192,11 @@ function checkCrds({ crds }: ClusterSnapshot): Finding[] {
 
 function checkAccess({ access }: ClusterSnapshot): Finding[] {
   if (access.length === 0) return [];
-  const perNamespace = (a: AccessCheck) => access.filter((b) => b.covers !== undefined && b.serviceAccount === a.serviceAccount && b.verb === a.verb && b.resource === a.resource);
   // Denied cluster-wide, yet allowed in every namespace the monitors discover in (Roles): enough.
-  const coveredByRoles = (a: AccessCheck) => a.namespace === undefined && perNamespace(a).length > 0 && perNamespace(a).every((b) => b.allowed);
+  const coveredByRoles = (a: AccessCheck) => {
+    const perNamespace = access.filter((b) => b.covers !== undefined && b.serviceAccount === a.serviceAccount && b.verb === a.verb && b.resource === a.resource);
+    return a.namespace === undefined && perNamespace.length > 0 && perNamespace.every((b) => b.allowed);
+  };
   const denied = access.filter((a) => !a.allowed && !coveredByRoles(a));
   const findings: Finding[] = [];
   for (const who of ['sidecar', 'webhook'] as const) {

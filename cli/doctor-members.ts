@@ -7,9 +7,10 @@ import type { V1Lease, V1Pod } from '@kubernetes/client-node';
 import { nodeCoverers, type Member } from '../sidecar/sharding/assignment.js';
 import { leavingAnnotation, nodeAnnotation, podAnnotation, reportAnnotation } from '../sidecar/sharding/lease-record.js';
 import { parseMemberReport, type MemberReport } from '../sidecar/serve/member-report.js';
-import { apiTokenPath, defaultSidecarPort, sidecarContainerName } from '../contract/names.js';
-import { flag, serveFlags, sidecarEnv } from '../contract/sidecar.js';
-import { groupOfLease, isLive, type Finding } from './doctor-checks.js';
+import { apiTokenPath, defaultSidecarPort } from '../contract/names.js';
+import { defaultPodScope, sidecarSubcommands, type PodScope } from '../contract/sidecar.js';
+import { parseServeFlags } from '../sidecar/serve/serve-cli.js';
+import { groupOfLease, groupOfPod, isLive, sidecarOf, type Finding } from './doctor-checks.js';
 
 export interface MembersSnapshot {
   leases: V1Lease[];
@@ -55,17 +56,19 @@ export function diagnoseMembers(snapshot: MembersSnapshot): Finding[] {
   return findings;
 }
 
-/** The group's pod scope, from its sidecars' command lines (node unless --pod-scope says otherwise). */
-function scopeOf(group: string, pods: V1Pod[]): 'node' | 'cluster' {
-  for (const pod of pods) {
-    const sidecar = [...(pod.spec?.containers ?? []), ...(pod.spec?.initContainers ?? [])].find((c) => c.name === sidecarContainerName);
-    if (`${pod.metadata?.namespace}/${sidecar?.env?.find((e) => e.name === sidecarEnv.group)?.value}` !== group) continue;
-    const args = [...(sidecar?.command ?? []), ...(sidecar?.args ?? [])];
-    const at = args.indexOf(flag(serveFlags.podScope));
-    const value = at >= 0 ? args[at + 1] : args.find((a) => a.startsWith(`${flag(serveFlags.podScope)}=`))?.split('=')[1];
-    return value === 'cluster' ? 'cluster' : 'node';
+/** The group's pod scope, read from its sidecars' command lines with the sidecar's own flag parser. */
+function scopeOf(group: string, pods: V1Pod[]): PodScope {
+  const pod = pods.find((p) => groupOfPod(p) === group);
+  const sidecar = pod && sidecarOf(pod);
+  if (!sidecar) return defaultPodScope;
+  const argv = [...(sidecar.command ?? []), ...(sidecar.args ?? [])];
+  const at = argv.findIndex((arg, i) => arg === sidecarSubcommands.serve[0] && argv[i + 1] === sidecarSubcommands.serve[1]);
+  if (at < 0) return defaultPodScope;
+  try {
+    return parseServeFlags(argv.slice(at + 2))['pod-scope'] as PodScope;
+  } catch {
+    return defaultPodScope; // flags this version does not know: the sidecar's default
   }
-  return 'node';
 }
 
 function reportFindings(group: string, members: LiveMember[]): Finding[] {

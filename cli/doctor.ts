@@ -6,13 +6,12 @@ import * as k8s from '@kubernetes/client-node';
 import { findCollectorContainer } from '../webhook/pod/collector-detect.js';
 import { defaultInjectSettings } from '../webhook/settings.js';
 import { parseFlags, UsageError } from '../common/args.js';
-import { diagnose, formatFindings, groupOfLease, type AccessCheck, type ClusterSnapshot } from './doctor-checks.js';
+import { diagnose, formatFindings, groupOfLease, groupOfPod, serviceAccountOf, sidecarEnvValue, sidecarOf, type AccessCheck, type ClusterSnapshot } from './doctor-checks.js';
 import { diagnoseMonitors, monitorNamespacesByGroup, type MonitorSnapshot } from './doctor-monitors.js';
 import { diagnoseMembers } from './doctor-members.js';
 import { podAnnotation } from '../sidecar/sharding/lease-record.js';
 import { diagnoseCollectors, type CollectorCRLike, type CollectorSnapshot, type WorkloadKind } from './doctor-collectors.js';
 import { parsePrometheusCREnv } from '../contract/prometheus-cr.js';
-import { sidecarContainerName } from '../contract/names.js';
 import { sidecarEnv } from '../contract/sidecar.js';
 import type { PodMonitor, ProbeCR, ScrapeConfigCR, ServiceMonitor } from '../sidecar/discovery/monitor-types.js';
 
@@ -112,7 +111,7 @@ export async function gather(kc: k8s.KubeConfig, webhookConfigName: string, only
   const serviceAccounts = new Set(
     collectorPods
       .filter((p) => p.metadata?.annotations?.['edot-ta.io/status'])
-      .map((p) => `${p.metadata?.namespace}/${p.spec?.serviceAccountName ?? 'default'}`),
+      .map(serviceAccountOf),
   );
   const access: AccessCheck[] = [];
   for (const sa of serviceAccounts) {
@@ -142,13 +141,6 @@ export async function gather(kc: k8s.KubeConfig, webhookConfigName: string, only
   return { webhookConfigName, webhookConfig, webhookServiceReadyAddresses, optedInNamespaces, collectorPods, leases, crds, access, nodes, nowMs: Date.now(), ...(onlyNamespace ? { onlyNamespace } : {}) };
 }
 
-/** `namespace/group` of an injected collector pod (its sidecar's EDOT_TA_GROUP); undefined when not injected. */
-export function groupOfPod(pod: k8s.V1Pod): string | undefined {
-  const sidecar = [...(pod.spec?.containers ?? []), ...(pod.spec?.initContainers ?? [])].find((c) => c.name === sidecarContainerName);
-  const group = sidecar?.env?.find((e) => e.name === sidecarEnv.group)?.value;
-  return group === undefined ? undefined : `${pod.metadata?.namespace ?? ''}/${group}`;
-}
-
 /**
  * `--collector`: the snapshot of one group, named by a collector pod, `namespace/group` or the
  * group alone (the workload's name); undefined when nothing matches.
@@ -170,7 +162,7 @@ export function narrowToCollector(snapshot: ClusterSnapshot, wanted: string): Cl
     ...snapshot,
     collectorPods: pods,
     leases: snapshot.leases.filter((lease) => groups.has(groupOfLease(lease))),
-    access: snapshot.access.filter((a) => a.who === 'webhook' || pods.some((pod) => a.serviceAccount === `${pod.metadata?.namespace}/${pod.spec?.serviceAccountName ?? 'default'}`)),
+    access: snapshot.access.filter((a) => a.who === 'webhook' || pods.some((pod) => a.serviceAccount === serviceAccountOf(pod))),
     onlyGroups: [...new Set([...groups, ...podGroups])],
   };
 }
@@ -205,10 +197,10 @@ async function webhookAccess(kc: k8s.KubeConfig, webhookConfig: k8s.V1MutatingWe
 async function namespaceAccess(kc: k8s.KubeConfig, snapshot: ClusterSnapshot, monitors: MonitorSnapshot): Promise<AccessCheck[]> {
   const checks: AccessCheck[] = [];
   const byGroup = monitorNamespacesByGroup(monitors);
+  const discovery = ['/pods', '/services', '/endpoints', 'discovery.k8s.io/endpointslices'];
   for (const pod of snapshot.collectorPods) {
     const group = groupOfPod(pod);
-    const serviceAccount = `${pod.metadata?.namespace}/${pod.spec?.serviceAccountName ?? 'default'}`;
-    const discovery = ['/pods', '/services', '/endpoints', 'discovery.k8s.io/endpointslices'];
+    const serviceAccount = serviceAccountOf(pod);
     const denied = snapshot.access.filter((a) => a.serviceAccount === serviceAccount && !a.allowed && a.namespace === undefined && discovery.includes(a.resource));
     const namespaces = group ? byGroup.get(group) : undefined;
     if (denied.length === 0 || !namespaces || checks.some((c) => c.serviceAccount === serviceAccount)) continue;
@@ -271,12 +263,11 @@ export async function gatherCollectors(kc: k8s.KubeConfig, snapshot: ClusterSnap
 export async function gatherMonitors(kc: k8s.KubeConfig, snapshot: ClusterSnapshot): Promise<MonitorSnapshot> {
   const selections = new Map<string, MonitorSnapshot['selections'][number]>();
   for (const pod of snapshot.collectorPods) {
-    const sidecar = [...(pod.spec?.containers ?? []), ...(pod.spec?.initContainers ?? [])].find((c) => c.name === sidecarContainerName);
-    const env = (name: string) => sidecar?.env?.find((e) => e.name === name)?.value;
-    const group = `${pod.metadata?.namespace ?? ''}/${env(sidecarEnv.group) ?? '?'}`;
-    if (!sidecar || selections.has(group)) continue;
+    if (!sidecarOf(pod)) continue;
+    const group = groupOfPod(pod) ?? `${pod.metadata?.namespace ?? ''}/?`;
+    if (selections.has(group)) continue;
     try {
-      selections.set(group, { group, settings: parsePrometheusCREnv(env(sidecarEnv.prometheusCR)) });
+      selections.set(group, { group, settings: parsePrometheusCREnv(sidecarEnvValue(pod, sidecarEnv.prometheusCR)) });
     } catch {
       // an invalid selection never reaches a pod (the webhook checks it): nothing to diagnose
     }
