@@ -1,11 +1,11 @@
 // PodMonitors/ServiceMonitors/ScrapeConfigs/Probes from the informers -> the scrape configs the prometheus-operator
 // would generate, for the monitors the prometheusCR settings select. An invalid monitor is
 // reported (named) and skipped; every other monitor still produces its jobs.
-import { MonitorError, podMonitorScrapeConfigs, serviceMonitorScrapeConfigs, type PodMonitor, type ServiceMonitor } from './monitors.js';
+import { MonitorError, podMonitorScrapeConfigs, serviceMonitorScrapeConfigs } from './monitors.js';
 import type { PrometheusCRSettings } from '../../contract/prometheus-cr.js';
 import { selectMonitors, type MonitorKind } from './selectors.js';
-import { scrapeConfigCrdScrapeConfigs, type ScrapeConfigCR } from './scrape-config-crd.js';
-import { probeScrapeConfigs, type ProbeCR } from './probe-crd.js';
+import { scrapeConfigCrdScrapeConfigs } from './scrape-config-crd.js';
+import { probeScrapeConfigs } from './probe-crd.js';
 import type { Labels } from './types.js';
 import type { ScrapeConfig } from '../targets/targets.js';
 import { MissingReferenceError } from './monitor-http.js';
@@ -72,17 +72,17 @@ export function buildMonitorScrapeConfigs(inputs: MonitorInputs): { configs: Scr
     }
   };
   const byName = (a: MonitorLike, b: MonitorLike) => monitorName(a).localeCompare(monitorName(b));
-  for (const monitor of selectMonitors(inputs.podMonitors as PodMonitor[], 'PodMonitor', inputs.settings, lookupNamespace).sort(byName)) {
-    build('PodMonitor', monitor, () => podMonitorScrapeConfigs(monitor, ctx) as unknown as ScrapeConfig[]);
-  }
-  for (const monitor of selectMonitors(inputs.serviceMonitors as ServiceMonitor[], 'ServiceMonitor', inputs.settings, lookupNamespace).sort(byName)) {
-    build('ServiceMonitor', monitor, () => serviceMonitorScrapeConfigs(monitor, ctx) as unknown as ScrapeConfig[]);
-  }
-  for (const sc of selectMonitors((inputs.scrapeConfigs ?? []) as ScrapeConfigCR[], 'ScrapeConfig', inputs.settings, lookupNamespace).sort(byName)) {
-    build('ScrapeConfig', sc, () => scrapeConfigCrdScrapeConfigs(sc, ctx) as unknown as ScrapeConfig[]);
-  }
-  for (const probe of selectMonitors((inputs.probes ?? []) as ProbeCR[], 'Probe', inputs.settings, lookupNamespace).sort(byName)) {
-    build('Probe', probe, () => probeScrapeConfigs(probe, ctx) as unknown as ScrapeConfig[]);
+  // Each kind: its objects and its converter, in the order the jobs are listed.
+  const kinds: Array<[MonitorKind, unknown[] | undefined, (object: never, context: typeof ctx) => unknown[]]> = [
+    ['PodMonitor', inputs.podMonitors, podMonitorScrapeConfigs],
+    ['ServiceMonitor', inputs.serviceMonitors, serviceMonitorScrapeConfigs],
+    ['ScrapeConfig', inputs.scrapeConfigs, scrapeConfigCrdScrapeConfigs],
+    ['Probe', inputs.probes, probeScrapeConfigs],
+  ];
+  for (const [kind, objects, convert] of kinds) {
+    for (const monitor of selectMonitors((objects ?? []) as MonitorLike[], kind, inputs.settings, lookupNamespace).sort(byName)) {
+      build(kind, monitor, () => convert(monitor as never, ctx) as ScrapeConfig[]);
+    }
   }
   return { configs, problems };
 }
