@@ -33,10 +33,16 @@ export interface PlanOptions {
 
 const under = (file: string, dir: string) => file === dir || file.startsWith(dir.endsWith('/') ? dir : `${dir}/`);
 
+/** A scrape config's job_name, when it has a non-empty one. */
+export function jobNameOf(raw: unknown): string | undefined {
+  const name = raw && typeof raw === 'object' ? (raw as { job_name?: unknown }).job_name : undefined;
+  return typeof name === 'string' && name !== '' ? name : undefined;
+}
+
 export function planJob(raw: unknown, options: PlanOptions, messages: string[], where: string): JobPlan {
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return { action: 'keep', reason: `${where} is not a mapping` };
   const original = raw as Record<string, unknown>;
-  const name = typeof original.job_name === 'string' && original.job_name !== '' ? original.job_name : undefined;
+  const name = jobNameOf(original);
   if (!name) return { action: 'keep', reason: `${where} has no job_name` };
 
   const perPod = [...referencedVariables(original)].filter((variable) => options.podLocalEnv.includes(variable));

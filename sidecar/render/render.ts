@@ -5,7 +5,7 @@
 // Never throws on bad input: a file it cannot handle passes through byte for byte.
 import { isAlias, isMap, isScalar, isSeq, parseDocument, stringify, YAMLMap, type Document } from 'yaml';
 import { isPrometheusReceiverId } from '../../contract/names.js';
-import { conventionalPodLocalEnv, planJob } from './job-plan.js';
+import { conventionalPodLocalEnv, jobNameOf, planJob } from './job-plan.js';
 import { describeYamlError } from '../../common/yaml-errors.js';
 
 export interface RenderOptions {
@@ -231,8 +231,3 @@ function uniqueJobNames(jobs: Record<string, unknown>[], receiver: string, messa
     return { ...job, job_name: name };
   });
 }
-
-const jobNameOf = (raw: unknown): string | undefined => {
-  const name = raw && typeof raw === 'object' ? (raw as { job_name?: unknown }).job_name : undefined;
-  return typeof name === 'string' && name !== '' ? name : undefined;
-};
