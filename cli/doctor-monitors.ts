@@ -6,7 +6,7 @@
 // is gathered in doctor.ts.
 import type { V1Pod, V1Service } from '@kubernetes/client-node';
 import type { LabelSelector, PrometheusCRSettings } from '../contract/prometheus-cr.js';
-import { matchesLabelSelector, monitorSelection, selectorMismatch, type MonitorKind } from '../sidecar/discovery/selectors.js';
+import { matchesLabelSelector, monitorSelection, selectorFields, selectorMismatch, type MonitorKind } from '../sidecar/discovery/selectors.js';
 import type { ProbeCR, ScrapeConfigCR } from '../sidecar/discovery/monitor-types.js';
 import type { PodMonitor, ServiceMonitor } from '../sidecar/discovery/monitor-types.js';
 import { sdNamespaces } from '../sidecar/discovery/monitors.js';
@@ -28,12 +28,12 @@ export interface MonitorSnapshot {
 
 type AnyMonitor = PodMonitor | ServiceMonitor | ProbeCR | ScrapeConfigCR;
 
-/** Each kind a prometheusCR selects: its selector field, its CRD, its objects in the snapshot. */
-const kinds: Record<MonitorKind, { selector: 'podMonitorSelector' | 'serviceMonitorSelector' | 'probeSelector' | 'scrapeConfigSelector'; crd: keyof MonitorSnapshot['crds']; objects: (s: MonitorSnapshot) => AnyMonitor[] }> = {
-  PodMonitor: { selector: 'podMonitorSelector', crd: 'podmonitors', objects: (s) => s.podMonitors },
-  ServiceMonitor: { selector: 'serviceMonitorSelector', crd: 'servicemonitors', objects: (s) => s.serviceMonitors },
-  Probe: { selector: 'probeSelector', crd: 'probes', objects: (s) => s.probes ?? [] },
-  ScrapeConfig: { selector: 'scrapeConfigSelector', crd: 'scrapeconfigs', objects: (s) => s.scrapeConfigs ?? [] },
+/** Each kind a prometheusCR selects: its CRD and its objects in the snapshot (its selector fields: selectorFields). */
+const kinds: Record<MonitorKind, { crd: keyof MonitorSnapshot['crds']; objects: (s: MonitorSnapshot) => AnyMonitor[] }> = {
+  PodMonitor: { crd: 'podmonitors', objects: (s) => s.podMonitors },
+  ServiceMonitor: { crd: 'servicemonitors', objects: (s) => s.serviceMonitors },
+  Probe: { crd: 'probes', objects: (s) => s.probes ?? [] },
+  ScrapeConfig: { crd: 'scrapeconfigs', objects: (s) => s.scrapeConfigs ?? [] },
 };
 
 const nameOf = (m: { metadata?: { namespace?: string; name?: string } }) => `${m.metadata?.namespace ?? ''}/${m.metadata?.name ?? ''}`;
@@ -89,13 +89,14 @@ function usedMonitors(snapshot: MonitorSnapshot) {
   for (const { group, settings } of snapshot.selections) {
     if (settings.enabled === false) continue;
     for (const kind of Object.keys(kinds) as MonitorKind[]) {
-      const selector = settings[kinds[kind].selector];
+      const [selectorField] = selectorFields[kind];
+      const selector = settings[selectorField];
       if (selector === undefined || selector === null) continue;
       if (!snapshot.crds[kinds[kind].crd]) continue;
       const monitors = kinds[kind].objects(snapshot);
       if (monitors.length === 0) {
         // Probes and ScrapeConfigs are often selected by a blanket {}: only the monitor kinds say so.
-        if (kind === 'PodMonitor' || kind === 'ServiceMonitor') findings.push({ level: 'warn', check: 'monitors', message: `group ${group} selects ${kind}s, but none exist`, hint: `create a ${kind} whose labels match ${JSON.stringify(selector)}, or set prometheusCR.${kinds[kind].selector} to null` });
+        if (kind === 'PodMonitor' || kind === 'ServiceMonitor') findings.push({ level: 'warn', check: 'monitors', message: `group ${group} selects ${kind}s, but none exist`, hint: `create a ${kind} whose labels match ${JSON.stringify(selector)}, or set prometheusCR.${selectorField} to null` });
         continue;
       }
       for (const monitor of monitors) {

@@ -52,7 +52,7 @@ export interface MonitorObjectMeta {
  */
 /** The kinds a prometheusCR selects, with their selector and namespace selector fields. */
 export type MonitorKind = 'PodMonitor' | 'ServiceMonitor' | 'ScrapeConfig' | 'Probe';
-const selectorFields = {
+export const selectorFields = {
   PodMonitor: ['podMonitorSelector', 'podMonitorNamespaceSelector'],
   ServiceMonitor: ['serviceMonitorSelector', 'serviceMonitorNamespaceSelector'],
   ScrapeConfig: ['scrapeConfigSelector', 'scrapeConfigNamespaceSelector'],
